@@ -1,0 +1,316 @@
+// Package disk is the local-disk store driver: records live in pebble with
+// fsync'd group commit, blobs in plain files indexed by pebble.
+//
+// Layout under the root directory:
+//
+//	pebble/          the pebble database (records and the blob index)
+//	blobs/XX/ID      blob files, named by a random id, XX its first byte
+//
+// A directory is opened by one process at a time (pebble takes a lock).
+package disk
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lockdhq/lockd/store"
+)
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
+
+const (
+	recPrefix  = 'r' // records: r<key> -> etag(8) | value
+	blobPrefix = 'b' // blob index: b<name> -> file id
+	stripes    = 256
+)
+
+// Store is a pebble-backed store. It is safe for concurrent use.
+type Store struct {
+	db    *pebble.DB
+	root  string
+	seed  maphash.Seed
+	locks [stripes]sync.Mutex
+	wopts *pebble.WriteOptions
+}
+
+// Options tunes the driver.
+type Options struct {
+	// CacheBytes is pebble's block cache size (default 32 MiB).
+	CacheBytes int64
+	// NoSync disables fsync. Only for benchmarks that measure the cost of
+	// durability; never for production.
+	NoSync bool
+}
+
+// Open opens or creates the store rooted at dir.
+func Open(dir string, o Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "tmp"), 0o700); err != nil {
+		return nil, fmt.Errorf("disk: create %s: %w", dir, err)
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 32 << 20
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref()
+	db, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
+		FormatMajorVersion: pebble.FormatNewest,
+		Cache:              cache,
+		MemTableSize:       16 << 20,
+		Logger:             quietLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disk: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, root: dir, seed: maphash.MakeSeed(), wopts: pebble.Sync}
+	if o.NoSync {
+		s.wopts = pebble.NoSync
+	}
+	if err := s.sweepTmp(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func recKey(key string) []byte {
+	b := make([]byte, 0, len(key)+1)
+	return append(append(b, recPrefix), key...)
+}
+
+func newETag() uint64 { return rand.Uint64() | 1 }
+
+func formatETag(v uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Store) stripe(key string) int {
+	return int(maphash.String(s.seed, key) % stripes)
+}
+
+// lockKeys locks the stripes of keys in a fixed order and returns unlock.
+func (s *Store) lockKeys(ops []store.Op) func() {
+	idx := make([]int, 0, len(ops))
+	for _, op := range ops {
+		idx = append(idx, s.stripe(op.Key))
+	}
+	sort.Ints(idx)
+	var held []int
+	for i, v := range idx {
+		if i > 0 && idx[i-1] == v {
+			continue
+		}
+		s.locks[v].Lock()
+		held = append(held, v)
+	}
+	return func() {
+		for _, v := range held {
+			s.locks[v].Unlock()
+		}
+	}
+}
+
+// currentETag returns the record's etag or "" when absent.
+func (s *Store) currentETag(key string) (string, error) {
+	v, closer, err := s.db.Get(recKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("disk: get %q: %w", key, err)
+	}
+	defer closer.Close()
+	if len(v) < 8 {
+		return "", fmt.Errorf("disk: record %q truncated", key)
+	}
+	return formatETag(binary.BigEndian.Uint64(v)), nil
+}
+
+func (s *Store) checkCond(op store.Op) error {
+	if op.Cond == (store.Cond{}) {
+		return nil
+	}
+	cur, err := s.currentETag(op.Key)
+	if err != nil {
+		return err
+	}
+	switch {
+	case op.Cond.IfNotExists && cur != "":
+		return fmt.Errorf("%q exists: %w", op.Key, store.ErrConflict)
+	case op.Cond.IfMatch != "" && cur != op.Cond.IfMatch:
+		return fmt.Errorf("%q etag %q != %q: %w", op.Key, cur, op.Cond.IfMatch, store.ErrConflict)
+	}
+	return nil
+}
+
+// Apply checks conditions and applies ops as one pebble batch without
+// waiting for the WAL sync; the returned Durable waits for it.
+func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durable, error) {
+	unlock := s.lockKeys(ops)
+	defer unlock()
+	for _, op := range ops {
+		if err := s.checkCond(op); err != nil {
+			return nil, nil, err
+		}
+	}
+	b := s.db.NewBatch()
+	tags := make([]string, len(ops))
+	for i, op := range ops {
+		var err error
+		if op.Delete {
+			err = b.Delete(recKey(op.Key), nil)
+		} else {
+			tag := newETag()
+			tags[i] = formatETag(tag)
+			val := make([]byte, 8+len(op.Value))
+			binary.BigEndian.PutUint64(val, tag)
+			copy(val[8:], op.Value)
+			err = b.Set(recKey(op.Key), val, nil)
+		}
+		if err != nil {
+			b.Close()
+			return nil, nil, fmt.Errorf("disk: batch: %w", err)
+		}
+	}
+	return tags, s.commit(b), nil
+}
+
+// commit applies b; the returned Durable waits for its WAL sync.
+func (s *Store) commit(b *pebble.Batch) store.Durable {
+	if s.wopts == pebble.NoSync {
+		err := s.db.Apply(b, s.wopts)
+		b.Close()
+		return &syncErr{err: err}
+	}
+	if err := s.db.ApplyNoSyncWait(b, s.wopts); err != nil {
+		b.Close()
+		return &syncErr{err: fmt.Errorf("disk: apply: %w", err)}
+	}
+	return &durable{b: b}
+}
+
+type syncErr struct{ err error }
+
+func (e *syncErr) Wait() error { return e.err }
+
+type durable struct {
+	once sync.Once
+	b    *pebble.Batch
+	err  error
+}
+
+func (d *durable) Wait() error {
+	d.once.Do(func() {
+		d.err = d.b.SyncWait()
+		d.b.Close()
+		if d.err != nil {
+			d.err = fmt.Errorf("disk: sync: %w", d.err)
+		}
+	})
+	return d.err
+}
+
+// Get reads a record.
+func (s *Store) Get(_ context.Context, key string) (store.Record, error) {
+	v, closer, err := s.db.Get(recKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.Record{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Record{}, fmt.Errorf("disk: get %q: %w", key, err)
+	}
+	defer closer.Close()
+	if len(v) < 8 {
+		return store.Record{}, fmt.Errorf("disk: record %q truncated", key)
+	}
+	val := make([]byte, len(v)-8)
+	copy(val, v[8:])
+	return store.Record{Value: val, ETag: formatETag(binary.BigEndian.Uint64(v))}, nil
+}
+
+// Put writes one record durably.
+func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Cond) (string, error) {
+	tags, d, err := s.Apply(ctx, []store.Op{{Key: key, Value: value, Cond: cond}})
+	if err != nil {
+		return "", err
+	}
+	return tags[0], d.Wait()
+}
+
+// Delete removes one record durably.
+func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
+	_, d, err := s.Apply(ctx, []store.Op{{Key: key, Delete: true, Cond: cond}})
+	if err != nil {
+		return err
+	}
+	return d.Wait()
+}
+
+// List lists record keys in order.
+func (s *Store) List(_ context.Context, prefix, after string, limit int) ([]string, error) {
+	return s.list(recPrefix, prefix, after, limit)
+}
+
+func (s *Store) list(kind byte, prefix, after string, limit int) ([]string, error) {
+	lower := append([]byte{kind}, prefix...)
+	upper := prefixEnd(lower)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("disk: iter: %w", err)
+	}
+	defer it.Close()
+	var ok bool
+	if after != "" && after >= prefix {
+		ok = it.SeekGE(append(append([]byte{kind}, after...), 0))
+	} else {
+		ok = it.First()
+	}
+	var keys []string
+	for ; ok; ok = it.Next() {
+		keys = append(keys, string(it.Key()[1:]))
+		if limit > 0 && len(keys) >= limit {
+			break
+		}
+	}
+	return keys, it.Error()
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Close closes pebble.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{})  {}
+func (quietLogger) Errorf(string, ...interface{}) {}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
