@@ -1,0 +1,141 @@
+package actors
+
+import (
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/lockdhq/lockd/internal/clock"
+)
+
+// Producer makes the actor for id. It is called again on every restart.
+type Producer func(id string) actor.Actor
+
+// Config configures a Registry.
+type Config struct {
+	// Shards is the number of parent actors ids are spread over (default 16).
+	Shards int
+	// IdleAfter is how long a child may go without messages before the
+	// shard asks it to passivate (default 30s; <0 disables passivation).
+	IdleAfter time.Duration
+	// Tick is how often shards look for idle children (default IdleAfter/4,
+	// at least 10ms).
+	Tick time.Duration
+	// MaxRestarts within RestartWindow before a panicking child is stopped
+	// (defaults 10 within 10s).
+	MaxRestarts   int
+	RestartWindow time.Duration
+	// Clock measures idleness (default the wall clock).
+	Clock clock.Clock
+}
+
+// Registry routes messages to per-id actors. It is safe for concurrent use.
+type Registry struct {
+	system *actor.ActorSystem
+	shards []*actor.PID
+	seed   maphash.Seed
+	live   atomic.Int64
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// NewSystem returns a protoactor system that logs nothing.
+func NewSystem() *actor.ActorSystem {
+	quiet := func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return actor.NewActorSystem(actor.WithLoggerFactory(quiet))
+}
+
+// NewRegistry spawns the shards on system and starts their idle ticker.
+func NewRegistry(system *actor.ActorSystem, produce Producer, cfg Config) *Registry {
+	cfg = cfg.withDefaults()
+	r := &Registry{system: system, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{})}
+	strategy := actor.NewOneForOneStrategy(cfg.MaxRestarts, cfg.RestartWindow, func(any) actor.Directive {
+		return actor.RestartDirective
+	})
+	for i := 0; i < cfg.Shards; i++ {
+		props := actor.PropsFromProducer(func() actor.Actor {
+			return &shard{produce: produce, cfg: cfg, live: &r.live, children: map[string]*child{}, byPID: map[string]string{}}
+		}, actor.WithSupervisor(strategy))
+		r.shards = append(r.shards, system.Root.Spawn(props))
+	}
+	if cfg.IdleAfter > 0 {
+		go r.tick(cfg.Tick)
+	} else {
+		close(r.done)
+	}
+	return r
+}
+
+func (c Config) withDefaults() Config {
+	if c.Shards <= 0 {
+		c.Shards = 16
+	}
+	if c.IdleAfter == 0 {
+		c.IdleAfter = 30 * time.Second
+	}
+	if c.Tick <= 0 {
+		c.Tick = max(c.IdleAfter/4, 10*time.Millisecond)
+	}
+	if c.MaxRestarts <= 0 {
+		c.MaxRestarts = 10
+	}
+	if c.RestartWindow <= 0 {
+		c.RestartWindow = 10 * time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	return c
+}
+
+func (r *Registry) tick(every time.Duration) {
+	defer close(r.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			for _, s := range r.shards {
+				r.system.Root.Send(s, tickMsg{})
+			}
+		}
+	}
+}
+
+// Send delivers msg to the actor for id, spawning it if needed.
+func (r *Registry) Send(id string, msg any) {
+	s := r.shards[maphash.String(r.seed, id)%uint64(len(r.shards))]
+	r.system.Root.Send(s, envelope{id: id, msg: msg})
+}
+
+// Live reports how many child actors are alive.
+func (r *Registry) Live() int64 { return r.live.Load() }
+
+// PassivateIdle asks every shard to check for idle children now (tests and
+// benchmarks use it instead of waiting for the ticker).
+func (r *Registry) PassivateIdle() {
+	for _, s := range r.shards {
+		r.system.Root.Send(s, tickMsg{})
+	}
+}
+
+// Close stops the ticker and every actor, waiting for them to stop.
+func (r *Registry) Close() {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	<-r.done
+	for _, s := range r.shards {
+		_ = r.system.Root.StopFuture(s).Wait()
+	}
+}

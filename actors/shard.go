@@ -1,0 +1,121 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Passivate is sent by a shard to a child that has been idle. The child
+// calls Reply with whether it may stop (no waiters, no timers it needs).
+type Passivate struct {
+	id  string
+	seq uint64
+}
+
+// Reply answers the passivation request from inside the child's Receive.
+func (p *Passivate) Reply(ctx actor.Context, ok bool) {
+	if ok {
+		ctx.Send(ctx.Parent(), passivateOK{id: p.id, seq: p.seq})
+	}
+}
+
+type envelope struct {
+	id  string
+	msg any
+}
+
+type tickMsg struct{}
+
+type passivateOK struct {
+	id  string
+	seq uint64
+}
+
+type child struct {
+	pid     *actor.PID
+	seq     uint64 // messages forwarded so far
+	lastUse time.Time
+	queried uint64 // seq at the last Passivate sent; 0 = none pending
+}
+
+// shard owns the children of a slice of the id space.
+type shard struct {
+	produce  Producer
+	cfg      Config
+	live     *atomic.Int64
+	children map[string]*child
+	byPID    map[string]string // child PID id -> actor id
+}
+
+func (s *shard) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case envelope:
+		s.forward(ctx, m)
+	case tickMsg:
+		s.queryIdle(ctx)
+	case passivateOK:
+		s.passivate(ctx, m)
+	case *actor.Terminated:
+		s.forget(m.Who)
+	}
+}
+
+func (s *shard) forward(ctx actor.Context, m envelope) {
+	c, ok := s.children[m.id]
+	if !ok {
+		id := m.id
+		props := actor.PropsFromProducer(func() actor.Actor { return s.produce(id) })
+		c = &child{pid: ctx.Spawn(props)}
+		s.children[id] = c
+		s.byPID[c.pid.Id] = id
+		s.live.Add(1)
+	}
+	c.seq++
+	c.lastUse = s.cfg.Clock.Now()
+	ctx.Send(c.pid, m.msg)
+}
+
+func (s *shard) queryIdle(ctx actor.Context) {
+	if s.cfg.IdleAfter < 0 {
+		return
+	}
+	now := s.cfg.Clock.Now()
+	for id, c := range s.children {
+		if c.queried == c.seq || now.Sub(c.lastUse) < s.cfg.IdleAfter {
+			continue
+		}
+		c.queried = c.seq
+		ctx.Send(c.pid, &Passivate{id: id, seq: c.seq})
+	}
+}
+
+// passivate stops a child that confirmed idleness, unless a message was
+// forwarded to it after the question: that message is in its mailbox and
+// must be handled, so the child lives on.
+func (s *shard) passivate(ctx actor.Context, m passivateOK) {
+	c, ok := s.children[m.id]
+	if !ok || c.seq != m.seq {
+		return
+	}
+	s.remove(m.id, c)
+	ctx.Poison(c.pid)
+}
+
+func (s *shard) remove(id string, c *child) {
+	delete(s.children, id)
+	delete(s.byPID, c.pid.Id)
+	s.live.Add(-1)
+}
+
+// forget drops a child that stopped on its own (too many restarts).
+func (s *shard) forget(pid *actor.PID) {
+	id, ok := s.byPID[pid.Id]
+	if !ok {
+		return
+	}
+	if c := s.children[id]; c != nil && c.pid.Id == pid.Id {
+		s.remove(id, c)
+	}
+}
