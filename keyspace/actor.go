@@ -1,0 +1,274 @@
+package keyspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/store"
+)
+
+// request is one call into a key actor. The actor answers every request
+// exactly once on reply (buffered), possibly later (blocked acquires).
+type request struct {
+	op    any
+	reply chan reply
+}
+
+type reply struct {
+	val any
+	err error
+	// durable, when set, must be waited for before the caller may act on
+	// the reply: the reply describes a write (or reads state) that is
+	// durable only once it returns.
+	durable store.Durable
+}
+
+func newRequest(op any) *request { return &request{op: op, reply: make(chan reply, 1)} }
+
+func (r *request) answer(val any, err error, d store.Durable) {
+	r.reply <- reply{val: val, err: err, durable: d}
+}
+
+// Timer messages.
+type waiterDeadline struct{ req *request }
+type leaseDeadline struct{}
+
+// keyActor is the actor of one key.
+type keyActor struct {
+	svc    *Service
+	ref    Ref
+	recKey string
+	self   *actor.PID
+	system *actor.ActorSystem
+
+	rec     record
+	etag    string // store ETag of rec; "" when the record does not exist
+	loaded  bool
+	last    store.Durable // the latest write
+	waiters []*waiter
+
+	leaseTimer    clock.Timer
+	leaseTimerFor int64 // Expires the timer was armed for
+}
+
+type waiter struct {
+	req   *request
+	op    *opAcquire
+	timer clock.Timer
+}
+
+func (a *keyActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.self, a.system = ctx.Self(), ctx.ActorSystem()
+		a.load()
+	case *actors.Passivate:
+		m.Reply(ctx, len(a.waiters) == 0)
+	case *actor.Stopping:
+		a.stopTimers()
+	case *request:
+		a.serve(m)
+	case waiterDeadline:
+		a.timeoutWaiter(m.req)
+	case leaseDeadline:
+		a.settle(a.now())
+		a.armLeaseTimer()
+	}
+}
+
+// serve handles one request, turning a panic into an error reply (for the
+// request and every waiter) before letting the supervisor restart us.
+func (a *keyActor) serve(req *request) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("%w: internal error: %v", ErrUnavailable, p)
+			req.answer(nil, err, nil)
+			a.failWaiters(err)
+			panic(p)
+		}
+	}()
+	if !a.loaded {
+		if err := a.load(); err != nil {
+			req.answer(nil, err, nil)
+			return
+		}
+	}
+	if hook := a.svc.cfg.testHook; hook != nil {
+		hook(a.ref, req.op)
+	}
+	a.dispatch(req)
+	a.armLeaseTimer()
+}
+
+func (a *keyActor) now() time.Time { return a.svc.clock.Now() }
+
+func storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// load reads the record from the store (ErrNotFound means a fresh key).
+func (a *keyActor) load() error {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	rec, err := a.svc.st.Get(ctx, a.recKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.rec, a.etag = record{}, ""
+	case err != nil:
+		return fmt.Errorf("%w: load %s: %v", ErrUnavailable, a.recKey, err)
+	default:
+		r, derr := decodeRecord(rec.Value)
+		if derr != nil {
+			return fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, a.recKey, derr)
+		}
+		a.rec, a.etag = r, rec.ETag
+	}
+	a.loaded, a.last = true, store.Done
+	return nil
+}
+
+// persist writes next conditionally on the record's current ETag. On
+// success it becomes the actor's state and garbage blobs are deleted once
+// the write is durable.
+func (a *keyActor) persist(next record, garbage []string) (store.Durable, error) {
+	val, err := next.encode()
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode: %v", ErrUnavailable, err)
+	}
+	cond := store.Cond{IfMatch: a.etag, IfNotExists: a.etag == ""}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	tags, d, err := store.Apply(ctx, a.svc.st, []store.Op{{Key: a.recKey, Value: val, Cond: cond}})
+	if errors.Is(err, store.ErrConflict) {
+		a.loaded = false // reload before the next request
+		return nil, &Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: write %s: %v", ErrUnavailable, a.recKey, err)
+	}
+	a.rec, a.etag, a.last = next, tags[0], d
+	if len(garbage) > 0 {
+		go a.svc.collect(d, garbage)
+	}
+	return d, nil
+}
+
+// settle expires a lapsed lease, discarding its staged writes, and hands
+// the key to the next waiter.
+func (a *keyActor) settle(now time.Time) {
+	if !a.rec.expired(now) {
+		return
+	}
+	next, garbage := a.rec.dropLease()
+	a.handoff(now, next, garbage)
+}
+
+// handoff persists next after granting the lease to the first eligible
+// waiter, if the key is free.
+func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.Durable, error) {
+	var granted *waiter
+	for len(a.waiters) > 0 && next.live(now) == nil {
+		w := a.waiters[0]
+		a.waiters = a.waiters[1:]
+		w.timer.Stop()
+		if w.op.IfNotExists && next.exists(now) {
+			w.req.answer(nil, next.fail(ErrAlreadyExists, "key already exists"), a.last)
+			continue
+		}
+		next = next.grant(now, w.op.Owner, w.op.leaseID, w.op.txnID, w.op.TTL)
+		granted = w
+	}
+	d, err := a.persist(next, garbage)
+	if granted != nil {
+		if err != nil {
+			granted.req.answer(nil, err, nil)
+		} else {
+			granted.req.answer(a.lease(granted.op), nil, d)
+		}
+	}
+	return d, err
+}
+
+func (a *keyActor) lease(op *opAcquire) Lease {
+	l := a.rec.Lease
+	return Lease{
+		Ref: a.ref, Owner: l.Owner, LeaseID: l.ID, TxnID: l.Txn, ExpiresAt: l.expiresAt(),
+		Fencing: l.Fencing, Version: a.rec.Version, ETag: a.rec.ETag,
+	}
+}
+
+func (a *keyActor) enqueue(req *request, op *opAcquire) {
+	w := &waiter{req: req, op: op}
+	w.timer = a.svc.clock.AfterFunc(op.Wait, func() {
+		a.system.Root.Send(a.self, waiterDeadline{req: req})
+	})
+	a.waiters = append(a.waiters, w)
+}
+
+// removeWaiter takes req out of the queue and reports whether it was there.
+func (a *keyActor) removeWaiter(req *request) bool {
+	for i, w := range a.waiters {
+		if w.req == req {
+			w.timer.Stop()
+			a.waiters = append(a.waiters[:i], a.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func (a *keyActor) timeoutWaiter(req *request) {
+	if a.removeWaiter(req) {
+		req.answer(nil, a.waiting(a.now()), nil)
+	}
+	a.armLeaseTimer()
+}
+
+// waiting is the error for an acquire that found the lease held.
+func (a *keyActor) waiting(now time.Time) *Error {
+	e := a.rec.fail(ErrWaiting, "lease already held")
+	e.RetryAfter = time.Second
+	if l := a.rec.live(now); l != nil {
+		e.RetryAfter = max(l.expiresAt().Sub(now), time.Second)
+	}
+	return e
+}
+
+func (a *keyActor) failWaiters(err error) {
+	for _, w := range a.waiters {
+		w.timer.Stop()
+		w.req.answer(nil, err, nil)
+	}
+	a.waiters = nil
+	a.stopTimers()
+}
+
+// armLeaseTimer keeps one timer at the lease's expiry while anyone waits.
+func (a *keyActor) armLeaseTimer() {
+	l := a.rec.Lease
+	if len(a.waiters) == 0 || l == nil {
+		a.stopTimers()
+		return
+	}
+	if a.leaseTimer != nil && a.leaseTimerFor == l.Expires {
+		return
+	}
+	a.stopTimers()
+	a.leaseTimerFor = l.Expires
+	a.leaseTimer = a.svc.clock.AfterFunc(l.expiresAt().Sub(a.now()), func() {
+		a.system.Root.Send(a.self, leaseDeadline{})
+	})
+}
+
+func (a *keyActor) stopTimers() {
+	if a.leaseTimer != nil {
+		a.leaseTimer.Stop()
+		a.leaseTimer = nil
+	}
+}

@@ -1,0 +1,238 @@
+package keyspace
+
+import (
+	"errors"
+	"time"
+)
+
+// Internal operations sent to the key actor. The service fills ids and
+// resolves TTLs before sending, so the actor never mints randomness.
+type (
+	opAcquire struct {
+		AcquireRequest
+		leaseID, txnID string
+	}
+	opKeepAlive struct{ KeepAliveRequest }
+	opRelease   struct{ ReleaseRequest }
+	opGet       struct{ GetRequest }
+	// opCheck validates a proof and preconditions before a large upload.
+	opCheck struct {
+		LeaseProof
+		IfVersion *int64
+		IfETag    string
+	}
+	opStage struct {
+		UpdateRequest
+		inline []byte
+		blob   string
+	}
+	opRemove   struct{ RemoveRequest }
+	opMetadata struct{ MetadataRequest }
+	opDescribe struct{}
+	// opCancel withdraws a blocked acquire whose caller gave up.
+	opCancel struct{ target *request }
+	// opQueued reports the number of blocked acquirers.
+	opQueued struct{}
+)
+
+func (a *keyActor) dispatch(req *request) {
+	now := a.now()
+	switch op := req.op.(type) {
+	case *opAcquire:
+		a.acquire(now, req, op)
+	case *opKeepAlive:
+		a.keepAlive(now, req, op)
+	case *opRelease:
+		a.release(now, req, op)
+	case *opGet:
+		a.get(now, req, op)
+	case *opCheck:
+		if err := a.checkWrite(now, op.LeaseProof); err != nil {
+			req.answer(nil, err, nil)
+			return
+		}
+		req.answer(nil, a.rec.cas(op.IfVersion, op.IfETag), nil)
+	case *opStage:
+		a.stage(now, req, op)
+	case *opRemove:
+		a.remove(now, req, op)
+	case *opMetadata:
+		a.metadata(now, req, op)
+	case *opDescribe:
+		req.answer(a.rec.describe(a.ref), nil, a.last)
+	case *opQueued:
+		req.answer(len(a.waiters), nil, nil)
+	case *opCancel:
+		if a.removeWaiter(op.target) {
+			op.target.answer(nil, ErrUnavailable, nil)
+		}
+		req.answer(nil, nil, nil)
+	default:
+		req.answer(nil, errors.New("keyspace: unknown operation"), nil)
+	}
+}
+
+func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
+	a.settle(now)
+	if a.rec.live(now) == nil && len(a.waiters) > 0 {
+		a.handoff(now, a.rec, nil) // a failed write left waiters behind
+	}
+	if op.IfNotExists && a.rec.exists(now) {
+		req.answer(nil, a.rec.fail(ErrAlreadyExists, "key already exists"), a.last)
+		return
+	}
+	if a.rec.live(now) != nil || len(a.waiters) > 0 {
+		if op.Wait <= 0 {
+			req.answer(nil, a.waiting(now), nil)
+			return
+		}
+		a.enqueue(req, op)
+		return
+	}
+	next := a.rec.grant(now, op.Owner, op.leaseID, op.txnID, op.TTL)
+	d, err := a.persist(next, nil)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	req.answer(a.lease(op), nil, d)
+}
+
+// checkProof verifies a proof; an expired lease is settled (dropped and
+// handed on) before the error is returned.
+func (a *keyActor) checkProof(now time.Time, p LeaseProof) error {
+	err := a.rec.check(now, p)
+	if errors.Is(err, ErrLeaseExpired) {
+		a.settle(now)
+	}
+	return err
+}
+
+// checkWrite is checkProof for operations that must name the transaction.
+func (a *keyActor) checkWrite(now time.Time, p LeaseProof) error {
+	if err := a.checkProof(now, p); err != nil {
+		return err
+	}
+	if p.TxnID == "" {
+		return a.rec.fail(ErrMissingTxn, "transaction id required")
+	}
+	return nil
+}
+
+func (a *keyActor) keepAlive(now time.Time, req *request, op *opKeepAlive) {
+	if err := a.checkWrite(now, op.LeaseProof); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	next := a.rec
+	l := *next.Lease
+	l.Expires = now.Add(op.TTL).UnixNano()
+	next.Lease = &l
+	d, err := a.persist(next, nil)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	req.answer(l.expiresAt(), nil, d)
+}
+
+// release commits or rolls back. Like lockd v0.9 it is idempotent: a proof
+// that does not match the current lease answers released without touching
+// the real holder. A transaction mismatch is an error.
+func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
+	err := a.checkProof(now, op.LeaseProof)
+	switch {
+	case errors.Is(err, ErrTxnMismatch):
+		req.answer(nil, err, nil)
+		return
+	case err != nil:
+		req.answer(true, nil, a.last)
+		return
+	}
+	next, garbage := a.rec.commit(now)
+	if op.Rollback {
+		next, garbage = a.rec.dropLease()
+	}
+	d, err := a.handoff(now, next, garbage)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	req.answer(true, nil, d)
+}
+
+func (a *keyActor) get(now time.Time, req *request, op *opGet) {
+	if op.Public {
+		req.answer(a.rec.committedView(), nil, a.last)
+		return
+	}
+	if err := a.checkProof(now, op.LeaseProof); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	req.answer(a.rec.holderView(), nil, a.last)
+}
+
+func (a *keyActor) stage(now time.Time, req *request, op *opStage) {
+	if err := a.checkWrite(now, op.LeaseProof); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	if err := a.rec.cas(op.IfVersion, op.IfETag); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	next, garbage := a.rec.stageState(op.inline, op.blob, op.Size, op.ETag, op.Hidden)
+	d, err := a.persist(next, garbage)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	res := UpdateResult{NewVersion: next.Staged.Version, NewETag: op.ETag, Bytes: op.Size, Hidden: next.hidden()}
+	req.answer(res, nil, d)
+}
+
+func (a *keyActor) remove(now time.Time, req *request, op *opRemove) {
+	if err := a.checkWrite(now, op.LeaseProof); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	if err := a.rec.cas(op.IfVersion, op.IfETag); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	if !a.rec.hasAnyState() {
+		v, _ := a.rec.holderVersion()
+		req.answer(RemoveResult{Removed: false, NewVersion: v}, nil, a.last)
+		return
+	}
+	next, garbage := a.rec.stageRemove()
+	d, err := a.persist(next, garbage)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	req.answer(RemoveResult{Removed: true, NewVersion: next.Staged.Version}, nil, d)
+}
+
+func (a *keyActor) metadata(now time.Time, req *request, op *opMetadata) {
+	if err := a.checkWrite(now, op.LeaseProof); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	if err := a.rec.cas(op.IfVersion, ""); err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	next := a.rec
+	next.Staged = next.staging()
+	if op.Hidden != nil {
+		next = next.stageHidden(*op.Hidden)
+	}
+	d, err := a.persist(next, nil)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	req.answer(MetadataResult{Version: next.Staged.Version, Hidden: next.hidden()}, nil, d)
+}

@@ -1,0 +1,64 @@
+package keyspace
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// record is the persisted state of one key. Values are treated as
+// immutable: transitions build a new record (see core.go).
+type record struct {
+	// INVARIANT: Fencing is the last token granted; it never decreases.
+	Fencing   uint64          `json:"fencing"`
+	Version   int64           `json:"version"`
+	ETag      string          `json:"etag,omitempty"` // "" = no committed state
+	State     json.RawMessage `json:"state,omitempty"`
+	Blob      string          `json:"blob,omitempty"`
+	Size      int64           `json:"size,omitempty"`
+	UpdatedAt int64           `json:"updated_at,omitempty"` // unix seconds
+	Hidden    bool            `json:"hidden,omitempty"`
+	Lease     *leaseRec       `json:"lease,omitempty"`
+	Staged    *stagedRec      `json:"staged,omitempty"`
+}
+
+type leaseRec struct {
+	ID      string `json:"id"`
+	Owner   string `json:"owner"`
+	Txn     string `json:"txn"`
+	Expires int64  `json:"expires"` // unix nanoseconds
+	Fencing uint64 `json:"fencing"`
+}
+
+func (l *leaseRec) expiresAt() time.Time { return time.Unix(0, l.Expires) }
+
+// stagedRec is what the current lease's transaction has written.
+type stagedRec struct {
+	Txn     string          `json:"txn"`
+	Version int64           `json:"version"`
+	Removed bool            `json:"removed,omitempty"`
+	ETag    string          `json:"etag,omitempty"` // "" = state not staged
+	State   json.RawMessage `json:"state,omitempty"`
+	Blob    string          `json:"blob,omitempty"`
+	Size    int64           `json:"size,omitempty"`
+	Hidden  *bool           `json:"hidden,omitempty"`
+}
+
+func (r *record) encode() ([]byte, error) { return json.Marshal(r) }
+
+func decodeRecord(b []byte) (record, error) {
+	var r record
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+
+// blobs lists every blob the record references.
+func (r *record) blobs() []string {
+	var out []string
+	if r.Blob != "" {
+		out = append(out, r.Blob)
+	}
+	if r.Staged != nil && r.Staged.Blob != "" {
+		out = append(out, r.Staged.Blob)
+	}
+	return out
+}
