@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"github.com/lockdhq/lockd/server"
+)
+
+type serveFlags struct {
+	cfg             server.Config
+	metricsListen   string
+	pprofListen     string
+	logLevel        string
+	logFormat       string
+	drainGrace      time.Duration
+	shutdownTimeout time.Duration
+	jsonMax         *int64
+	spoolMem        *int64
+}
+
+func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
+	f := &serveFlags{}
+	fs := pflag.NewFlagSet("lockd", pflag.ContinueOnError)
+	fs.StringVar(&f.cfg.Listen, "listen", ":9341", "address to listen on")
+	fs.StringVar(&f.cfg.ListenProto, "listen-proto", "tcp", "listener network: tcp, tcp4, tcp6 or unix")
+	fs.StringVar(&f.cfg.Store, "store", server.DefaultStore, "storage URL: disk:///path, mem://")
+	fs.StringVar(&f.cfg.DefaultNamespace, "default-namespace", "default", "namespace for requests that name none")
+	f.jsonMax = newSize(fs, "json-max", 100<<20, "largest JSON state accepted (e.g. 100MB)")
+	f.spoolMem = newSize(fs, "payload-spool-mem", 4<<20, "bytes of a large body kept in memory before spilling to a temp file")
+	fs.DurationVar(&f.cfg.DefaultTTL, "default-ttl", 30*time.Second, "lease TTL when a request gives none")
+	fs.DurationVar(&f.cfg.MaxTTL, "max-ttl", 30*time.Minute, "longest lease TTL granted (longer requests are clamped)")
+	fs.DurationVar(&f.cfg.AcquireBlock, "acquire-block", 60*time.Second, "longest wait of a blocking acquire with block_seconds=0")
+	fs.DurationVar(&f.cfg.ActorIdle, "actor-idle-timeout", 30*time.Second, "idle time after which a key's actor leaves memory")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address for the Prometheus /metrics endpoint (empty disables)")
+	fs.StringVar(&f.pprofListen, "pprof-listen", "", "address for /debug/pprof (empty disables)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or console")
+	fs.DurationVar(&f.drainGrace, "drain-grace", 10*time.Second, "how long holders may finish after a shutdown signal (0 skips draining)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "total shutdown budget, split 80/20 between drain and HTTP teardown")
+	return fs, f
+}
+
+func serve(args []string) error {
+	fs, f := serveFlagSet()
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if err := applyEnv(fs, "LOCKD_"); err != nil {
+		return err
+	}
+	log, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	f.cfg.JSONMax, f.cfg.SpoolMemory, f.cfg.Logger = *f.jsonMax, int(*f.spoolMem), log
+	srv, err := server.Start(f.cfg)
+	if err != nil {
+		return err
+	}
+	metrics.NewGauge(`lockd_key_actors_live`, func() float64 { return float64(srv.Keys().Live()) })
+	startSideListeners(f, log)
+	lc := log.With().Str("sys", "server.lifecycle.core").Logger()
+	lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Msg("lockd serving")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	return shutdown(srv, f, lc)
+}
+
+// shutdown drains (Shutdown-Imminent, no new acquires) for up to 80% of the
+// budget or --drain-grace, then closes the server with the rest.
+func shutdown(srv *server.Server, f *serveFlags, log zerolog.Logger) error {
+	sl := log.With().Str("sys", "server.shutdown.controller").Logger()
+	drain := f.drainGrace
+	if f.shutdownTimeout > 0 {
+		drain = min(drain, f.shutdownTimeout*8/10)
+	}
+	if drain > 0 {
+		sl.Info().Dur("drain", drain).Msg("draining")
+		srv.Drain()
+		time.Sleep(drain)
+	}
+	budget := f.shutdownTimeout - drain
+	if budget <= 0 {
+		budget = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	err := srv.Close(ctx)
+	sl.Info().Err(err).Msg("stopped")
+	return err
+}
+
+func startSideListeners(f *serveFlags, log zerolog.Logger) {
+	if f.metricsListen != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+			metrics.WritePrometheus(w, true)
+		})
+		go listenHTTP(f.metricsListen, mux, log.With().Str("sys", "observability.metrics").Logger())
+	}
+	if f.pprofListen != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go listenHTTP(f.pprofListen, mux, log.With().Str("sys", "observability.pprof").Logger())
+	}
+}
+
+func listenHTTP(addr string, h http.Handler, log zerolog.Logger) {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error().Err(err).Str("listen", addr).Msg("listener stopped")
+	}
+}
+
+func newLogger(level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Nop(), err
+	}
+	var log zerolog.Logger
+	if format == "console" {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+	} else {
+		log = zerolog.New(os.Stderr)
+	}
+	return log.Level(lvl).With().Timestamp().Str("app", "lockd").Logger(), nil
+}

@@ -1,0 +1,101 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/lockdhq/lockd/internal/names"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+// httpError is an error with its HTTP status and API error code.
+type httpError struct {
+	status     int
+	code       string
+	detail     string
+	retryAfter time.Duration
+	version    int64
+	etag       string
+}
+
+func (e *httpError) Error() string { return e.code + ": " + e.detail }
+
+func fail(status int, code, detail string) *httpError {
+	return &httpError{status: status, code: code, detail: detail}
+}
+
+func badRequest(code, detail string) *httpError { return fail(400, code, detail) }
+
+// domainErrors maps domain sentinels to status and code; the first match
+// wins, so more specific errors come first.
+var domainErrors = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{keyspace.ErrLeaseRequired, 403, api.CodeLeaseRequired},
+	{keyspace.ErrLeaseExpired, 403, api.CodeLeaseExpired},
+	{keyspace.ErrFencingMismatch, 403, api.CodeFencingMismatch},
+	{keyspace.ErrMissingTxn, 400, api.CodeMissingTxn},
+	{keyspace.ErrTxnMismatch, 409, api.CodeTxnMismatch},
+	{keyspace.ErrAlreadyExists, 409, api.CodeAlreadyExists},
+	{keyspace.ErrVersionConflict, 409, api.CodeVersionConflict},
+	{keyspace.ErrETagMismatch, 409, api.CodeETagMismatch},
+	{keyspace.ErrWaiting, 409, api.CodeWaiting},
+	{keyspace.ErrConflict, 409, api.CodeCASMismatch},
+	{keyspace.ErrDraining, 503, api.CodeShutdownDraining},
+	{keyspace.ErrUnavailable, 503, api.CodeUnavailable},
+	{names.ErrReserved, 400, api.CodeInvalidNamespace},
+	{context.DeadlineExceeded, 503, api.CodeUnavailable},
+	{context.Canceled, 503, api.CodeUnavailable},
+}
+
+// toHTTP classifies err; unknown errors are 500 internal_error.
+func toHTTP(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	out := &httpError{status: 500, code: api.CodeInternal, detail: "internal server error"}
+	for _, m := range domainErrors {
+		if errors.Is(err, m.err) {
+			out = &httpError{status: m.status, code: m.code, detail: err.Error()}
+			break
+		}
+	}
+	var ke *keyspace.Error
+	if errors.As(err, &ke) {
+		if ke.Detail != "" {
+			out.detail = ke.Detail
+		}
+		out.retryAfter, out.version, out.etag = ke.RetryAfter, ke.CurrentVersion, ke.CurrentETag
+	}
+	return out
+}
+
+func writeError(ctx *fasthttp.RequestCtx, he *httpError) {
+	body := api.ErrorResponse{Error: he.code, Detail: he.detail, CurrentVersion: he.version, CurrentETag: he.etag}
+	if he.retryAfter > 0 {
+		secs := int64(math.Ceil(he.retryAfter.Seconds()))
+		body.RetryAfterSeconds = secs
+		ctx.Response.Header.Set(api.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	}
+	writeJSON(ctx, he.status, body)
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":"internal_error","detail":"encode response"}`)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}

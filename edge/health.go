@@ -1,0 +1,16 @@
+package edge
+
+func (s *Server) healthz(c *call) error {
+	c.SetContentType("text/plain; charset=utf-8")
+	c.SetBodyString("ok\n")
+	return nil
+}
+
+func (s *Server) readyz(c *call) error {
+	if s.draining.Load() {
+		c.SetStatusCode(503)
+		c.SetBodyString("draining\n")
+		return nil
+	}
+	return s.healthz(c)
+}

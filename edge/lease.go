@@ -1,0 +1,164 @@
+package edge
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+func (s *Server) acquire(c *call) error {
+	var req api.AcquireRequest
+	if err := c.decodeStrict(&req, false); err != nil {
+		return err
+	}
+	if req.Key == "" {
+		req.Key = c.query("key")
+	}
+	if req.Namespace == "" {
+		req.Namespace = c.query("namespace")
+	}
+	if req.TxnID == "" {
+		req.TxnID = c.header(api.HeaderTxnID)
+	}
+	req.Owner = strings.TrimSpace(req.Owner)
+	if req.Owner == "" {
+		return badRequest(api.CodeMissingOwner, "owner is required")
+	}
+	if err := validTxn(req.TxnID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Key) == "" {
+		req.Key = uuid.Must(uuid.NewV7()).String()
+	}
+	ref, err := c.ref(req.Namespace, req.Key, api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	l, err := s.keys.Acquire(c.ctx, keyspace.AcquireRequest{
+		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
+		Wait: s.acquireWait(req.BlockSeconds), IfNotExists: req.IfNotExists, TxnID: req.TxnID,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(l.Fencing, 10))
+	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(l.Version, 10))
+	writeJSON(c.RequestCtx, 200, api.AcquireResponse{
+		Namespace: l.Namespace, Key: l.Key, Owner: l.Owner, LeaseID: l.LeaseID, TxnID: l.TxnID,
+		ExpiresAtUnix: l.ExpiresAt.Unix(), FencingToken: int64(l.Fencing), Version: l.Version,
+		StateETag: l.ETag, CorrelationID: c.cid,
+	})
+	return nil
+}
+
+// acquireWait resolves block_seconds: -1 (or any negative) fails at once,
+// 0 waits up to --acquire-block, N waits N seconds.
+func (s *Server) acquireWait(block int64) time.Duration {
+	switch {
+	case block < 0:
+		return 0
+	case block == 0:
+		return s.cfg.AcquireBlock
+	}
+	return time.Duration(block) * time.Second
+}
+
+func (s *Server) keepAlive(c *call) error {
+	fencing, err := c.fencing()
+	if err != nil {
+		return err
+	}
+	var req api.KeepAliveRequest
+	if err := c.decodeStrict(&req, false); err != nil {
+		return err
+	}
+	ref, err := c.ref(first(req.Namespace, c.query("namespace")), first(req.Key, c.query("key")), api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	if req.LeaseID == "" {
+		return badRequest(api.CodeMissingLease, "lease_id required")
+	}
+	txn := first(c.header(api.HeaderTxnID), req.TxnID)
+	exp, err := s.keys.KeepAlive(c.ctx, keyspace.KeepAliveRequest{
+		Ref: ref, LeaseProof: keyspace.LeaseProof{LeaseID: req.LeaseID, Fencing: fencing, TxnID: txn},
+		TTL: time.Duration(req.TTLSeconds) * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(fencing, 10))
+	writeJSON(c.RequestCtx, 200, api.KeepAliveResponse{ExpiresAtUnix: exp.Unix()})
+	return nil
+}
+
+func (s *Server) release(c *call) error {
+	fencing, err := c.fencing()
+	if err != nil {
+		return err
+	}
+	var req api.ReleaseRequest
+	if err := c.decodeStrict(&req, false); err != nil {
+		return err
+	}
+	ref, err := c.ref(first(req.Namespace, c.query("namespace")), first(req.Key, c.query("key")), api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	if req.LeaseID == "" {
+		return badRequest(api.CodeMissingLease, "lease_id required")
+	}
+	if req.TxnID == "" {
+		return badRequest(api.CodeMissingTxn, "txn_id required")
+	}
+	released, err := s.keys.Release(c.ctx, keyspace.ReleaseRequest{
+		Ref: ref, LeaseProof: keyspace.LeaseProof{LeaseID: req.LeaseID, Fencing: fencing, TxnID: req.TxnID},
+		Rollback: req.Rollback,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(c.RequestCtx, 200, api.ReleaseResponse{Released: released})
+	return nil
+}
+
+func (s *Server) describe(c *call) error {
+	ref, err := c.queryRef(api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	d, err := s.keys.Describe(c.ctx, ref)
+	if err != nil {
+		return err
+	}
+	resp := api.DescribeResponse{
+		Namespace: d.Namespace, Key: d.Key, Owner: d.Owner, LeaseID: d.LeaseID,
+		Version: d.Version, StateETag: d.ETag, Metadata: meta(d.Hidden),
+	}
+	if !d.ExpiresAt.IsZero() {
+		resp.ExpiresAtUnix = d.ExpiresAt.Unix()
+	}
+	if !d.UpdatedAt.IsZero() {
+		resp.UpdatedAtUnix = d.UpdatedAt.Unix()
+	}
+	writeJSON(c.RequestCtx, 200, resp)
+	return nil
+}
+
+func meta(hidden bool) api.MetadataAttributes {
+	return api.MetadataAttributes{QueryHidden: hidden}
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,116 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+// call is one request being served.
+type call struct {
+	*fasthttp.RequestCtx
+	srv *Server
+	cid string
+	// ctx bounds the request's domain calls; it ends when the server shuts
+	// down.
+	ctx context.Context
+}
+
+type handler func(c *call) error
+
+type route struct {
+	name    string
+	methods string // allowed methods, "" = any (as lockd v0.9)
+	h       handler
+	latency *metrics.Histogram
+}
+
+func (s *Server) buildRoutes() map[string]route {
+	r := map[string]route{}
+	add := func(path, name, methods string, h handler) {
+		r[path] = route{name: name, methods: methods, h: h,
+			latency: metrics.GetOrCreateHistogram(fmt.Sprintf(`lockd_http_request_duration_seconds{route=%q}`, name))}
+	}
+	add("/healthz", "healthz", "", s.healthz)
+	add("/readyz", "readyz", "", s.readyz)
+	add("/v1/acquire", "acquire", "", s.acquire)
+	add("/v1/keepalive", "keepalive", "", s.keepAlive)
+	add("/v1/release", "release", "", s.release)
+	add("/v1/describe", "describe", "", s.describe)
+	add("/v1/get", "get", "", s.get)
+	add("/v1/update", "update", "", s.update)
+	add("/v1/remove", "remove", "", s.remove)
+	add("/v1/metadata", "metadata", "", s.metadata)
+	return r
+}
+
+var statusCounters sync.Map // "route|status" -> *metrics.Counter
+
+func countStatus(route string, status int) {
+	k := route + "|" + strconv.Itoa(status)
+	c, ok := statusCounters.Load(k)
+	if !ok {
+		c, _ = statusCounters.LoadOrStore(k, metrics.GetOrCreateCounter(
+			fmt.Sprintf(`lockd_http_requests_total{route=%q,status="%d"}`, route, status)))
+	}
+	c.(*metrics.Counter).Inc()
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	c := &call{RequestCtx: ctx, srv: s, cid: correlationID(ctx), ctx: ctx}
+	ctx.Response.Header.Set(api.HeaderCorrelationID, c.cid)
+	if s.draining.Load() {
+		ctx.Response.Header.Set(api.HeaderShutdownImminent, "true")
+	}
+	rt, ok := s.routes[string(ctx.Path())]
+	if !ok {
+		writeError(ctx, fail(404, api.CodeNotFound, "no such endpoint: "+string(ctx.Path())))
+		countStatus("unknown", 404)
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error().Str("route", rt.name).Str("correlation_id", c.cid).Interface("panic", p).Msg("handler panic")
+			ctx.Response.Reset()
+			ctx.Response.Header.Set(api.HeaderCorrelationID, c.cid)
+			writeError(ctx, fail(500, api.CodeInternal, "internal server error"))
+		}
+		countStatus(rt.name, ctx.Response.StatusCode())
+		rt.latency.UpdateDuration(start)
+	}()
+	if err := rt.h(c); err != nil {
+		he := toHTTP(err)
+		if he.status >= 500 {
+			s.log.Error().Err(err).Str("route", rt.name).Str("correlation_id", c.cid).Msg("request failed")
+		}
+		writeError(ctx, he)
+	}
+}
+
+// correlationID returns the request's valid X-Correlation-Id (printable
+// ASCII, at most 128 bytes) or a fresh one.
+func correlationID(ctx *fasthttp.RequestCtx) string {
+	v := ctx.Request.Header.Peek(api.HeaderCorrelationID)
+	if len(v) > 0 && len(v) <= api.MaxCorrelationIDLen {
+		ok := true
+		for _, b := range v {
+			if b < 0x20 || b > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return string(v)
+		}
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}

@@ -1,0 +1,93 @@
+package edge
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/lockdhq/lockd/keyspace"
+)
+
+// Config configures the HTTP edge.
+type Config struct {
+	// DefaultNamespace is used when a request names none (default "default").
+	DefaultNamespace string
+	// JSONMax bounds JSON state bodies in bytes (default 100 MiB).
+	JSONMax int64
+	// AcquireBlock is the longest a blocking acquire with block_seconds=0
+	// waits (default 60s).
+	AcquireBlock time.Duration
+	// SpoolMemory is how much of a large body is buffered in memory before
+	// spilling to a temporary file (default 4 MiB).
+	SpoolMemory int
+	// Logger receives request errors (default: discard).
+	Logger zerolog.Logger
+}
+
+// Server is the HTTP edge. Create it with New and run it with Serve.
+type Server struct {
+	cfg      Config
+	keys     *keyspace.Service
+	http     *fasthttp.Server
+	log      zerolog.Logger
+	draining atomic.Bool
+	routes   map[string]route
+}
+
+// New builds the edge over the domain services.
+func New(keys *keyspace.Service, cfg Config) *Server {
+	if cfg.DefaultNamespace == "" {
+		cfg.DefaultNamespace = "default"
+	}
+	if cfg.JSONMax <= 0 {
+		cfg.JSONMax = 100 << 20
+	}
+	if cfg.AcquireBlock <= 0 {
+		cfg.AcquireBlock = 60 * time.Second
+	}
+	if cfg.SpoolMemory <= 0 {
+		cfg.SpoolMemory = 4 << 20
+	}
+	s := &Server{cfg: cfg, keys: keys, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
+	s.routes = s.buildRoutes()
+	s.http = &fasthttp.Server{
+		Handler:                      s.serve,
+		Name:                         "lockd",
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		MaxRequestBodySize:           4 << 20,
+		ReadTimeout:                  0,
+		IdleTimeout:                  2 * time.Minute,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		Logger:                       fasthttpLogger{s.log},
+	}
+	return s
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Handler returns the request handler, for in-memory listeners in tests.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
+
+// Drain starts the drain phase: responses carry Shutdown-Imminent and new
+// acquires are refused, while holders may keep alive and release.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.keys.Drain()
+}
+
+// Shutdown stops accepting connections and waits for handlers until ctx
+// ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.http.ShutdownWithContext(ctx)
+}
+
+type fasthttpLogger struct{ l zerolog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug().Msgf(format, args...) }

@@ -1,0 +1,300 @@
+package edge
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+
+	"github.com/lockdhq/lockd/internal/jsonutil"
+	"github.com/lockdhq/lockd/internal/spool"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+func (s *Server) get(c *call) error {
+	if c.query("key") == "" {
+		return badRequest(api.CodeMissingParams, "key query required")
+	}
+	leaseID := c.header(api.HeaderLeaseID)
+	public := leaseID == "" && c.queryBool("public")
+	req := keyspace.GetRequest{Public: public}
+	if !public {
+		fencing, err := c.fencing()
+		if err != nil {
+			return err
+		}
+		if leaseID == "" {
+			return badRequest(api.CodeMissingParams, "lease_id required (or use public=1)")
+		}
+		req.LeaseProof = keyspace.LeaseProof{LeaseID: leaseID, Fencing: fencing}
+	}
+	ref, err := c.queryRef(api.CodeMissingParams)
+	if err != nil {
+		return err
+	}
+	req.Ref = ref
+	v, err := s.keys.Get(c.ctx, req)
+	if err != nil {
+		return err
+	}
+	if v.NoState {
+		c.SetStatusCode(204)
+		return nil
+	}
+	body, err := s.keys.OpenState(c.ctx, v)
+	if err != nil {
+		return err
+	}
+	h := &c.Response.Header
+	h.Set(api.HeaderETag, v.ETag)
+	h.Set(api.HeaderKeyVersion, strconv.FormatInt(v.Version, 10))
+	if !public {
+		h.Set(api.HeaderFencingToken, strconv.FormatUint(v.Fencing, 10))
+	}
+	c.SetContentType("application/json")
+	c.SetStatusCode(200)
+	c.SetBodyStream(body, int(v.Size))
+	return nil
+}
+
+func (s *Server) update(c *call) error {
+	ref, err := c.queryRef(api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	proof, err := c.leaseProof()
+	if err != nil {
+		return err
+	}
+	ifVersion, err := c.ifVersion()
+	if err != nil {
+		return err
+	}
+	hidden, err := c.hiddenHeader()
+	if err != nil {
+		return err
+	}
+	exp, err := c.expectations()
+	if err != nil {
+		return err
+	}
+	st, err := s.readState(c, exp)
+	if err != nil {
+		return err
+	}
+	defer st.body.Close()
+	body, err := st.body.Reader()
+	if err != nil {
+		return err
+	}
+	res, err := s.keys.Update(c.ctx, keyspace.UpdateRequest{
+		Ref: ref, LeaseProof: proof, IfVersion: ifVersion, IfETag: c.header(api.HeaderIfStateETag),
+		Hidden: hidden, Body: body, Size: st.body.Size(), ETag: st.etag,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.NewVersion, 10))
+	c.Response.Header.Set(api.HeaderETag, res.NewETag)
+	writeJSON(c.RequestCtx, 200, api.UpdateResponse{
+		NewVersion: res.NewVersion, NewStateETag: res.NewETag, Bytes: res.Bytes, Metadata: meta(res.Hidden),
+	})
+	return nil
+}
+
+// expectation is the client's claim about the raw body it sent.
+type expectation struct {
+	sha256 string
+	bytes  int64 // -1 = none
+}
+
+func (c *call) expectations() (expectation, error) {
+	e := expectation{bytes: -1}
+	if v := c.header(api.HeaderExpectedSHA256); v != "" {
+		if _, err := hex.DecodeString(v); err != nil || len(v) != 64 {
+			return e, badRequest(api.CodeInvalidExpectedSHA, "X-Expected-SHA256 must be 64 hex characters")
+		}
+		e.sha256 = string(bytes.ToLower([]byte(v)))
+	}
+	if v := c.header(api.HeaderExpectedBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return e, badRequest(api.CodeInvalidExpectedLen, "X-Expected-Bytes must be a non-negative integer")
+		}
+		e.bytes = n
+	}
+	return e, nil
+}
+
+// compacted is a validated, compacted JSON body and its SHA-256.
+type compacted struct {
+	body *spool.Spool
+	etag string
+}
+
+// readState validates and compacts the request body into a spool, within
+// JSONMax, and checks the client's expectations about the raw bytes.
+func (s *Server) readState(c *call, exp expectation) (compacted, error) {
+	limit := s.cfg.JSONMax
+	if cl := c.Request.Header.ContentLength(); cl > 0 && int64(cl) > limit {
+		return compacted{}, fail(413, api.CodePayloadTooLarge, fmt.Sprintf("state exceeds %d bytes", limit))
+	}
+	raw := &rawMeter{r: c.bodyReader()}
+	if exp.sha256 != "" {
+		raw.h = sha256.New()
+	}
+	out := compacted{body: spool.New(s.cfg.SpoolMemory, "")}
+	sum := sha256.New()
+	var err error
+	if cl := c.Request.Header.ContentLength(); cl >= 0 && cl <= 1<<20 {
+		err = compactSmall(io.MultiWriter(out.body, sum), raw, limit)
+	} else {
+		_, err = jsonutil.CompactStream(io.MultiWriter(out.body, sum), raw, limit)
+	}
+	if err == nil {
+		err = exp.check(raw)
+	}
+	if err != nil {
+		out.body.Close()
+		return compacted{}, stateError(err, limit)
+	}
+	out.etag = hex.EncodeToString(sum.Sum(nil))
+	return out, nil
+}
+
+func compactSmall(w io.Writer, r io.Reader, limit int64) error {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) > limit {
+		return jsonutil.ErrTooLarge
+	}
+	var buf bytes.Buffer
+	if err := jsonutil.CompactBytes(&buf, b); err != nil {
+		return err
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+func stateError(err error, limit int64) error {
+	var se *jsonutil.SyntaxError
+	switch {
+	case errors.Is(err, jsonutil.ErrTooLarge):
+		return fail(413, api.CodePayloadTooLarge, fmt.Sprintf("state exceeds %d bytes", limit))
+	case errors.Is(err, jsonutil.ErrEmpty):
+		return badRequest(api.CodeInvalidBody, "json: empty input")
+	case errors.As(err, &se):
+		return badRequest(api.CodeInvalidBody, "json: "+se.Error())
+	}
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	return badRequest(api.CodeInvalidBody, "read body: "+err.Error())
+}
+
+func (e expectation) check(m *rawMeter) error {
+	if e.bytes >= 0 && m.n != e.bytes {
+		return fail(409, api.CodeExpectedLenMismatch, fmt.Sprintf("received %d bytes, expected %d", m.n, e.bytes))
+	}
+	if e.sha256 != "" {
+		if got := hex.EncodeToString(m.h.Sum(nil)); got != e.sha256 {
+			return fail(409, api.CodeExpectedSHAMismatch, "body sha256 "+got+" does not match X-Expected-SHA256")
+		}
+	}
+	return nil
+}
+
+// rawMeter counts (and optionally hashes) the raw bytes read.
+type rawMeter struct {
+	r io.Reader
+	n int64
+	h hash.Hash
+}
+
+func (m *rawMeter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	if m.h != nil {
+		m.h.Write(p[:n])
+	}
+	return n, err
+}
+
+func (c *call) bodyReader() io.Reader {
+	if r := c.RequestBodyStream(); r != nil {
+		return r
+	}
+	return bytes.NewReader(c.PostBody())
+}
+
+func (s *Server) remove(c *call) error {
+	ref, err := c.queryRef(api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	proof, err := c.leaseProof()
+	if err != nil {
+		return err
+	}
+	ifVersion, err := c.ifVersion()
+	if err != nil {
+		return err
+	}
+	res, err := s.keys.Remove(c.ctx, keyspace.RemoveRequest{
+		Ref: ref, LeaseProof: proof, IfVersion: ifVersion, IfETag: c.header(api.HeaderIfStateETag),
+	})
+	if err != nil {
+		return err
+	}
+	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.NewVersion, 10))
+	writeJSON(c.RequestCtx, 200, api.RemoveResponse{Removed: res.Removed, NewVersion: res.NewVersion})
+	return nil
+}
+
+func (s *Server) metadata(c *call) error {
+	ref, err := c.queryRef(api.CodeMissingKey)
+	if err != nil {
+		return err
+	}
+	proof, err := c.leaseProof()
+	if err != nil {
+		return err
+	}
+	ifVersion, err := c.ifVersion()
+	if err != nil {
+		return err
+	}
+	hidden, err := c.hiddenHeader()
+	if err != nil {
+		return err
+	}
+	var body api.MetadataMutation
+	if err := c.decodeStrict(&body, true); err != nil {
+		var he *httpError
+		if errors.As(err, &he) && he.code == api.CodeInvalidBody {
+			he.code = api.CodeInvalidMetadata
+		}
+		return err
+	}
+	if hidden == nil {
+		hidden = body.QueryHidden
+	}
+	if hidden == nil {
+		return badRequest(api.CodeInvalidMetadata, "no metadata fields provided")
+	}
+	res, err := s.keys.UpdateMetadata(c.ctx, keyspace.MetadataRequest{Ref: ref, LeaseProof: proof, IfVersion: ifVersion, Hidden: hidden})
+	if err != nil {
+		return err
+	}
+	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.Version, 10))
+	writeJSON(c.RequestCtx, 200, api.MetadataUpdateResponse{Namespace: ref.Namespace, Key: ref.Key, Version: res.Version, Metadata: meta(res.Hidden)})
+	return nil
+}

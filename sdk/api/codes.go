@@ -1,0 +1,49 @@
+package api
+
+// Error codes carried in ErrorResponse.Error. The HTTP status for each is
+// noted; clients should switch on the code, not the status.
+const (
+	// 400
+	CodeInvalidBody         = "invalid_body"
+	CodeInvalidNamespace    = "invalid_namespace"
+	CodeInvalidKey          = "invalid_key"
+	CodeMissingKey          = "missing_key"
+	CodeMissingParams       = "missing_params"
+	CodeMissingOwner        = "missing_owner"
+	CodeMissingLease        = "missing_lease"
+	CodeMissingTxn          = "missing_txn"
+	CodeInvalidTxn          = "invalid_txn"
+	CodeMissingFencingToken = "missing_fencing_token"
+	CodeInvalidFencingToken = "invalid_fencing_token"
+	CodeInvalidVersion      = "invalid_version"
+	CodeInvalidTTL          = "invalid_ttl"
+	CodeInvalidMetadata     = "invalid_metadata"
+	CodeInvalidExpectedSHA  = "invalid_expected_sha256"
+	CodeInvalidExpectedLen  = "invalid_expected_bytes"
+	// 403
+	CodeLeaseRequired   = "lease_required"
+	CodeLeaseExpired    = "lease_expired"
+	CodeFencingMismatch = "fencing_mismatch"
+	// 404
+	CodeNotFound = "not_found"
+	// 405
+	CodeMethodNotAllowed = "method_not_allowed"
+	// 409
+	CodeWaiting             = "waiting"
+	CodeAlreadyExists       = "already_exists"
+	CodeVersionConflict     = "version_conflict"
+	CodeETagMismatch        = "etag_mismatch"
+	CodeTxnMismatch         = "txn_mismatch"
+	CodeCASMismatch         = "cas_mismatch"
+	CodeExpectedSHAMismatch = "expected_sha256_mismatch"
+	CodeExpectedLenMismatch = "expected_bytes_mismatch"
+	// 413
+	CodePayloadTooLarge = "payload_too_large"
+	// 429
+	CodeThrottled = "throttled"
+	// 500
+	CodeInternal = "internal_error"
+	// 503
+	CodeShutdownDraining = "shutdown_draining"
+	CodeUnavailable      = "unavailable"
+)

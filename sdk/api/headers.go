@@ -1,0 +1,21 @@
+package api
+
+// Header names.
+const (
+	HeaderLeaseID          = "X-Lease-ID"
+	HeaderTxnID            = "X-Txn-ID"
+	HeaderFencingToken     = "X-Fencing-Token"
+	HeaderIfVersion        = "X-If-Version"
+	HeaderIfStateETag      = "X-If-State-ETag"
+	HeaderCorrelationID    = "X-Correlation-Id"
+	HeaderKeyVersion       = "X-Key-Version"
+	HeaderETag             = "ETag"
+	HeaderQueryHidden      = "X-Lockd-Meta-Query-Hidden"
+	HeaderExpectedSHA256   = "X-Expected-SHA256"
+	HeaderExpectedBytes    = "X-Expected-Bytes"
+	HeaderRetryAfter       = "Retry-After"
+	HeaderShutdownImminent = "Shutdown-Imminent"
+)
+
+// MaxCorrelationIDLen is the longest correlation id the server accepts.
+const MaxCorrelationIDLen = 128

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/edge"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/store"
+)
+
+// Config is a node's configuration. Zero values take the documented
+// defaults.
+type Config struct {
+	Listen      string // default ":9341"
+	ListenProto string // "tcp" (default), "tcp4", "tcp6" or "unix"
+	Store       string // store URL (default DefaultStore)
+
+	DefaultNamespace string        // default "default"
+	JSONMax          int64         // default 100 MiB
+	DefaultTTL       time.Duration // default 30s
+	MaxTTL           time.Duration // default 30m
+	AcquireBlock     time.Duration // default 60s
+	SpoolMemory      int           // default 4 MiB
+	// ActorIdle is how long an idle key stays in memory (default 30s).
+	ActorIdle time.Duration
+
+	Logger zerolog.Logger
+
+	// Backend, when set, is used instead of opening Store (tests).
+	Backend store.Store
+}
+
+// Server is a running node.
+type Server struct {
+	cfg   Config
+	st    store.Store
+	keys  *keyspace.Service
+	edge  *edge.Server
+	ln    net.Listener
+	done  chan error
+	close sync.Once
+}
+
+// Start opens the store, starts the services and serves on the listener.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = ":9341"
+	}
+	if cfg.ListenProto == "" {
+		cfg.ListenProto = "tcp"
+	}
+	st := cfg.Backend
+	if st == nil {
+		var err error
+		if st, err = OpenStore(cfg.Store); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen(cfg.ListenProto, cfg.Listen)
+	if err != nil {
+		if cfg.Backend == nil {
+			st.Close()
+		}
+		return nil, fmt.Errorf("listen %s %s: %w", cfg.ListenProto, cfg.Listen, err)
+	}
+	return StartOn(ln, st, cfg), nil
+}
+
+// StartOn serves on an existing listener over an open store; Close closes
+// both.
+func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
+	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
+	s.keys = keyspace.New(actors.NewSystem(), st, keyspace.Config{
+		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL,
+		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
+	})
+	s.edge = edge.New(s.keys, edge.Config{
+		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
+		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
+	})
+	go func() { s.done <- s.edge.Serve(ln) }()
+	return s
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL is the base URL of a TCP listener ("http://127.0.0.1:PORT").
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Keys exposes the key service (tests, metrics).
+func (s *Server) Keys() *keyspace.Service { return s.keys }
+
+// Drain begins drain-aware shutdown: new acquires are refused and
+// responses carry Shutdown-Imminent.
+func (s *Server) Drain() { s.edge.Drain() }
+
+// Close stops serving, waiting up to ctx for in-flight requests, then stops
+// the actors and closes the store.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.close.Do(func() {
+		err = s.edge.Shutdown(ctx)
+		if serr := <-s.done; serr != nil && !errors.Is(serr, net.ErrClosed) {
+			err = errors.Join(err, serr)
+		}
+		s.keys.Close()
+		err = errors.Join(err, s.st.Close())
+	})
+	return err
+}
