@@ -452,4 +452,10 @@ func TestPassivationReloads(t *testing.T) {
 	}
 }
 
-func (e *env) queued() int { return e.svc.Queued(ref) }
+func (e *env) queued() int {
+	n, err := e.svc.Waiters(ctx(e.t), ref)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}

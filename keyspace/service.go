@@ -265,6 +265,15 @@ func (s *Service) UpdateMetadata(ctx context.Context, req MetadataRequest) (Meta
 	return v.(MetadataResult), nil
 }
 
+// Waiters reports how many acquirers are blocked on a key.
+func (s *Service) Waiters(ctx context.Context, ref Ref) (int, error) {
+	v, err := s.call(ctx, ref, &opQueued{})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int), nil
+}
+
 // Describe returns the key's lease and committed metadata; an unknown key
 // has version 0 and no lease.
 func (s *Service) Describe(ctx context.Context, ref Ref) (Description, error) {
