@@ -14,10 +14,10 @@ import (
 
 // counter is a test actor: it counts messages and answers on reply chans.
 type counter struct {
-	id      string
-	n       int
-	starts  *atomic.Int64
-	idleOK  bool
+	id     string
+	n      int
+	starts *atomic.Int64
+	idleOK bool
 }
 
 type inc struct{ reply chan int }
