@@ -1,0 +1,97 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var lockdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lockd-bin-")
+	if err != nil {
+		panic(err)
+	}
+	lockdBin = filepath.Join(dir, "lockd")
+	out, err := exec.Command("go", "build", "-o", lockdBin, ".").CombinedOutput()
+	if err != nil {
+		panic("build lockd: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a lockd server running as a child process.
+type proc struct {
+	cmd *exec.Cmd
+	URL string
+}
+
+// startLockd runs the binary on a free loopback port and waits until it
+// logs that it serves.
+func startLockd(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd}
+	t.Cleanup(func() { p.kill() })
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct {
+				Message string `json:"message"`
+				Listen  string `json:"listen"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "lockd serving" {
+				ready <- line.Listen
+			}
+		}
+	}()
+	select {
+	case addr := <-ready:
+		p.URL = "http://" + addr
+	case <-time.After(30 * time.Second):
+		t.Fatal("lockd did not start")
+	}
+	return p
+}
+
+// kill sends SIGKILL and reaps the process.
+func (p *proc) kill() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil && !strings.Contains(err.Error(), "signal") {
+			t.Fatalf("lockd exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("lockd did not stop on SIGTERM")
+	}
+}
