@@ -41,6 +41,14 @@ func (s *Server) buildRoutes() map[string]route {
 	}
 	add("/healthz", "healthz", "", s.healthz)
 	add("/readyz", "readyz", "", s.readyz)
+	s.leaseRoutes(add)
+	return r
+}
+
+// addFunc registers a route; each feature file has a *Routes function.
+type addFunc func(path, name, methods string, h handler)
+
+func (s *Server) leaseRoutes(add addFunc) {
 	add("/v1/acquire", "acquire", "", s.acquire)
 	add("/v1/keepalive", "keepalive", "", s.keepAlive)
 	add("/v1/release", "release", "", s.release)
@@ -49,7 +57,6 @@ func (s *Server) buildRoutes() map[string]route {
 	add("/v1/update", "update", "", s.update)
 	add("/v1/remove", "remove", "", s.remove)
 	add("/v1/metadata", "metadata", "", s.metadata)
-	return r
 }
 
 var statusCounters sync.Map // "route|status" -> *metrics.Counter

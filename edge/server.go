@@ -28,6 +28,11 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// Services are the domain services the edge translates HTTP into.
+type Services struct {
+	Keys *keyspace.Service
+}
+
 // Server is the HTTP edge. Create it with New and run it with Serve.
 type Server struct {
 	cfg      Config
@@ -39,7 +44,7 @@ type Server struct {
 }
 
 // New builds the edge over the domain services.
-func New(keys *keyspace.Service, cfg Config) *Server {
+func New(svc Services, cfg Config) *Server {
 	if cfg.DefaultNamespace == "" {
 		cfg.DefaultNamespace = "default"
 	}
@@ -52,7 +57,7 @@ func New(keys *keyspace.Service, cfg Config) *Server {
 	if cfg.SpoolMemory <= 0 {
 		cfg.SpoolMemory = 4 << 20
 	}
-	s := &Server{cfg: cfg, keys: keys, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
+	s := &Server{cfg: cfg, keys: svc.Keys, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,

@@ -82,7 +82,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL,
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
-	s.edge = edge.New(s.keys, edge.Config{
+	s.edge = edge.New(edge.Services{Keys: s.keys}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 	})

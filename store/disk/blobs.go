@@ -54,6 +54,7 @@ func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64,
 		os.Remove(tmp)
 		return 0, fmt.Errorf("disk: blob rename: %w", err)
 	}
+	s.syncs.Add(2) // the file and its directory
 	if err := syncDir(filepath.Dir(final)); err != nil {
 		return 0, err
 	}

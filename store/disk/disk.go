@@ -21,8 +21,10 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/lockdhq/lockd/store"
 )
@@ -45,6 +47,7 @@ type Store struct {
 	seed  maphash.Seed
 	locks [stripes]sync.Mutex
 	wopts *pebble.WriteOptions
+	syncs atomic.Int64
 }
 
 // Options tunes the driver.
@@ -66,16 +69,18 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
+	s := &Store{root: dir, seed: maphash.MakeSeed(), wopts: pebble.Sync}
 	db, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
 		FormatMajorVersion: pebble.FormatNewest,
 		Cache:              cache,
 		MemTableSize:       16 << 20,
 		Logger:             quietLogger{},
+		FS:                 countingFS{FS: vfs.Default, n: &s.syncs},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("disk: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, root: dir, seed: maphash.MakeSeed(), wopts: pebble.Sync}
+	s.db = db
 	if o.NoSync {
 		s.wopts = pebble.NoSync
 	}

@@ -1,0 +1,95 @@
+// Command bench drives lockd over real HTTP on loopback and prints a
+// Markdown table of throughput and latency, each as a ratio to a no-op
+// fasthttp server that answers the same endpoints with canned responses
+// (the ceiling of this client on this machine).
+//
+//	go run ./bench                        # all scenarios, 5s each
+//	go run ./bench -d 10s -only cycle,hot
+//
+// Every load loop is bounded by -d and by -max operations; all traffic
+// goes to 127.0.0.1.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lockdhq/lockd/server"
+	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/disk"
+	"github.com/lockdhq/lockd/store/mem"
+)
+
+var (
+	duration = flag.Duration("d", 5*time.Second, "duration of each measured run")
+	maxOps   = flag.Int64("max", 5_000_000, "upper bound on operations per run")
+	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,cold)")
+	coldKeys = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
+)
+
+// target is a server under test.
+type target struct {
+	name  string
+	addr  string
+	syncs func() int64 // fsyncs so far (disk only)
+	stop  func()
+	srv   *server.Server
+}
+
+func main() {
+	flag.Parse()
+	tmp, err := os.MkdirTemp("", "lockd-bench-")
+	check(err)
+	defer os.RemoveAll(tmp)
+
+	noop := startNoop()
+	defer noop.stop()
+	memT := startLockd("mem", mem.New(), 30*time.Second)
+	defer memT.stop()
+	ds, err := disk.Open(tmp+"/disk", disk.Options{})
+	check(err)
+	diskT := startLockd("disk", ds, 30*time.Second)
+	diskT.syncs = ds.Syncs
+	defer diskT.stop()
+
+	fmt.Printf("# lockd bench %s, GOMAXPROCS=%d, %v per run\n\n", time.Now().Format(time.RFC3339), gomaxprocs(), *duration)
+	want := func(s string) bool { return *only == "" || strings.Contains(","+*only+",", ","+s+",") }
+	if want("cycle") {
+		runCycles(noop, memT, diskT)
+	}
+	if want("acqrel") {
+		runAcqRel(noop, memT, diskT)
+	}
+	if want("read") {
+		runReads(noop, memT, diskT)
+	}
+	if want("hot") {
+		runHot(memT, diskT)
+	}
+	if want("cold") {
+		runCold(tmp)
+	}
+}
+
+func startLockd(name string, st store.Store, idle time.Duration) *target {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	srv := server.StartOn(ln, st, server.Config{ActorIdle: idle})
+	return &target{name: name, addr: ln.Addr().String(), srv: srv, stop: func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	}}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

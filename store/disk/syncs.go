@@ -1,0 +1,64 @@
+package disk
+
+import (
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// countingFS counts the fsyncs pebble issues, so benchmarks can report the
+// fsyncs each request costs.
+type countingFS struct {
+	vfs.FS
+	n *atomic.Int64
+}
+
+func (c countingFS) wrap(f vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return countingFile{File: f, n: c.n}, nil
+}
+
+func (c countingFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	return c.wrap(c.FS.Create(name, cat))
+}
+
+func (c countingFS) OpenReadWrite(name string, cat vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	return c.wrap(c.FS.OpenReadWrite(name, cat, opts...))
+}
+
+func (c countingFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	return c.wrap(c.FS.ReuseForWrite(oldname, newname, cat))
+}
+
+func (c countingFS) OpenDir(name string) (vfs.File, error) {
+	return c.wrap(c.FS.OpenDir(name))
+}
+
+type countingFile struct {
+	vfs.File
+	n *atomic.Int64
+}
+
+func (f countingFile) Sync() error {
+	f.n.Add(1)
+	return f.File.Sync()
+}
+
+func (f countingFile) SyncData() error {
+	f.n.Add(1)
+	return f.File.SyncData()
+}
+
+func (f countingFile) SyncTo(length int64) (bool, error) {
+	full, err := f.File.SyncTo(length)
+	if full {
+		f.n.Add(1)
+	}
+	return full, err
+}
+
+// Syncs reports how many fsyncs pebble has issued since Open (WAL syncs,
+// flushes, manifest and directory syncs), plus the blob file syncs.
+func (s *Store) Syncs() int64 { return s.syncs.Load() }
