@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,7 @@ type handler func(c *call) error
 
 type route struct {
 	name    string
-	methods string // allowed methods, "" = any (as lockd v0.9)
+	methods string // comma-separated allowed methods, "" = any (as lockd v0.9)
 	h       handler
 	latency *metrics.Histogram
 }
@@ -94,6 +95,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		countStatus(rt.name, ctx.Response.StatusCode())
 		rt.latency.UpdateDuration(start)
 	}()
+	if rt.methods != "" && !strings.Contains(","+rt.methods+",", ","+string(ctx.Method())+",") {
+		ctx.Response.Header.Set("Allow", strings.ReplaceAll(rt.methods, ",", ", "))
+		writeError(ctx, fail(405, api.CodeMethodNotAllowed, "method not allowed; use "+rt.methods))
+		return
+	}
 	if err := rt.h(c); err != nil {
 		he := toHTTP(err)
 		if he.status >= 500 {
