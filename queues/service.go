@@ -1,0 +1,178 @@
+package queues
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"github.com/rs/xid"
+
+	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/store"
+)
+
+// Config configures the queue service. Zero values take the defaults.
+type Config struct {
+	// DefaultVisibility is a delivery's visibility timeout when neither the
+	// dequeue nor the enqueue gave one (default 30s); MaxVisibility caps
+	// requested ones (default 30m).
+	DefaultVisibility time.Duration
+	MaxVisibility     time.Duration
+	// DefaultMaxAttempts is how many failures move a message to the DLQ
+	// when its enqueue gave no max_attempts (default 5, as lockd v0.9).
+	DefaultMaxAttempts int
+	// InlineMax is the largest payload kept inside the message record (and
+	// in the actor's memory); larger payloads are blobs (default 8 KiB).
+	InlineMax int64
+	// State leases workflow state for stateful dequeues (nil: stateful
+	// dequeues fail with ErrNoState).
+	State StateLeaser
+	// Actors configures the registry (shards, idle passivation).
+	Actors actors.Config
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// NewID mints lease and transaction ids (default xid); NewMessageID
+	// mints message ids (default UUIDv7, as lockd v0.9).
+	NewID        func() string
+	NewMessageID func() string
+}
+
+// Service is the entry point to queue actors. It is safe for concurrent
+// use.
+type Service struct {
+	st        store.Store
+	cfg       Config
+	clock     clock.Clock
+	reg       *actors.Registry
+	newID     func() string
+	consumers atomic.Int64 // waiting dequeues and subscriptions, all queues
+}
+
+// New starts the queue service on system over st.
+func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
+	if cfg.DefaultVisibility <= 0 {
+		cfg.DefaultVisibility = 30 * time.Second
+	}
+	if cfg.MaxVisibility <= 0 {
+		cfg.MaxVisibility = 30 * time.Minute
+	}
+	if cfg.DefaultMaxAttempts <= 0 {
+		cfg.DefaultMaxAttempts = 5
+	}
+	if cfg.InlineMax <= 0 {
+		cfg.InlineMax = 8 << 10
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return xid.New().String() }
+	}
+	if cfg.NewMessageID == nil {
+		cfg.NewMessageID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	cfg.Actors.Clock = cfg.Clock
+	s := &Service{st: st, cfg: cfg, clock: cfg.Clock, newID: cfg.NewID}
+	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
+		return &queueActor{svc: s, ref: parseID(id)}
+	}, cfg.Actors)
+	return s
+}
+
+func (s *Service) settings() settings {
+	return settings{
+		defaultVisibility: s.cfg.DefaultVisibility, maxVisibility: s.cfg.MaxVisibility,
+		defaultMaxAttempts: s.cfg.DefaultMaxAttempts,
+	}
+}
+
+// actorID names the actor of a queue; the queue and its DLQ share it.
+func actorID(r Ref) string { return r.Namespace + "\x00" + r.Queue }
+
+func parseID(id string) Ref {
+	ns, q, _ := strings.Cut(id, "\x00")
+	return Ref{Namespace: ns, Queue: q}
+}
+
+// Close stops every queue actor. Subscriptions and watches end with
+// ErrUnavailable.
+func (s *Service) Close() { s.reg.Close() }
+
+// Live reports how many queue actors are in memory.
+func (s *Service) Live() int64 { return s.reg.Live() }
+
+// PassivateIdle passivates idle actors now rather than at the next tick.
+func (s *Service) PassivateIdle() { s.reg.PassivateIdle() }
+
+// Consumers reports the waiting dequeues and subscriptions of all queues.
+func (s *Service) Consumers() int64 { return s.consumers.Load() }
+
+// send delivers req to the queue's actor.
+func (s *Service) send(ref Ref, req *request) { s.reg.Send(actorID(ref), req) }
+
+// call sends op to the queue's actor and waits for its reply and for the
+// durability of whatever the reply reflects.
+func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {
+	req := newRequest(op)
+	s.send(ref, req)
+	select {
+	case r := <-req.reply:
+		return r.wait()
+	case <-ctx.Done():
+		go s.abandon(ref, req)
+		return nil, ctx.Err()
+	}
+}
+
+func (r reply) wait() (any, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.durable != nil {
+		if err := r.durable.Wait(); err != nil {
+			return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+		}
+	}
+	return r.val, nil
+}
+
+// abandon withdraws a request whose caller left. A blocked dequeue is
+// cancelled; deliveries made meanwhile are released (they do not count as
+// failures) so that nobody waits a visibility timeout for them.
+func (s *Service) abandon(ref Ref, req *request) {
+	if _, ok := req.op.(*opDequeue); ok {
+		s.send(ref, newRequest(&opCancel{target: req}))
+	}
+	select {
+	case r := <-req.reply:
+		ds, ok := r.val.([]*Delivery)
+		if !ok || r.err != nil {
+			return
+		}
+		if r.durable != nil && r.durable.Wait() != nil {
+			return
+		}
+		ctx, cancel := storeCtx()
+		defer cancel()
+		_ = s.Release(ctx, ds)
+	case <-time.After(time.Minute):
+	}
+}
+
+// collect deletes garbage blobs once the write that unreferenced them is
+// durable. Failures leave orphans behind.
+func (s *Service) collect(d store.Durable, garbage []string) {
+	if d.Wait() != nil {
+		return
+	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	for _, n := range garbage {
+		_ = s.st.DeleteBlob(ctx, n)
+	}
+}
