@@ -1,8 +1,10 @@
 package testservers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,7 +70,11 @@ func install() {
 	script := filepath.Join(filepath.Dir(self), "..", "..", "scripts", "testdeps.sh")
 	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
 	defer cancel()
+	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Env = append(os.Environ(), "LOCKD_TESTDEPS_DIR="+CacheDir())
-	installOut, installErr = cmd.CombinedOutput()
+	cmd.Stdout = io.MultiWriter(os.Stderr, &out) // a first run takes minutes: show why
+	cmd.Stderr = cmd.Stdout
+	installErr = cmd.Run()
+	installOut = out.Bytes()
 }

@@ -138,6 +138,15 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// beginKey is begin for an operation on one record or blob: the empty
+// name is refused, as List could never page past it.
+func (s *Store) beginKey(ctx context.Context, o op, key string) (context.Context, *call, error) {
+	if key == "" {
+		return ctx, nil, ErrEmptyKey
+	}
+	return s.begin(ctx, o)
+}
+
 func (s *Store) begin(ctx context.Context, o op) (context.Context, *call, error) {
 	if s.closed.Load() {
 		return ctx, nil, store.ErrClosed

@@ -173,3 +173,21 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyKeyAndClosed(t *testing.T) {
+	t.Parallel()
+	ctx, s := testCtx(t), testservers.NewAzureStore(t)
+	if _, err := s.Put(ctx, "", []byte("v"), store.Cond{}); !errors.Is(err, azure.ErrEmptyKey) {
+		t.Fatalf("Put empty key: %v", err)
+	}
+	if _, err := s.WriteBlob(ctx, "", strings.NewReader("v")); !errors.Is(err, azure.ErrEmptyKey) {
+		t.Fatalf("WriteBlob empty name: %v", err)
+	}
+	s.Close()
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if _, err := s.ListBlobs(ctx, "", "", 0); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("ListBlobs after Close: %v", err)
+	}
+}

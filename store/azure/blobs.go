@@ -17,7 +17,7 @@ import (
 // one Put Block List, which makes it visible atomically. A failed write
 // commits nothing.
 func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64, error) {
-	ctx, _, err := s.begin(ctx, opWriteBlob)
+	ctx, _, err := s.beginKey(ctx, opWriteBlob, name)
 	if err != nil {
 		return 0, err
 	}
@@ -51,7 +51,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // OpenBlob streams the blob with one Get Blob. The caller closes the
 // reader.
 func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64, error) {
-	ctx, _, err := s.begin(ctx, opOpenBlob)
+	ctx, _, err := s.beginKey(ctx, opOpenBlob, name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -69,7 +69,7 @@ func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64
 // DeleteBlob removes the blob with one Delete Blob; a missing blob is not
 // an error.
 func (s *Store) DeleteBlob(ctx context.Context, name string) error {
-	ctx, _, err := s.begin(ctx, opDeleteBlob)
+	ctx, _, err := s.beginKey(ctx, opDeleteBlob, name)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,8 @@
 // ".." segments and never end in '.', all of which Azure treats specially,
 // and they list in the byte order of the original keys, so List maps
 // prefix/after/limit onto List Blobs.
+// Escaping at most triples a key, so the 1024-byte name limit bounds keys
+// to about 340 bytes in the worst case (over 1000 for plain ASCII paths).
 //
 // Each record blob carries a random nonce in its metadata ("lockdnonce")
 // so that a retried conditional write can recognise its own earlier

@@ -10,6 +10,9 @@ import (
 	"github.com/lockdhq/lockd/store"
 )
 
+// ErrEmptyKey is returned for an empty record key or blob name.
+var ErrEmptyKey = errors.New("azure: empty key")
+
 // errMissingForCond is what a conditional write on a missing blob returns:
 // its precondition failed because the blob is not there.
 var errMissingForCond = fmt.Errorf("%w: %w", store.ErrConflict, store.ErrNotFound)

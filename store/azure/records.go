@@ -38,7 +38,7 @@ func unquote(etag *azcore.ETag) string {
 
 // Get returns the record under key, or store.ErrNotFound. One round trip.
 func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
-	ctx, _, err := s.begin(ctx, opGet)
+	ctx, _, err := s.beginKey(ctx, opGet, key)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -59,7 +59,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
 // same call may have succeeded unseen, one GetProperties compares the
 // nonce to tell our own write from another's.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Cond) (string, error) {
-	ctx, cl, err := s.begin(ctx, opPut)
+	ctx, cl, err := s.beginKey(ctx, opPut, key)
 	if err != nil {
 		return "", err
 	}
@@ -116,7 +116,7 @@ func (s *Store) ownWrite(ctx context.Context, bb *blockblob.Client, nonce string
 // store.ErrConflict and store.ErrNotFound. IfNotExists costs one
 // GetProperties and fails when the key exists.
 func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
-	ctx, _, err := s.begin(ctx, opDelete)
+	ctx, _, err := s.beginKey(ctx, opDelete, key)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 // part) that becomes visible only on completion and is aborted on any
 // error, so a failed write leaves the previous blob, or none, in place.
 func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64, error) {
-	ctx, _, err := s.begin(ctx, opWriteBlob)
+	ctx, _, err := s.beginKey(ctx, opWriteBlob, name)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +71,7 @@ func readPart(ctx context.Context, r io.Reader, buf []byte, size int) (_ []byte,
 // OpenBlob streams the blob with one GetObject. The caller closes the
 // reader.
 func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64, error) {
-	ctx, _, err := s.begin(ctx, opOpenBlob)
+	ctx, _, err := s.beginKey(ctx, opOpenBlob, name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -86,7 +86,7 @@ func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64
 // DeleteBlob removes the blob with one DeleteObject; a missing blob is not
 // an error.
 func (s *Store) DeleteBlob(ctx context.Context, name string) error {
-	ctx, _, err := s.begin(ctx, opDeleteBlob)
+	ctx, _, err := s.beginKey(ctx, opDeleteBlob, name)
 	if err != nil {
 		return err
 	}

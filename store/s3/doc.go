@@ -17,6 +17,8 @@
 // including file-system backed ones where "k" and "k/x" could not coexist,
 // and they sort in the byte order of the original keys, which lets List map
 // prefix/after/limit straight onto ListObjectsV2.
+// Escaping at most triples a key, so the 1024-byte name limit bounds keys
+// to about 340 bytes in the worst case (over 1000 for plain ASCII paths).
 //
 // A record object holds a 20-byte header, "lkr1" and a random 16-byte
 // nonce, followed by the value. The nonce makes the object's ETag change on

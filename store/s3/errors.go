@@ -16,6 +16,9 @@ import (
 // something else wrote under the prefix.
 var ErrCorrupt = errors.New("s3: corrupt record object")
 
+// ErrEmptyKey is returned for an empty record key or blob name.
+var ErrEmptyKey = errors.New("s3: empty key")
+
 // errMissingForCond is what a conditional write on a missing object
 // returns: its precondition failed because the object is not there.
 var errMissingForCond = fmt.Errorf("%w: %w", store.ErrConflict, store.ErrNotFound)

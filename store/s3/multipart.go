@@ -46,6 +46,9 @@ func (s *Store) multipart(ctx context.Context, key string, first []byte, eof boo
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n, err := u.send(ctx, first, eof, r)
+	if err != nil {
+		cancel() // stop the parts in flight
+	}
 	u.wg.Wait()
 	if err == nil {
 		err = u.failure()
@@ -54,7 +57,6 @@ func (s *Store) multipart(ctx context.Context, key string, first []byte, eof boo
 		err = u.complete(ctx)
 	}
 	if err != nil {
-		cancel()
 		u.abort(ctx)
 		return 0, err
 	}

@@ -45,7 +45,7 @@ func unquote(etag *string) string { return strings.Trim(aws.ToString(etag), `"`)
 
 // Get returns the record under key, or store.ErrNotFound. One round trip.
 func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
-	ctx, _, err := s.begin(ctx, opGet)
+	ctx, _, err := s.beginKey(ctx, opGet, key)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -78,7 +78,7 @@ func (s *Store) getObject(ctx context.Context, name string) ([]byte, string, err
 // same call may have succeeded unseen (its answer lost, then a retry got
 // 412), one GET checks the nonce to tell our own write from another's.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Cond) (string, error) {
-	ctx, cl, err := s.begin(ctx, opPut)
+	ctx, cl, err := s.beginKey(ctx, opPut, key)
 	if err != nil {
 		return "", err
 	}
@@ -126,7 +126,7 @@ func (s *Store) setSSE(sse *types.ServerSideEncryption, kmsKey **string) {
 // store.ErrConflict and store.ErrNotFound. IfNotExists costs one HEAD and
 // fails when the key exists.
 func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
-	ctx, _, err := s.begin(ctx, opDelete)
+	ctx, _, err := s.beginKey(ctx, opDelete, key)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,7 +178,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 	s.Get(ctx, "k")
 	s.List(ctx, "", "", 0)
 	s.Delete(ctx, "k", store.Cond{})
-	s.WriteBlob(ctx, "b", stringsReader("small"))
+	s.WriteBlob(ctx, "b", strings.NewReader("small"))
 	r, _, err := s.OpenBlob(ctx, "b")
 	if err != nil {
 		t.Fatal(err)
@@ -191,5 +192,23 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		if o.Calls == 0 || o.RoundTrips != o.Calls {
 			t.Errorf("%s: %d round trips for %d calls", name, o.RoundTrips, o.Calls)
 		}
+	}
+}
+
+func TestEmptyKeyAndClosed(t *testing.T) {
+	t.Parallel()
+	ctx, s := testCtx(t), testservers.NewS3Store(t)
+	if _, err := s.Put(ctx, "", []byte("v"), store.Cond{}); !errors.Is(err, s3.ErrEmptyKey) {
+		t.Fatalf("Put empty key: %v", err)
+	}
+	if _, err := s.WriteBlob(ctx, "", strings.NewReader("v")); !errors.Is(err, s3.ErrEmptyKey) {
+		t.Fatalf("WriteBlob empty name: %v", err)
+	}
+	s.Close()
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if _, err := s.ListBlobs(ctx, "", "", 0); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("ListBlobs after Close: %v", err)
 	}
 }
