@@ -30,8 +30,11 @@ func (r *record) exists(now time.Time) bool {
 // blobs that become garbage.
 func (r record) dropLease() (record, []string) {
 	var garbage []string
-	if r.Staged != nil && r.Staged.Blob != "" {
-		garbage = append(garbage, r.Staged.Blob)
+	if r.Staged != nil {
+		if r.Staged.Blob != "" {
+			garbage = append(garbage, r.Staged.Blob)
+		}
+		garbage = append(garbage, r.Staged.attachmentBlobs()...)
 	}
 	r.Lease, r.Staged = nil, nil
 	return r, garbage
@@ -189,6 +192,9 @@ func (r record) commit(now time.Time) (record, []string) {
 	if s.Hidden != nil {
 		r.Hidden = *s.Hidden
 	}
+	var dropped []string
+	r.Attachments, dropped = commitAttachments(r.Attachments, s)
+	garbage = append(garbage, dropped...)
 	r.Version = s.Version
 	r.UpdatedAt = now.Unix()
 	return r, garbage

@@ -60,6 +60,16 @@ func (a *keyActor) dispatch(req *request) {
 		a.metadata(now, req, op)
 	case *opDescribe:
 		req.answer(a.rec.describe(a.ref), nil, a.last)
+	case *opAttach:
+		a.attach(now, req, op)
+	case *opDetach:
+		a.detach(now, req, op)
+	case *opDetachAll:
+		a.detachAll(now, req, op)
+	case *opAttachments:
+		a.listAttachments(now, req, op)
+	case *opSweep:
+		a.sweep(now, req, op)
 	case *opQueued:
 		req.answer(len(a.waiters), nil, nil)
 	case *opCancel:

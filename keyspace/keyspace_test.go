@@ -26,7 +26,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T, mutate ...func(*keyspace.Config)) *env {
-	e := &env{t: t, st: mem.New(), clk: clock.NewFake(time.Unix(1_700_000_000, 0))}
+	e := &env{t: t, st: mem.New(), clk: clock.NewFake(time.Now())}
 	e.cfg = keyspace.Config{DefaultTTL: 30 * time.Second, MaxTTL: time.Hour, Clock: e.clk, Actors: actors.Config{IdleAfter: -1}}
 	for _, m := range mutate {
 		m(&e.cfg)
@@ -458,4 +458,28 @@ func (e *env) queued() int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+func TestSweepOrphans(t *testing.T) {
+	e := newEnv(t, func(c *keyspace.Config) { c.InlineMax = 4 })
+	l := e.acquire("a")
+	if _, err := e.update(l, `{"big":"state"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Attach(ctx(t), keyspace.AttachRequest{Ref: ref, LeaseProof: proof(l), Name: "f.bin", Body: strings.NewReader("data"), ExpectedBytes: -1}); err != nil {
+		t.Fatal(err)
+	}
+	// An upload that crashed before reaching its key.
+	orphan := "default/a/orders/1:" + "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	e.st.WriteBlob(context.Background(), orphan, strings.NewReader("lost"))
+	e.st.WriteBlob(context.Background(), "default/q/jobs/p/xyz", strings.NewReader("queue payload, not ours"))
+	e.clk.Advance(2 * time.Hour) // the lease expires while nobody touches the key
+	n, err := e.svc.SweepOrphans(ctx(t), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := e.st.ListBlobs(context.Background(), "", "", 0)
+	if n != 3 || len(names) != 1 || names[0] != "default/q/jobs/p/xyz" {
+		t.Fatalf("swept %d, left %v", n, names)
+	}
 }

@@ -19,6 +19,8 @@ type record struct {
 	Hidden    bool            `json:"hidden,omitempty"`
 	Lease     *leaseRec       `json:"lease,omitempty"`
 	Staged    *stagedRec      `json:"staged,omitempty"`
+	// Attachments are the committed attachments by name.
+	Attachments map[string]*attachment `json:"attachments,omitempty"`
 }
 
 type leaseRec struct {
@@ -41,6 +43,11 @@ type stagedRec struct {
 	Blob    string          `json:"blob,omitempty"`
 	Size    int64           `json:"size,omitempty"`
 	Hidden  *bool           `json:"hidden,omitempty"`
+	// Attachments are staged uploads by name; a nil entry stages the
+	// deletion of a committed attachment.
+	Attachments map[string]*attachment `json:"attachments,omitempty"`
+	// ClearAttachments stages the deletion of every committed attachment.
+	ClearAttachments bool `json:"clear_attachments,omitempty"`
 }
 
 func (r *record) encode() ([]byte, error) { return json.Marshal(r) }
@@ -57,8 +64,14 @@ func (r *record) blobs() []string {
 	if r.Blob != "" {
 		out = append(out, r.Blob)
 	}
-	if r.Staged != nil && r.Staged.Blob != "" {
-		out = append(out, r.Staged.Blob)
+	for _, a := range r.Attachments {
+		out = append(out, a.Blob)
+	}
+	if s := r.Staged; s != nil {
+		if s.Blob != "" {
+			out = append(out, s.Blob)
+		}
+		out = append(out, s.attachmentBlobs()...)
 	}
 	return out
 }

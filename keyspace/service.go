@@ -26,6 +26,8 @@ type Config struct {
 	// InlineMax is the largest state kept inside the key's record (and in
 	// the actor's memory); larger states are blobs (default 64 KiB).
 	InlineMax int64
+	// AttachmentMax caps one attachment's size (default 1 TiB).
+	AttachmentMax int64
 	// Actors configures the registry (shards, idle passivation).
 	Actors actors.Config
 	// Clock defaults to the wall clock.
@@ -53,6 +55,9 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	}
 	if cfg.InlineMax <= 0 {
 		cfg.InlineMax = 64 << 10
+	}
+	if cfg.AttachmentMax <= 0 {
+		cfg.AttachmentMax = 1 << 40
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
