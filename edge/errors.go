@@ -12,6 +12,7 @@ import (
 
 	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/sdk/api"
 )
 
@@ -52,6 +53,23 @@ var domainErrors = []struct {
 	{keyspace.ErrConflict, 409, api.CodeCASMismatch},
 	{keyspace.ErrDraining, 503, api.CodeShutdownDraining},
 	{keyspace.ErrUnavailable, 503, api.CodeUnavailable},
+	{queues.ErrNotFound, 404, api.CodeNotFound},
+	{queues.ErrLeaseRequired, 403, api.CodeLeaseRequired},
+	{queues.ErrLeaseExpired, 403, api.CodeLeaseExpired},
+	{queues.ErrFencingMismatch, 403, api.CodeFencingMismatch},
+	{queues.ErrTxnMismatch, 409, api.CodeTxnMismatch},
+	{queues.ErrMetaChanged, 409, api.CodeCASMismatch},
+	{queues.ErrEmpty, 409, api.CodeWaiting},
+	{queues.ErrStateBusy, 409, api.CodeWaiting},
+	{queues.ErrReadOnly, 400, api.CodeInvalidQueue},
+	{queues.ErrNoState, 501, api.CodeQueueDisabled},
+	{queues.ErrConflict, 409, api.CodeCASMismatch},
+	{queues.ErrUnavailable, 503, api.CodeUnavailable},
+	{keyspace.ErrAttachmentTooLarge, 413, api.CodeAttachmentTooLarge},
+	{keyspace.ErrAttachmentNotFound, 404, api.CodeAttachmentNotFound},
+	{keyspace.ErrExpectedSHA256, 409, api.CodeExpectedSHAMismatch},
+	{keyspace.ErrExpectedBytes, 409, api.CodeExpectedLenMismatch},
+	{keyspace.ErrInvalidAttachmentName, 400, api.CodeInvalidAttachmentName},
 	{names.ErrReserved, 400, api.CodeInvalidNamespace},
 	{context.DeadlineExceeded, 503, api.CodeUnavailable},
 	{context.Canceled, 503, api.CodeUnavailable},
@@ -76,6 +94,13 @@ func toHTTP(err error) *httpError {
 			out.detail = ke.Detail
 		}
 		out.retryAfter, out.version, out.etag = ke.RetryAfter, ke.CurrentVersion, ke.CurrentETag
+	}
+	var qe *queues.Error
+	if errors.As(err, &qe) {
+		if qe.Detail != "" {
+			out.detail = qe.Detail
+		}
+		out.retryAfter = qe.RetryAfter
 	}
 	return out
 }

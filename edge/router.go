@@ -43,6 +43,8 @@ func (s *Server) buildRoutes() map[string]route {
 	add("/healthz", "healthz", "", s.healthz)
 	add("/readyz", "readyz", "", s.readyz)
 	s.leaseRoutes(add)
+	s.queueRoutes(add)
+	s.attachmentRoutes(add)
 	return r
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/queues"
 )
 
 // Config configures the HTTP edge.
@@ -31,12 +32,15 @@ type Config struct {
 // Services are the domain services the edge translates HTTP into.
 type Services struct {
 	Keys *keyspace.Service
+	// Queues serves /v1/queue/*; nil answers 501 queue_disabled.
+	Queues *queues.Service
 }
 
 // Server is the HTTP edge. Create it with New and run it with Serve.
 type Server struct {
 	cfg      Config
 	keys     *keyspace.Service
+	queues   *queues.Service
 	http     *fasthttp.Server
 	log      zerolog.Logger
 	draining atomic.Bool
@@ -57,7 +61,7 @@ func New(svc Services, cfg Config) *Server {
 	if cfg.SpoolMemory <= 0 {
 		cfg.SpoolMemory = 4 << 20
 	}
-	s := &Server{cfg: cfg, keys: svc.Keys, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
+	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,

@@ -228,11 +228,41 @@ func (m *rawMeter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// bodyReader streams the request body. With a declared Content-Length, a
+// body that ends early (the client went away) is io.ErrUnexpectedEOF, never
+// a silently shorter body.
 func (c *call) bodyReader() io.Reader {
-	if r := c.RequestBodyStream(); r != nil {
-		return r
+	r := c.RequestBodyStream()
+	if r == nil {
+		return bytes.NewReader(c.PostBody())
 	}
-	return bytes.NewReader(c.PostBody())
+	if n := c.Request.Header.ContentLength(); n >= 0 {
+		return &exactReader{r: r, left: int64(n)}
+	}
+	return r
+}
+
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, io.ErrUnexpectedEOF
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
 
 func (s *Server) remove(c *call) error {

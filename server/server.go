@@ -13,6 +13,7 @@ import (
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -29,6 +30,7 @@ type Config struct {
 	MaxTTL           time.Duration // default 30m
 	AcquireBlock     time.Duration // default 60s
 	SpoolMemory      int           // default 4 MiB
+	AttachmentMax    int64         // default 1 TiB
 	// ActorIdle is how long an idle key stays in memory (default 30s).
 	ActorIdle time.Duration
 
@@ -47,6 +49,8 @@ type Server struct {
 	ln    net.Listener
 	done  chan error
 	close sync.Once
+
+	queues *queues.Service
 }
 
 // Start opens the store, starts the services and serves on the listener.
@@ -79,10 +83,11 @@ func Start(cfg Config) (*Server, error) {
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
 	s.keys = keyspace.New(actors.NewSystem(), st, keyspace.Config{
-		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL,
+		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
-	s.edge = edge.New(edge.Services{Keys: s.keys}, edge.Config{
+	s.queues = newQueues(st, s.keys, cfg)
+	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 	})
@@ -112,6 +117,7 @@ func (s *Server) Close(ctx context.Context) error {
 		if serr := <-s.done; serr != nil && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, serr)
 		}
+		s.queues.Close()
 		s.keys.Close()
 		err = errors.Join(err, s.st.Close())
 	})

@@ -27,6 +27,7 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	jsonMax         *int64
 	spoolMem        *int64
+	attachmentMax   *int64
 }
 
 func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
@@ -37,6 +38,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.StringVar(&f.cfg.Store, "store", server.DefaultStore, "storage URL: disk:///path, mem://")
 	fs.StringVar(&f.cfg.DefaultNamespace, "default-namespace", "default", "namespace for requests that name none")
 	f.jsonMax = newSize(fs, "json-max", 100<<20, "largest JSON state accepted (e.g. 100MB)")
+	f.attachmentMax = newSize(fs, "attachment-max", 1<<40, "largest attachment accepted (413 attachment_too_large beyond)")
 	f.spoolMem = newSize(fs, "payload-spool-mem", 4<<20, "bytes of a large body kept in memory before spilling to a temp file")
 	fs.DurationVar(&f.cfg.DefaultTTL, "default-ttl", 30*time.Second, "lease TTL when a request gives none")
 	fs.DurationVar(&f.cfg.MaxTTL, "max-ttl", 30*time.Minute, "longest lease TTL granted (longer requests are clamped)")
@@ -67,6 +69,7 @@ func serve(args []string) error {
 		return err
 	}
 	f.cfg.JSONMax, f.cfg.SpoolMemory, f.cfg.Logger = *f.jsonMax, int(*f.spoolMem), log
+	f.cfg.AttachmentMax = *f.attachmentMax
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err

@@ -20,6 +20,12 @@ const (
 	CodeInvalidMetadata     = "invalid_metadata"
 	CodeInvalidExpectedSHA  = "invalid_expected_sha256"
 	CodeInvalidExpectedLen  = "invalid_expected_bytes"
+	// 400 (queues)
+	CodeMissingQueue       = "missing_queue"
+	CodeInvalidQueue       = "invalid_queue"
+	CodeMissingFields      = "missing_fields"
+	CodeMultipartError     = "multipart_error"
+	CodeInvalidContentType = "invalid_content_type"
 	// 403
 	CodeLeaseRequired   = "lease_required"
 	CodeLeaseExpired    = "lease_expired"
@@ -43,6 +49,8 @@ const (
 	CodeThrottled = "throttled"
 	// 500
 	CodeInternal = "internal_error"
+	// 501
+	CodeQueueDisabled = "queue_disabled"
 	// 503
 	CodeShutdownDraining = "shutdown_draining"
 	CodeUnavailable      = "unavailable"

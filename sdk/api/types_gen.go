@@ -255,6 +255,9 @@ type NackResponse struct {
 	CorrelationID string `json:"correlation_id,omitempty"`
 	MetaETag      string `json:"meta_etag,omitempty"`
 	Requeued      bool   `json:"requeued"`
+	// DeadLettered (lockd extension) reports that this failure exhausted
+	// max_attempts and moved the message to the queue's DLQ.
+	DeadLettered bool `json:"dead_lettered,omitempty"`
 }
 
 // NamespaceConfigRequest is the body of POST /v1/namespace.
@@ -323,6 +326,13 @@ type QueueStatsResponse struct {
 	Queue                   string `json:"queue"`
 	TotalConsumers          int64  `json:"total_consumers"`
 	WaitingConsumers        int64  `json:"waiting_consumers"`
+	// Lockd extensions: counts by state, standing subscriptions and the
+	// size of the queue's dead-letter queue.
+	Ready       int64 `json:"ready"`
+	Delayed     int64 `json:"delayed"`
+	InFlight    int64 `json:"in_flight"`
+	Subscribers int64 `json:"subscribers"`
+	DeadLetters int64 `json:"dead_letters"`
 }
 
 // QueueWatchRequest is the body of POST /v1/queue/watch.

@@ -1,0 +1,222 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lockdhq/lockd/queues"
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+// maxPageSize caps page_size (and a subscription's prefetch) as v0.9 does.
+const maxPageSize = 64
+
+func (s *Server) queueEnqueue(c *call) error {
+	qs, err := s.queueService(true)
+	if err != nil {
+		return err
+	}
+	var (
+		req  queues.EnqueueRequest
+		prep *queues.Payload
+	)
+	err = readEnqueue(string(c.Request.Header.ContentType()), c.bodyReader(), s.cfg.SpoolMemory,
+		func(meta api.EnqueueRequest, ct string, r io.Reader) error {
+			if req, err = c.enqueueRequest(meta, ct); err != nil {
+				return err
+			}
+			prep, err = qs.Prepare(c.ctx, req.Ref, r)
+			return err
+		})
+	if err != nil {
+		prep.Discard()
+		return err
+	}
+	res, err := qs.EnqueuePrepared(c.ctx, req, prep)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.RequestCtx, 200, api.EnqueueResponse{
+		Namespace: res.Namespace, Queue: res.Name(), MessageID: res.ID, MaxAttempts: int64(res.MaxAttempts),
+		NotVisibleUntilUnix: res.NotVisibleUntil.Unix(), VisibilityTimeoutSeconds: int64(res.Visibility / time.Second),
+		PayloadBytes: res.Size, CorrelationID: res.CorrelationID,
+	})
+	return nil
+}
+
+// enqueueRequest validates an enqueue's meta; the query's queue and
+// namespace are fallbacks.
+func (c *call) enqueueRequest(meta api.EnqueueRequest, ct string) (queues.EnqueueRequest, error) {
+	ref, err := c.queueRef(first(meta.Namespace, c.query("namespace")), first(meta.Queue, c.query("queue")))
+	if err != nil {
+		return queues.EnqueueRequest{}, err
+	}
+	if ref.DLQ {
+		return queues.EnqueueRequest{}, badRequest(api.CodeInvalidQueue, "messages enter a dead-letter queue only by failing; enqueue to "+ref.Queue)
+	}
+	req := queues.EnqueueRequest{
+		Ref: ref, Delay: seconds(meta.DelaySeconds), Visibility: seconds(meta.VisibilityTimeoutSeconds),
+		TTL: seconds(meta.TTLSeconds), MaxAttempts: int(min(max(meta.MaxAttempts, 0), 1<<20)),
+		ContentType: ct, CorrelationID: c.cid,
+	}
+	if len(meta.Attributes) > 0 {
+		if req.Attributes, err = json.Marshal(meta.Attributes); err != nil {
+			return queues.EnqueueRequest{}, badRequest(api.CodeInvalidBody, "attributes: "+err.Error())
+		}
+	}
+	return req, nil
+}
+
+func (s *Server) queueDequeue(c *call) error          { return s.dequeue(c, false) }
+func (s *Server) queueDequeueWithState(c *call) error { return s.dequeue(c, true) }
+
+// dequeueParams decodes and validates a dequeue or subscribe request.
+func (c *call) dequeueParams() (api.DequeueRequest, queues.Ref, error) {
+	var req api.DequeueRequest
+	if err := c.decodeStrict(&req, true); err != nil {
+		return req, queues.Ref{}, err
+	}
+	ref, err := c.queueRef(first(req.Namespace, c.query("namespace")), first(req.Queue, c.query("queue")))
+	if err != nil {
+		return req, ref, err
+	}
+	req.Owner = strings.TrimSpace(first(req.Owner, c.query("owner")))
+	if req.Owner == "" {
+		return req, ref, badRequest(api.CodeMissingOwner, "owner is required")
+	}
+	if err := validTxn(req.TxnID); err != nil {
+		return req, ref, err
+	}
+	req.PageSize = min(max(req.PageSize, 1), maxPageSize)
+	return req, ref, nil
+}
+
+func (s *Server) dequeue(c *call, stateful bool) error {
+	qs, err := s.queueService(true)
+	if err != nil {
+		return err
+	}
+	req, ref, err := c.dequeueParams()
+	if err != nil {
+		return err
+	}
+	wait, retry := s.queueWait(req.WaitSeconds)
+	ds, err := qs.Dequeue(c.ctx, queues.DequeueRequest{
+		Ref: ref, Owner: req.Owner, Visibility: seconds(req.VisibilityTimeoutSeconds), Wait: wait,
+		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful,
+	})
+	if err != nil {
+		return emptyQueue(err, retry)
+	}
+	bodies, err := openPayloads(c.ctx, ds)
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = qs.Release(rctx, ds)
+		return err
+	}
+	mw := multipart.NewWriter(io.Discard)
+	boundary := mw.Boundary()
+	c.setCorrelation(ds[0].CorrelationID)
+	c.SetContentType("multipart/related; boundary=" + boundary)
+	c.SetStatusCode(200)
+	c.SetBodyStreamWriter(func(w *bufio.Writer) {
+		mw := multipart.NewWriter(w)
+		_ = mw.SetBoundary(boundary)
+		_ = writeDeliveries(mw, ds, bodies, len(ds) > 1)
+		_ = mw.Close()
+		closeAll(bodies)
+	})
+	return nil
+}
+
+// payload is an opened delivery payload.
+type payload struct {
+	r    io.ReadCloser
+	size int64
+}
+
+func openPayloads(ctx context.Context, ds []*queues.Delivery) ([]payload, error) {
+	out := make([]payload, 0, len(ds))
+	for _, d := range ds {
+		r, n, err := d.OpenPayload(ctx)
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, payload{r: r, size: n})
+	}
+	return out, nil
+}
+
+func closeAll(ps []payload) {
+	for _, p := range ps {
+		p.r.Close()
+	}
+}
+
+// writeDeliveries writes a meta part and a payload part per delivery, as
+// lockd v0.9 does (parts are numbered when several share a response).
+func writeDeliveries(mw *multipart.Writer, ds []*queues.Delivery, bodies []payload, numbered bool) error {
+	for i, d := range ds {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Disposition", disposition("meta", fmt.Sprintf("meta-%d.json", i), numbered))
+		part, err := mw.CreatePart(h)
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(part).Encode(api.DequeueResponse{Message: apiMessage(d), NextCursor: d.ID}); err != nil {
+			return err
+		}
+		h = textproto.MIMEHeader{}
+		h.Set("Content-Type", first(d.ContentType, "application/octet-stream"))
+		h.Set("Content-Length", strconv.FormatInt(bodies[i].size, 10))
+		h.Set("Content-Disposition", disposition("payload", fmt.Sprintf("payload-%d", i), numbered))
+		if part, err = mw.CreatePart(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(part, bodies[i].r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func disposition(name, file string, numbered bool) string {
+	if numbered {
+		return fmt.Sprintf("form-data; name=%q; filename=%q", name, file)
+	}
+	return fmt.Sprintf("form-data; name=%q", name)
+}
+
+// apiMessage is a delivery on the wire.
+func apiMessage(d *queues.Delivery) api.Message {
+	m := api.Message{
+		Namespace: d.Namespace, Queue: d.Name(), MessageID: d.ID, Attempts: int64(d.Attempts),
+		FailureAttempts: int64(d.FailureAttempts), MaxAttempts: int64(d.MaxAttempts),
+		NotVisibleUntilUnix: d.NotVisibleUntil.Unix(), VisibilityTimeoutSeconds: int64(d.Visibility / time.Second),
+		PayloadContentType: d.ContentType, PayloadBytes: d.Size, CorrelationID: d.CorrelationID,
+		LeaseID: d.LeaseID, FencingToken: int64(d.Fencing),
+		TxnID: d.TxnID, MetaETag: d.MetaETag,
+	}
+	if !d.LeaseExpires.IsZero() {
+		m.LeaseExpiresAtUnix = d.LeaseExpires.Unix()
+	}
+	if len(d.Attributes) > 0 {
+		_ = json.Unmarshal(d.Attributes, &m.Attributes)
+	}
+	if st := d.State; st != nil {
+		m.StateLeaseID, m.StateFencingToken, m.StateTxnID = st.LeaseID, int64(st.Fencing), st.TxnID
+		m.StateLeaseExpiresAtUnix, m.StateETag = st.ExpiresAt.Unix(), st.ETag
+	}
+	return m
+}

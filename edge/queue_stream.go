@@ -1,0 +1,163 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"mime/multipart"
+	"time"
+
+	"github.com/lockdhq/lockd/queues"
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+// heartbeat is how often an idle watch stream is written to, so that a
+// vanished client is noticed.
+const heartbeat = 15 * time.Second
+
+// untilShutdown returns a context that ends when the server shuts down
+// (fasthttp's RequestCtx.Done) or cancel is called.
+func (c *call) untilShutdown() (context.Context, context.CancelFunc) {
+	done := c.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+func (s *Server) queueSubscribe(c *call) error          { return s.subscribe(c, false) }
+func (s *Server) queueSubscribeWithState(c *call) error { return s.subscribe(c, true) }
+
+// subscribe streams deliveries as one multipart/related response: a meta
+// and a payload part per message, flushed as each arrives, with at most
+// page_size (the prefetch) unsettled at a time. The stream ends when the
+// client goes away (noticed at the next write) or the server shuts down.
+func (s *Server) subscribe(c *call, stateful bool) error {
+	qs, err := s.queueService(true)
+	if err != nil {
+		return err
+	}
+	req, ref, err := c.dequeueParams()
+	if err != nil {
+		return err
+	}
+	sub, err := qs.Subscribe(c.ctx, queues.SubscribeRequest{
+		Ref: ref, Owner: req.Owner, Visibility: seconds(req.VisibilityTimeoutSeconds),
+		Prefetch: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.untilShutdown()
+	boundary := multipart.NewWriter(nil).Boundary()
+	c.SetContentType("multipart/related; boundary=" + boundary)
+	c.SetStatusCode(200)
+	c.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		defer sub.Close()
+		mw := multipart.NewWriter(w)
+		_ = mw.SetBoundary(boundary)
+		if w.Flush() != nil {
+			return
+		}
+		for {
+			ds, err := sub.Next(ctx)
+			if err != nil {
+				_ = mw.Close()
+				return
+			}
+			if err := streamDeliveries(ctx, qs, mw, w, ds); err != nil {
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// streamDeliveries writes and flushes deliveries; those that could not be
+// written are released.
+func streamDeliveries(ctx context.Context, qs *queues.Service, mw *multipart.Writer, w *bufio.Writer, ds []*queues.Delivery) error {
+	for i := range ds {
+		bodies, err := openPayloads(ctx, ds[i:i+1])
+		if err == nil {
+			err = writeDeliveries(mw, ds[i:i+1], bodies, false)
+			closeAll(bodies)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = qs.Release(rctx, ds[i:])
+			return err
+		}
+	}
+	return nil
+}
+
+// queueWatch streams queue_watch server-sent events: the current state at
+// once, then each change of availability; comments keep an idle stream
+// alive.
+func (s *Server) queueWatch(c *call) error {
+	qs, err := s.queueService(true)
+	if err != nil {
+		return err
+	}
+	var req api.QueueWatchRequest
+	if err := c.decodeStrict(&req, true); err != nil {
+		return err
+	}
+	ref, err := c.queueRef(first(req.Namespace, c.query("namespace")), first(req.Queue, c.query("queue")))
+	if err != nil {
+		return err
+	}
+	watch, err := qs.Watch(c.ctx, ref)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.untilShutdown()
+	cid := c.cid
+	c.SetContentType("text/event-stream")
+	c.Response.Header.Set("Cache-Control", "no-cache")
+	c.SetStatusCode(200)
+	c.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		defer watch.Close()
+		for {
+			next, stop := context.WithTimeout(ctx, heartbeat)
+			ev, err := watch.Next(next)
+			stop()
+			switch {
+			case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+				_, err = w.WriteString(": keepalive\n\n")
+			case err != nil:
+				return
+			default:
+				err = writeEvent(w, ev, cid)
+			}
+			if err != nil || w.Flush() != nil {
+				return
+			}
+		}
+	})
+	return nil
+}
+
+func writeEvent(w *bufio.Writer, ev queues.Event, cid string) error {
+	b, err := json.Marshal(api.QueueWatchEvent{
+		Namespace: ev.Namespace, Queue: ev.Name(), Available: ev.Available, HeadMessageID: ev.HeadID,
+		ChangedAtUnix: ev.ChangedAt.Unix(), Ready: int64(ev.Ready), InFlight: int64(ev.InFlight), CorrelationID: cid,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.WriteString("event: queue_watch\ndata: " + string(b) + "\n\n")
+	return err
+}
