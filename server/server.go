@@ -33,6 +33,11 @@ type Config struct {
 	AttachmentMax    int64         // default 1 TiB
 	// ActorIdle is how long an idle key stays in memory (default 30s).
 	ActorIdle time.Duration
+	// SweeperInterval is how often orphaned blobs are collected (default
+	// 5m; negative disables); SweepGrace is the age below which a blob is
+	// never collected (default 1h).
+	SweeperInterval time.Duration
+	SweepGrace      time.Duration
 
 	Logger zerolog.Logger
 
@@ -49,6 +54,7 @@ type Server struct {
 	ln    net.Listener
 	done  chan error
 	close sync.Once
+	stop  chan struct{}
 
 	queues *queues.Service
 }
@@ -92,6 +98,15 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 	})
 	go func() { s.done <- s.edge.Serve(ln) }()
+	s.stop = make(chan struct{})
+	interval, grace := cfg.SweeperInterval, cfg.SweepGrace
+	if interval == 0 {
+		interval = 5 * time.Minute
+	}
+	if grace <= 0 {
+		grace = time.Hour
+	}
+	go s.sweep(interval, grace, s.stop)
 	return s
 }
 
@@ -113,6 +128,7 @@ func (s *Server) Drain() { s.edge.Drain() }
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.close.Do(func() {
+		close(s.stop)
 		err = s.edge.Shutdown(ctx)
 		if serr := <-s.done; serr != nil && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, serr)

@@ -166,3 +166,10 @@ func TestLeaseStagedAndFencingSurviveKill9(t *testing.T) {
 		t.Fatalf("fencing after restarts: %d (was %d) %v", next.FencingToken, h.FencingToken, err)
 	}
 }
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decode %q: %v", b, err)
+	}
+}
