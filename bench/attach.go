@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// runAttach measures attachment upload and download throughput on disk
+// against a raw sequential write (with fsync) to the same file system.
+func runAttach(disk *target, dir string) {
+	header("attachments on disk (one stream at a time)", "size", "raw write MB/s", "upload MB/s", "of raw", "download MB/s")
+	for _, size := range []int64{1 << 20, 100 << 20} {
+		raw := rawWrite(dir, size)
+		up, down := attachRoundTrip(disk, size)
+		fmt.Printf("| %d MiB | %.0f | %.0f | %.0f%% | %.0f |\n", size>>20, raw, up, 100*up/raw, down)
+	}
+	fmt.Println()
+}
+
+// rounds repeats small transfers so each figure covers at least ~200 MB.
+func rounds(size int64) int { return int(max(1, (200<<20)/size)) }
+
+func rawWrite(dir string, size int64) float64 {
+	buf := bytes.Repeat([]byte{0xAB}, 1<<20)
+	start := time.Now()
+	n := rounds(size)
+	for i := 0; i < n; i++ {
+		f, err := os.Create(filepath.Join(dir, "raw-"+strconv.Itoa(i)))
+		check(err)
+		for w := int64(0); w < size; w += int64(len(buf)) {
+			_, err = f.Write(buf[:min(int64(len(buf)), size-w)])
+			check(err)
+		}
+		check(f.Sync())
+		check(f.Close())
+		os.Remove(f.Name())
+	}
+	return float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+}
+
+func attachRoundTrip(t *target, size int64) (up, down float64) {
+	c := newClient(t, 1)
+	h, err := c.acquire("bench/attach", "bench", 0)
+	check(err)
+	n := rounds(size)
+	hdr := []string{"X-Lease-ID", h.LeaseID, "X-Txn-ID", h.TxnID, "X-Fencing-Token", strconv.FormatInt(h.FencingToken, 10)}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/attachments?key=bench/attach&name=f%d", t.addr, i), io.LimitReader(fill{}, size))
+		req.ContentLength = size
+		for j := 0; j < len(hdr); j += 2 {
+			req.Header.Set(hdr[j], hdr[j+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		check(err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			check(fmt.Errorf("upload: %d", resp.StatusCode))
+		}
+	}
+	up = float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+	check(c.release(h, "bench/attach"))
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		resp, err := http.Get(fmt.Sprintf("http://%s/v1/attachment?public=1&key=bench/attach&name=f%d", t.addr, i))
+		check(err)
+		got, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if got != size {
+			check(fmt.Errorf("download %d of %d bytes", got, size))
+		}
+	}
+	down = float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+	return up, down
+}
+
+type fill struct{}
+
+func (fill) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i)
+	}
+	return len(p), nil
+}
