@@ -159,6 +159,7 @@ func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
 		req.answer(true, nil, a.last)
 		return
 	}
+	committing := !op.Rollback && a.rec.Staged != nil
 	next, garbage := a.rec.commit(now)
 	if op.Rollback {
 		next, garbage = a.rec.dropLease()
@@ -167,6 +168,9 @@ func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
 	if err != nil {
 		req.answer(nil, err, nil)
 		return
+	}
+	if committing {
+		a.notify(d)
 	}
 	req.answer(true, nil, d)
 }

@@ -483,3 +483,5 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatalf("swept %d, left %v", n, names)
 	}
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }

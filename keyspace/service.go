@@ -3,6 +3,8 @@ package keyspace
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +45,7 @@ type Service struct {
 	clock    clock.Clock
 	reg      *actors.Registry
 	draining atomic.Bool
+	observer Observer
 }
 
 // New starts the key service on system over st.
@@ -287,6 +290,11 @@ func (s *Service) Describe(ctx context.Context, ref Ref) (Description, error) {
 		return Description{}, err
 	}
 	return v.(Description), nil
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // collect deletes garbage blobs once the write that unreferenced them is
