@@ -160,12 +160,18 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 }
 
 // settle expires a lapsed lease, discarding its staged writes, and hands
-// the key to the next waiter.
+// the key to the next waiter. An enlisted lease is not dropped: its
+// transaction is told, rolls back and applies the rollback here.
 func (a *keyActor) settle(now time.Time) {
 	if !a.rec.expired(now) {
 		return
 	}
-	next, garbage := a.rec.dropLease()
+	if l := a.rec.Lease; a.enlisted(l) {
+		a.svc.coord.Expired(l.Txn, a.ref)
+		return
+	}
+	a.dropOrigin(a.rec.Lease.Txn)
+	next, garbage := a.rec.dropLease("expired")
 	a.handoff(now, next, garbage)
 }
 
@@ -181,7 +187,7 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 			w.req.answer(nil, next.fail(ErrAlreadyExists, "key already exists"), a.last)
 			continue
 		}
-		next = next.grant(now, w.op.Owner, w.op.leaseID, w.op.txnID, w.op.TTL)
+		next = next.grant(now, w.op.Owner, w.op.leaseID, w.op.txnID, w.op.TTL, w.op.Enlist)
 		granted = w
 	}
 	d, err := a.persist(next, garbage)

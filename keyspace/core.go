@@ -26,9 +26,10 @@ func (r *record) exists(now time.Time) bool {
 	return r.Version > 0 || r.live(now) != nil
 }
 
-// dropLease clears the lease and discards staged writes; it returns the
-// blobs that become garbage.
-func (r record) dropLease() (record, []string) {
+// dropLease clears the lease and discards staged writes, remembering why
+// (outcome, see endedRec); it returns the blobs that become garbage.
+func (r record) dropLease(outcome string) (record, []string) {
+	r.Ended = r.ending(outcome)
 	var garbage []string
 	if r.Staged != nil {
 		if r.Staged.Blob != "" {
@@ -41,11 +42,34 @@ func (r record) dropLease() (record, []string) {
 }
 
 // grant gives a new lease; the caller checked the key is free.
-func (r record) grant(now time.Time, owner, leaseID, txn string, ttl time.Duration) record {
+func (r record) grant(now time.Time, owner, leaseID, txn string, ttl time.Duration, enlisted bool) record {
 	r.Fencing++
-	r.Lease = &leaseRec{ID: leaseID, Owner: owner, Txn: txn, Expires: now.Add(ttl).UnixNano(), Fencing: r.Fencing}
+	r.Lease = &leaseRec{ID: leaseID, Owner: owner, Txn: txn, Expires: now.Add(ttl).UnixNano(), Fencing: r.Fencing, Enlisted: enlisted}
 	r.Staged = nil
 	return r
+}
+
+func (r *record) ending(outcome string) *endedRec {
+	if r.Lease == nil {
+		return r.Ended
+	}
+	return &endedRec{ID: r.Lease.ID, Outcome: outcome, Staged: r.Staged != nil}
+}
+
+// pastRelease answers the release of a lease that is no longer current:
+// idempotent success, unless it asks to commit writes that were discarded.
+func (r *record) pastRelease(p LeaseProof, rollback bool) error {
+	e := r.Ended
+	if rollback || e == nil || e.ID != p.LeaseID {
+		return nil
+	}
+	switch {
+	case e.Outcome == "expired" && e.Staged:
+		return r.fail(ErrLeaseExpired, "lease expired before release; its staged changes were discarded")
+	case e.Outcome == "aborted":
+		return r.fail(ErrAborted, "the lease's transaction rolled back")
+	}
+	return nil
 }
 
 // check verifies a lease proof at now.
@@ -178,6 +202,7 @@ func (r *record) hidden() bool {
 // are garbage once the new record is durable.
 func (r record) commit(now time.Time) (record, []string) {
 	s := r.Staged
+	r.Ended = r.ending("commit")
 	r.Lease, r.Staged = nil, nil
 	if s == nil {
 		return r, nil

@@ -16,7 +16,10 @@ var (
 	ErrVersionConflict = errors.New("keyspace: state version mismatch")
 	ErrETagMismatch    = errors.New("keyspace: state etag mismatch")
 	ErrWaiting         = errors.New("keyspace: lease already held")
-	ErrDraining        = errors.New("keyspace: server is draining")
+	// ErrAborted: a commit was asked of a lease whose transaction rolled
+	// back.
+	ErrAborted  = errors.New("keyspace: transaction rolled back")
+	ErrDraining = errors.New("keyspace: server is draining")
 	// ErrUnavailable means the key's actor could not serve (storage failure,
 	// restart); the request may be retried.
 	ErrUnavailable = errors.New("keyspace: key unavailable")

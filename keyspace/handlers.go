@@ -68,6 +68,12 @@ func (a *keyActor) dispatch(req *request) {
 		a.detachAll(now, req, op)
 	case *opAttachments:
 		a.listAttachments(now, req, op)
+	case *opPrepare:
+		a.prepare(now, req, op)
+	case *opApply:
+		a.apply(now, req, op)
+	case *opEnlist:
+		a.enlist(now, req, op)
 	case *opSweep:
 		a.sweep(now, req, op)
 	case *opQueued:
@@ -99,11 +105,14 @@ func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 		a.enqueue(req, op)
 		return
 	}
-	next := a.rec.grant(now, op.Owner, op.leaseID, op.txnID, op.TTL)
+	next := a.rec.grant(now, op.Owner, op.leaseID, op.txnID, op.TTL, op.Enlist)
 	d, err := a.persist(next, nil)
 	if err != nil {
 		req.answer(nil, err, nil)
 		return
+	}
+	if op.TxnID == "" { // minted here: remember where, for joiners
+		a.svc.origins.Store(op.txnID, a.ref)
 	}
 	req.answer(a.lease(op), nil, d)
 }
@@ -148,21 +157,36 @@ func (a *keyActor) keepAlive(now time.Time, req *request, op *opKeepAlive) {
 
 // release commits or rolls back. Like lockd v0.9 it is idempotent: a proof
 // that does not match the current lease answers released without touching
-// the real holder. A transaction mismatch is an error.
+// the real holder — unless it asks to commit writes that are known to be
+// lost (its lease expired, or its transaction rolled back), which fails.
+// A transaction mismatch is an error; an enlisted lease is decided by the
+// transaction coordinator (ErrEnlisted).
 func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
-	err := a.checkProof(now, op.LeaseProof)
+	l := a.rec.Lease
 	switch {
-	case errors.Is(err, ErrTxnMismatch):
-		req.answer(nil, err, nil)
-		return
-	case err != nil:
+	case l == nil || l.ID != op.LeaseID || l.Fencing != op.Fencing:
+		if err := a.rec.pastRelease(op.LeaseProof, op.Rollback); err != nil {
+			req.answer(nil, err, nil)
+			return
+		}
 		req.answer(true, nil, a.last)
 		return
+	case op.TxnID != "" && op.TxnID != l.Txn:
+		req.answer(nil, a.rec.fail(ErrTxnMismatch, "txn_id does not match the lease's transaction"), nil)
+		return
+	case a.enlisted(l):
+		req.answer(nil, ErrEnlisted, nil)
+		return
+	case a.rec.expired(now):
+		a.settle(now)
+		a.release(now, req, op) // now a past lease
+		return
 	}
+	a.dropOrigin(l.Txn)
 	committing := !op.Rollback && a.rec.Staged != nil
 	next, garbage := a.rec.commit(now)
 	if op.Rollback {
-		next, garbage = a.rec.dropLease()
+		next, garbage = a.rec.dropLease("rollback")
 	}
 	d, err := a.handoff(now, next, garbage)
 	if err != nil {

@@ -21,6 +21,18 @@ type record struct {
 	Staged    *stagedRec      `json:"staged,omitempty"`
 	// Attachments are the committed attachments by name.
 	Attachments map[string]*attachment `json:"attachments,omitempty"`
+	// Ended tells how the last lease ended, so that a late release of it
+	// learns whether its staged writes were committed.
+	Ended *endedRec `json:"ended,omitempty"`
+}
+
+// endedRec is how a lease ended: "commit", "rollback", "expired" (its
+// staged writes, if Staged, were discarded) or "aborted" (its transaction
+// rolled back).
+type endedRec struct {
+	ID      string `json:"id"`
+	Outcome string `json:"outcome"`
+	Staged  bool   `json:"staged,omitempty"`
 }
 
 type leaseRec struct {
@@ -29,6 +41,9 @@ type leaseRec struct {
 	Txn     string `json:"txn"`
 	Expires int64  `json:"expires"` // unix nanoseconds
 	Fencing uint64 `json:"fencing"`
+	// Enlisted leases belong to a multi-participant transaction: they never
+	// commit, roll back or expire alone, but follow its decision.
+	Enlisted bool `json:"enlisted,omitempty"`
 }
 
 func (l *leaseRec) expiresAt() time.Time { return time.Unix(0, l.Expires) }

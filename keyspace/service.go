@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,8 @@ type Service struct {
 	reg      *actors.Registry
 	draining atomic.Bool
 	observer Observer
+	coord    Coordinator
+	origins  sync.Map // minted txn id -> Ref of the key that minted it
 }
 
 // New starts the key service on system over st.

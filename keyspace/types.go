@@ -32,6 +32,9 @@ type AcquireRequest struct {
 	IfNotExists bool
 	// TxnID joins an existing transaction; empty mints a new one.
 	TxnID string
+	// Enlist marks the lease as a participant of a multi-participant
+	// transaction (set by the coordinator for joining acquires).
+	Enlist bool
 }
 
 // Lease is a granted lease.

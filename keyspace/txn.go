@@ -1,0 +1,147 @@
+package keyspace
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrEnlisted is returned by Release for a lease whose transaction has other
+// participants: the transaction coordinator decides for all of them (see
+// package txn). The lease is left untouched.
+var ErrEnlisted = errors.New("keyspace: lease is enlisted in a multi-participant transaction")
+
+// Coordinator is the transaction coordinator as the key actors see it.
+// Both methods are called from key actors and must not block.
+type Coordinator interface {
+	// Multi reports whether txnID has a coordinator record (more than one
+	// participant), so that its participants must not decide alone.
+	Multi(txnID string) bool
+	// Expired reports that a participant's lease ran out before the
+	// transaction was decided; the coordinator rolls it back.
+	Expired(txnID string, ref Ref)
+}
+
+// SetCoordinator installs the transaction coordinator; call it before
+// serving.
+func (s *Service) SetCoordinator(c Coordinator) { s.coord = c }
+
+// Transaction operations.
+type (
+	opPrepare struct{ txnID string }
+	opApply   struct {
+		txnID  string
+		commit bool
+	}
+	opEnlist struct{ txnID string }
+)
+
+// enlisted reports whether the lease must follow its transaction's
+// decision instead of deciding alone.
+func (a *keyActor) enlisted(l *leaseRec) bool {
+	if l == nil {
+		return false
+	}
+	return l.Enlisted || (a.svc.coord != nil && a.svc.coord.Multi(l.Txn))
+}
+
+// prepare checks that the lease of txnID is live: the transaction may
+// commit this key.
+func (a *keyActor) prepare(now time.Time, req *request, op *opPrepare) {
+	l := a.rec.live(now)
+	switch {
+	case l != nil && l.Txn == op.txnID:
+		req.answer(nil, nil, a.last)
+	case a.rec.Lease != nil && a.rec.Lease.Txn == op.txnID:
+		req.answer(nil, a.rec.fail(ErrLeaseExpired, "participant lease expired before the decision"), nil)
+	default:
+		req.answer(nil, a.rec.fail(ErrLeaseRequired, "participant no longer holds the lease"), nil)
+	}
+}
+
+// apply carries out a decision for txnID. It is idempotent: a key that no
+// longer holds a lease of txnID has nothing (left) to apply.
+func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
+	l := a.rec.Lease
+	if l == nil || l.Txn != op.txnID {
+		req.answer(false, nil, a.last)
+		return
+	}
+	var next record
+	var garbage []string
+	committing := op.commit && a.rec.Staged != nil
+	if op.commit {
+		next, garbage = a.rec.commit(now)
+	} else {
+		next, garbage = a.rec.dropLease("aborted")
+	}
+	a.dropOrigin(l.Txn)
+	d, err := a.handoff(now, next, garbage)
+	if err != nil {
+		req.answer(nil, err, nil)
+		return
+	}
+	if committing {
+		a.notify(d)
+	}
+	req.answer(true, nil, d)
+}
+
+// enlist marks the lease of txnID as a participant of a multi-participant
+// transaction, durably.
+func (a *keyActor) enlist(now time.Time, req *request, op *opEnlist) {
+	l := a.rec.live(now)
+	if l == nil || l.Txn != op.txnID {
+		req.answer(nil, a.rec.fail(ErrLeaseRequired, "the transaction's lease on this key is gone"), nil)
+		return
+	}
+	if l.Enlisted {
+		req.answer(nil, nil, a.last)
+		return
+	}
+	next := a.rec
+	nl := *l
+	nl.Enlisted = true
+	next.Lease = &nl
+	d, err := a.persist(next, nil)
+	req.answer(nil, err, d)
+}
+
+func (a *keyActor) dropOrigin(txnID string) {
+	if r, ok := a.svc.origins.Load(txnID); ok && r.(Ref) == a.ref {
+		a.svc.origins.Delete(txnID)
+	}
+}
+
+// Origin returns the key whose acquire minted txnID, while its lease lives
+// on this node.
+func (s *Service) Origin(txnID string) (Ref, bool) {
+	r, ok := s.origins.Load(txnID)
+	if !ok {
+		return Ref{}, false
+	}
+	return r.(Ref), true
+}
+
+// PrepareTxn reports whether ref still holds a live lease of txnID.
+func (s *Service) PrepareTxn(ctx context.Context, ref Ref, txnID string) error {
+	_, err := s.call(ctx, ref, &opPrepare{txnID: txnID})
+	return err
+}
+
+// ApplyTxn commits or rolls back what txnID staged on ref and releases the
+// lease. It reports whether there was anything to apply.
+func (s *Service) ApplyTxn(ctx context.Context, ref Ref, txnID string, commit bool) (bool, error) {
+	v, err := s.call(ctx, ref, &opApply{txnID: txnID, commit: commit})
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+// Enlist marks ref's lease of txnID as part of a multi-participant
+// transaction.
+func (s *Service) Enlist(ctx context.Context, ref Ref, txnID string) error {
+	_, err := s.call(ctx, ref, &opEnlist{txnID: txnID})
+	return err
+}

@@ -1,0 +1,23 @@
+package txn
+
+import "errors"
+
+// Errors of the coordinator; the edge maps them to status codes.
+var (
+	// ErrAborted: a commit was asked but a participant could not commit
+	// (its lease expired or was lost), so the transaction rolled back.
+	ErrAborted = errors.New("txn: transaction rolled back")
+	// ErrNotFound: no coordinator record for the transaction.
+	ErrNotFound = errors.New("txn: transaction not found")
+	// ErrDecided: the transaction is already decided; it takes no new
+	// participants.
+	ErrDecided = errors.New("txn: transaction already decided")
+	// ErrPending: the transaction has no decision yet.
+	ErrPending = errors.New("txn: transaction pending")
+	// ErrStaleTerm: a decision carries an older coordinator term.
+	ErrStaleTerm = errors.New("txn: stale tc_term")
+	// ErrInvalidState: a decision that is not pending, commit or rollback.
+	ErrInvalidState = errors.New("txn: invalid state")
+	// ErrUnavailable: the coordinator could not read or write its record.
+	ErrUnavailable = errors.New("txn: coordinator unavailable")
+)
