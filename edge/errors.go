@@ -14,6 +14,7 @@ import (
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/txn"
 )
 
 // httpError is an error with its HTTP status and API error code.
@@ -70,6 +71,18 @@ var domainErrors = []struct {
 	{keyspace.ErrExpectedSHA256, 409, api.CodeExpectedSHAMismatch},
 	{keyspace.ErrExpectedBytes, 409, api.CodeExpectedLenMismatch},
 	{keyspace.ErrInvalidAttachmentName, 400, api.CodeInvalidAttachmentName},
+	{keyspace.ErrAborted, 409, api.CodeTxnAborted},
+	{txn.ErrAborted, 409, api.CodeTxnAborted},
+	{txn.ErrNotFound, 404, api.CodeTxnNotFound},
+	{txn.ErrDecided, 409, api.CodeTxnMismatch},
+	{txn.ErrPending, 409, api.CodeTxnPending},
+	{txn.ErrStaleTerm, 409, api.CodeTCTermStale},
+	{txn.ErrInvalidState, 400, api.CodeInvalidState},
+	{txn.ErrMissingCandidate, 400, api.CodeMissingCandidateID},
+	{txn.ErrMissingEndpoint, 400, api.CodeMissingEndpoint},
+	{txn.ErrMissingHash, 400, api.CodeMissingBackendHash},
+	{txn.ErrUnknownParticipant, 400, api.CodeInvalidParticipant},
+	{txn.ErrUnavailable, 503, api.CodeTCUnavailable},
 	{names.ErrReserved, 400, api.CodeInvalidNamespace},
 	{context.DeadlineExceeded, 503, api.CodeUnavailable},
 	{context.Canceled, 503, api.CodeUnavailable},

@@ -39,7 +39,7 @@ func (s *Server) acquire(c *call) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.keys.Acquire(c.ctx, keyspace.AcquireRequest{
+	l, err := s.txns.Acquire(c.ctx, keyspace.AcquireRequest{
 		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
 		Wait: s.acquireWait(req.BlockSeconds), IfNotExists: req.IfNotExists, TxnID: req.TxnID,
 	})
@@ -116,7 +116,7 @@ func (s *Server) release(c *call) error {
 	if req.TxnID == "" {
 		return badRequest(api.CodeMissingTxn, "txn_id required")
 	}
-	released, err := s.keys.Release(c.ctx, keyspace.ReleaseRequest{
+	released, err := s.txns.Release(c.ctx, keyspace.ReleaseRequest{
 		Ref: ref, LeaseProof: keyspace.LeaseProof{LeaseID: req.LeaseID, Fencing: fencing, TxnID: req.TxnID},
 		Rollback: req.Rollback,
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
+	"github.com/lockdhq/lockd/txn"
 )
 
 // Config configures the HTTP edge.
@@ -34,6 +35,8 @@ type Services struct {
 	Keys *keyspace.Service
 	// Queues serves /v1/queue/*; nil answers 501 queue_disabled.
 	Queues *queues.Service
+	// Txns coordinates transactions; acquire and release go through it.
+	Txns *txn.Service
 }
 
 // Server is the HTTP edge. Create it with New and run it with Serve.
@@ -41,6 +44,7 @@ type Server struct {
 	cfg      Config
 	keys     *keyspace.Service
 	queues   *queues.Service
+	txns     *txn.Service
 	http     *fasthttp.Server
 	log      zerolog.Logger
 	draining atomic.Bool
@@ -62,6 +66,7 @@ func New(svc Services, cfg Config) *Server {
 		cfg.SpoolMemory = 4 << 20
 	}
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
+	s.txns = svc.Txns
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,

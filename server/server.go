@@ -15,6 +15,7 @@ import (
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/txn"
 )
 
 // Config is a node's configuration. Zero values take the documented
@@ -38,6 +39,9 @@ type Config struct {
 	// never collected (default 1h).
 	SweeperInterval time.Duration
 	SweepGrace      time.Duration
+	// TCDecisionRetention is how long applied transaction decisions are
+	// kept (default 24h).
+	TCDecisionRetention time.Duration
 
 	Logger zerolog.Logger
 
@@ -57,6 +61,7 @@ type Server struct {
 	stop  chan struct{}
 
 	queues *queues.Service
+	txns   *txn.Service
 }
 
 // Start opens the store, starts the services and serves on the listener.
@@ -88,12 +93,20 @@ func Start(cfg Config) (*Server, error) {
 // both.
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
-	s.keys = keyspace.New(actors.NewSystem(), st, keyspace.Config{
+	system := actors.NewSystem()
+	s.keys = keyspace.New(system, st, keyspace.Config{
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
+	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
+		NodeID: ln.Addr().String(), Endpoint: "http://" + ln.Addr().String(), Logger: cfg.Logger})
+	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if err := s.txns.Recover(recoverCtx); err != nil {
+		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
+	}
+	cancel()
 	s.queues = newQueues(st, s.keys, cfg)
-	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues}, edge.Config{
+	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 	})
@@ -134,6 +147,7 @@ func (s *Server) Close(ctx context.Context) error {
 			err = errors.Join(err, serr)
 		}
 		s.queues.Close()
+		s.txns.Close()
 		s.keys.Close()
 		err = errors.Join(err, s.st.Close())
 	})

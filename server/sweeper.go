@@ -22,6 +22,9 @@ func (s *Server) sweep(interval, grace time.Duration, stop <-chan struct{}) {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), interval)
+		if err := s.txns.Sweep(ctx); err != nil {
+			log.Warn().Err(err).Msg("transaction sweep failed")
+		}
 		n, err := s.keys.SweepOrphans(ctx, grace)
 		cancel()
 		if err != nil {

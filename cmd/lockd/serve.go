@@ -45,6 +45,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.cfg.AcquireBlock, "acquire-block", 60*time.Second, "longest wait of a blocking acquire with block_seconds=0")
 	fs.DurationVar(&f.cfg.SweeperInterval, "sweeper-interval", 5*time.Minute, "how often orphaned blobs (crashed uploads, expired staging) are collected")
 	fs.DurationVar(&f.cfg.SweepGrace, "sweeper-grace", time.Hour, "age below which an unreferenced blob is never collected, as an upload may be on its way (0 = 1h)")
+	fs.DurationVar(&f.cfg.TCDecisionRetention, "tc-decision-retention", 24*time.Hour, "how long applied transaction decisions are kept")
 	fs.DurationVar(&f.cfg.ActorIdle, "actor-idle-timeout", 30*time.Second, "idle time after which a key's actor leaves memory")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address for the Prometheus /metrics endpoint (empty disables)")
 	fs.StringVar(&f.pprofListen, "pprof-listen", "", "address for /debug/pprof (empty disables)")

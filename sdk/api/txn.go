@@ -1,0 +1,19 @@
+package api
+
+// Transaction and TC error codes.
+const (
+	CodeTxnAborted         = "txn_aborted"
+	CodeTxnNotFound        = "txn_not_found"
+	CodeTxnPending         = "txn_pending"
+	CodeMissingTxnID       = "missing_txn_id"
+	CodeInvalidTxnID       = "invalid_txn_id"
+	CodeInvalidState       = "invalid_state"
+	CodeTCTermStale        = "tc_term_stale"
+	CodeTCUnavailable      = "tc_unavailable"
+	CodeMissingCandidateID = "missing_candidate_id"
+	CodeMissingEndpoint    = "missing_endpoint"
+	CodeMissingBackendHash = "missing_backend_hash"
+	CodeInvalidParticipant = "invalid_participant"
+	CodeMissingLeaderID    = "missing_leader_id"
+	CodeQueueLeaseMismatch = "queue_message_lease_mismatch"
+)
