@@ -1,0 +1,252 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/store"
+)
+
+// Source is what the index reads committed documents from;
+// *keyspace.Service implements it.
+type Source interface {
+	Scan(ctx context.Context, namespace, after string, fn func(keyspace.Document) error) error
+	Get(ctx context.Context, req keyspace.GetRequest) (keyspace.View, error)
+	OpenState(ctx context.Context, v keyspace.View) (io.ReadCloser, error)
+	Namespaces(ctx context.Context) ([]string, error)
+}
+
+var _ Source = (*keyspace.Service)(nil)
+
+// Options tune the service. Zero values take the defaults.
+type Options struct {
+	// QueueEvents bounds the commits waiting to be indexed (default
+	// 65536). Past it a commit is not queued: its namespace is marked
+	// stale and reconciled by scan instead.
+	QueueEvents int
+	// QueueBytes bounds the inline document bytes those commits hold
+	// (default 64 MiB).
+	QueueBytes int64
+	// DocMax bounds a document read for matching (default 100 MiB).
+	DocMax int64
+	// Disabled turns index maintenance off: nothing is queued or written
+	// and every query is answered by the scan engine.
+	Disabled bool
+	Logger   zerolog.Logger
+}
+
+// Service maintains the secondary index of every namespace from commits
+// and answers queries. Create it with New, install it as the key
+// service's observer, call Start before serving and Close after the key
+// service has stopped. All methods are safe for concurrent use.
+type Service struct {
+	src   Source
+	st    store.Store
+	batch store.Batcher // nil when the store has no atomic batches
+	opt   Options
+	log   zerolog.Logger
+
+	mu      sync.Mutex
+	queue   []item
+	qBytes  int64
+	spaces  map[string]*space
+	unknown bool // Start could not list namespaces: new ones start stale
+	closing bool
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+// item is a queued commit, or a flush barrier when barrier is set.
+type item struct {
+	ns      string
+	ev      keyspace.Committed
+	barrier chan struct{}
+}
+
+// space is a namespace's in-memory index state.
+type space struct {
+	seq     uint64 // commits applied; persisted in the meta record
+	pending int    // queued commits
+	// stale: commits were not indexed (queue overflow, read failure, no
+	// clean shutdown); a reconcile pass must run. reconciling: one runs,
+	// resuming after recAfter.
+	stale       bool
+	reconciling bool
+	recAfter    string
+	waiters     []chan struct{} // flushes waiting for the index to be ready
+	asyncFlush  bool
+}
+
+func (sp *space) ready() bool { return !sp.stale && !sp.reconciling }
+
+// New creates the service over the document source and the store that
+// holds the index records.
+func New(src Source, st store.Store, opt Options) *Service {
+	if opt.QueueEvents <= 0 {
+		opt.QueueEvents = 1 << 16
+	}
+	if opt.QueueBytes <= 0 {
+		opt.QueueBytes = 64 << 20
+	}
+	if opt.DocMax <= 0 {
+		opt.DocMax = 100 << 20
+	}
+	s := &Service{src: src, st: st, opt: opt, log: opt.Logger.With().Str("sys", "search.index").Logger(),
+		spaces: map[string]*space{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s.batch, _ = st.(store.Batcher)
+	return s
+}
+
+// meta is the persisted state of a namespace's index.
+type meta struct {
+	// State is "open" while a process maintains the index and "clean"
+	// after it stopped with every commit indexed.
+	State string `json:"state"`
+	Seq   uint64 `json:"seq"`
+}
+
+// Start loads every namespace's meta record, marks the index open and
+// starts the indexer. A namespace whose index was not closed cleanly is
+// reconciled in the background; until then auto queries on it fall back
+// as configured.
+func (s *Service) Start(ctx context.Context) error {
+	defer func() { go s.run() }()
+	if s.opt.Disabled {
+		return nil
+	}
+	nss, err := s.src.Namespaces(ctx)
+	if err != nil {
+		s.mu.Lock()
+		s.unknown = true
+		s.mu.Unlock()
+		return fmt.Errorf("%w: list namespaces: %v", ErrUnavailable, err)
+	}
+	for _, ns := range nss {
+		if err := s.open(ctx, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open reads ns's meta and marks it open, durably, before any commit of
+// this process can be indexed.
+func (s *Service) open(ctx context.Context, ns string) error {
+	m, err := s.readMeta(ctx, ns)
+	if err != nil {
+		return err
+	}
+	sp := &space{seq: m.Seq, stale: m.State != "clean"}
+	if !sp.stale {
+		b, _ := json.Marshal(meta{State: "open", Seq: m.Seq})
+		if _, err := s.st.Put(ctx, metaKey(ns), b, store.Cond{}); err != nil {
+			return fmt.Errorf("%w: open %s: %v", ErrUnavailable, ns, err)
+		}
+	}
+	s.mu.Lock()
+	s.spaces[ns] = sp
+	s.mu.Unlock()
+	s.signal()
+	return nil
+}
+
+func (s *Service) readMeta(ctx context.Context, ns string) (meta, error) {
+	rec, err := s.st.Get(ctx, metaKey(ns))
+	if errors.Is(err, store.ErrNotFound) {
+		return meta{}, nil
+	}
+	if err != nil {
+		return meta{}, fmt.Errorf("%w: read meta of %s: %v", ErrUnavailable, ns, err)
+	}
+	var m meta
+	if json.Unmarshal(rec.Value, &m) != nil {
+		return meta{}, nil // unreadable: treated as unclean
+	}
+	return m, nil
+}
+
+// spaceLocked returns ns's state, creating it; s.mu must be held. A
+// namespace first seen after Start had no records then, so its (empty)
+// index is complete.
+func (s *Service) spaceLocked(ns string) *space {
+	sp := s.spaces[ns]
+	if sp == nil {
+		sp = &space{stale: s.unknown}
+		s.spaces[ns] = sp
+	}
+	return sp
+}
+
+func (s *Service) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Observe queues a commit for indexing. It never blocks: when the queue
+// is full the namespace is marked stale and reconciled later.
+func (s *Service) Observe(c keyspace.Committed) {
+	if s.opt.Disabled {
+		return
+	}
+	s.mu.Lock()
+	sp := s.spaceLocked(c.Namespace)
+	n := int64(len(c.Doc))
+	if s.closing || len(s.queue) >= s.opt.QueueEvents || s.qBytes+n > s.opt.QueueBytes {
+		sp.stale = true
+		s.mu.Unlock()
+		s.signal()
+		return
+	}
+	s.queue = append(s.queue, item{ns: c.Namespace, ev: c})
+	s.qBytes += n
+	sp.pending++
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Close stops the indexer after it has indexed every queued commit (or
+// ctx ended) and marks every fully indexed namespace clean, so the next
+// Start does not reconcile it. Call it after the key service stopped.
+func (s *Service) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+	s.signal()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.opt.Disabled {
+		return nil
+	}
+	s.mu.Lock()
+	clean := map[string]uint64{}
+	for ns, sp := range s.spaces {
+		if sp.ready() && len(s.queue) == 0 {
+			clean[ns] = sp.seq
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for ns, seq := range clean {
+		b, _ := json.Marshal(meta{State: "clean", Seq: seq})
+		if _, err := s.st.Put(ctx, metaKey(ns), b, store.Cond{}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
