@@ -173,3 +173,5 @@ func mustJSON(t *testing.T, b []byte, v any) {
 		t.Fatalf("decode %q: %v", b, err)
 	}
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -39,7 +39,14 @@ type proc struct {
 // logs that it serves.
 func startLockd(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startLockdEnv(t, nil, args...)
+}
+
+// startLockdEnv is startLockd with extra environment variables.
+func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
