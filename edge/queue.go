@@ -56,8 +56,11 @@ func (c *call) queueRef(ns, queue string) (queues.Ref, error) {
 	return queues.Ref{Namespace: ns, Queue: name, DLQ: dlq}, nil
 }
 
+// maxSeconds bounds wire durations so that they cannot overflow.
+const maxSeconds = 1 << 32
+
 // seconds converts a wire duration in seconds (negative = zero).
-func seconds(n int64) time.Duration { return time.Duration(max(n, 0)) * time.Second }
+func seconds(n int64) time.Duration { return time.Duration(min(max(n, 0), maxSeconds)) * time.Second }
 
 // queueWait resolves wait_seconds like lockd v0.9: negative answers at
 // once, 0 waits up to --acquire-block, N waits N seconds. It also returns

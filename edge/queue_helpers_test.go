@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // part is one part of a multipart body under construction.
 type part struct {
 	name, ctype string
-	body []byte
+	body        []byte
 }
 
 // multipartBody builds a multipart/form-data body.
@@ -121,7 +122,14 @@ func readDelivery(t *testing.T, mr *multipart.Reader, p *multipart.Part) deliver
 		t.Fatalf("payload part: %v %q", err, pp.FormName())
 	}
 	d.PayloadType = pp.Header.Get("Content-Type")
-	if d.Payload, err = io.ReadAll(pp); err != nil {
+	// Read by Content-Length: on a subscription the part's closing
+	// delimiter only comes with the next delivery.
+	n, err := strconv.Atoi(pp.Header.Get("Content-Length"))
+	if err != nil {
+		t.Fatalf("payload part without Content-Length: %v", err)
+	}
+	d.Payload = make([]byte, n)
+	if _, err := io.ReadFull(pp, d.Payload); err != nil {
 		t.Fatal(err)
 	}
 	return d

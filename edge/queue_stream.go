@@ -63,7 +63,9 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 		defer sub.Close()
 		mw := multipart.NewWriter(w)
 		_ = mw.SetBoundary(boundary)
-		if w.Flush() != nil {
+		// A preamble line (ignored by multipart readers) sends the headers
+		// now rather than with the first delivery.
+		if _, err := w.WriteString("\r\n"); err != nil || w.Flush() != nil {
 			return
 		}
 		for {

@@ -1,0 +1,130 @@
+package edge_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"hash"
+	"io"
+	"mime"
+	"mime/multipart"
+
+	"net/textproto"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/lockdhq/lockd/edge/edgetest"
+	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/server"
+)
+
+// patternReader yields n deterministic bytes and hashes what it yields.
+type patternReader struct {
+	left int64
+	i    byte
+	h    hash.Hash
+}
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(b)) > p.left {
+		b = b[:p.left]
+	}
+	for k := range b {
+		b[k] = p.i
+		p.i = p.i*31 + 7
+	}
+	p.left -= int64(len(b))
+	p.h.Write(b)
+	return len(b), nil
+}
+
+// totalAlloc is the bytes allocated so far by the whole test process
+// (server and client).
+func totalAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
+
+// A 200 MB payload streams through enqueue and dequeue: neither the server
+// nor this client holds it in memory.
+func TestQueueLargePayloadStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 MB payload")
+	}
+	const size = 200 << 20
+	t.Parallel()
+	s := edgetest.Start(t, edgetest.Disk, server.Config{})
+
+	src := &patternReader{left: size, h: sha256.New()}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="meta"`)
+		w, _ := mw.CreatePart(h)
+		json.NewEncoder(w).Encode(map[string]any{"queue": "big", "payload_content_type": "application/octet-stream"})
+		h = textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="payload"`)
+		w, _ = mw.CreatePart(h)
+		if _, err := io.Copy(w, src); err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		pw.CloseWithError(mw.Close())
+	}()
+	before := totalAlloc()
+	resp, err := s.Client.Post(s.URL()+"/v1/queue/enqueue", mw.FormDataContentType(), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("enqueue: %d %s", resp.StatusCode, body)
+	}
+	enqAlloc := totalAlloc() - before
+	var enq api.EnqueueResponse
+	json.Unmarshal(body, &enq)
+	if enq.PayloadBytes != size {
+		t.Fatalf("payload_bytes %d", enq.PayloadBytes)
+	}
+
+	before = totalAlloc()
+	req, _ := json.Marshal(map[string]any{"queue": "big", "owner": "w"})
+	resp, err = s.Client.Post(s.URL()+"/v1/queue/dequeue", "application/json", bytes.NewReader(req))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("dequeue: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	meta, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dr api.DequeueResponse
+	json.NewDecoder(meta).Decode(&dr)
+	payload, err := mr.NextPart()
+	if err != nil || payload.Header.Get("Content-Length") != strconv.Itoa(size) {
+		t.Fatalf("payload part: %v %v", err, payload.Header)
+	}
+	got := sha256.New()
+	n, err := io.Copy(got, payload)
+	if err != nil || n != size || !bytes.Equal(got.Sum(nil), src.h.Sum(nil)) {
+		t.Fatalf("payload: %d bytes, err %v, hash match %v", n, err, bytes.Equal(got.Sum(nil), src.h.Sum(nil)))
+	}
+	deqAlloc := totalAlloc() - before
+	t.Logf("allocated while streaming 200 MB: enqueue %d MiB, dequeue %d MiB", enqAlloc>>20, deqAlloc>>20)
+	if enqAlloc > size/4 || deqAlloc > size/4 {
+		t.Fatalf("payload was buffered: enqueue allocated %d MiB, dequeue %d MiB", enqAlloc>>20, deqAlloc>>20)
+	}
+	r := s.Do("POST", "/v1/queue/ack", ackBody(dr.Message))
+	if r.Status != 200 {
+		t.Fatalf("ack: %d %s", r.Status, r.Body)
+	}
+}
