@@ -151,3 +151,5 @@ func atomicInc(p *int64) int64 {
 	*p++
 	return *p
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

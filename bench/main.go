@@ -28,7 +28,7 @@ import (
 var (
 	duration = flag.Duration("d", 5*time.Second, "duration of each measured run")
 	maxOps   = flag.Int64("max", 5_000_000, "upper bound on operations per run")
-	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,attach,cold)")
+	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold)")
 	coldKeys = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
 )
 
@@ -70,6 +70,9 @@ func main() {
 	}
 	if want("hot") {
 		runHot(memT, diskT)
+	}
+	if want("txn") {
+		runTxn(diskT)
 	}
 	if want("attach") {
 		runAttach(diskT, tmp)

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// runTxn compares multi-key transactions (acquire N keys in one txn,
+// update each, release one: the coordinator commits all) with single-key
+// cycles, on disk.
+func runTxn(t *target) {
+	header("transactions on "+t.name+" (8 workers, disjoint keys)", "keys per txn", "txns/s", "keys committed/s", "p50 ms", "p99 ms", "fsyncs/txn")
+	for _, n := range []int{1, 2, 8} {
+		c := newClient(t, 8)
+		var before int64
+		if t.syncs != nil {
+			before = t.syncs()
+		}
+		r := run(8, func(w int, i int64) error { return txnCycle(c, w, i, n) })
+		syncs := "—"
+		if t.syncs != nil && r.ops > 0 {
+			syncs = fmt.Sprintf("%.1f", float64(t.syncs()-before)/float64(r.ops))
+		}
+		line := fmt.Sprintf("| %d | %.0f | %.0f | %s | %s | %s |", n, r.rate(), r.rate()*float64(n), ms(r.p50), ms(r.p99), syncs)
+		if r.err != nil {
+			line += " error: " + r.err.Error()
+		}
+		fmt.Println(line)
+	}
+	fmt.Println()
+}
+
+func txnCycle(c *client, w int, i int64, n int) error {
+	txnID := ""
+	var hs []held
+	var keys []string
+	for k := 0; k < n; k++ {
+		key := "bench/txn/w" + strconv.Itoa(w) + "/k" + strconv.Itoa(k) + "/" + strconv.FormatInt(i%16, 10)
+		body := fmt.Sprintf(`{"key":%q,"owner":"bench","ttl_seconds":60`, key)
+		if txnID != "" {
+			body += fmt.Sprintf(`,"txn_id":%q`, txnID)
+		}
+		st, resp, err := c.do("/v1/acquire", body+"}")
+		if err != nil || st != 200 {
+			return fmt.Errorf("acquire: %d %s %v", st, resp, err)
+		}
+		var h held
+		if err := jsonUnmarshal(resp, &h.AcquireResponse); err != nil {
+			return err
+		}
+		txnID = h.TxnID
+		if err := c.update(h, key); err != nil {
+			return err
+		}
+		hs, keys = append(hs, h), append(keys, key)
+	}
+	return c.release(hs[0], keys[0])
+}
