@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
@@ -84,6 +85,14 @@ var domainErrors = []struct {
 	{txn.ErrUnknownParticipant, 400, api.CodeInvalidParticipant},
 	{txn.ErrUnavailable, 503, api.CodeTCUnavailable},
 	{names.ErrReserved, 400, api.CodeInvalidNamespace},
+	{index.ErrInvalidCursor, 400, api.CodeInvalidCursor},
+	{index.ErrEngineUnavailable, 400, api.CodeQueryEngineUnavailable},
+	{index.ErrInvalidConfig, 400, api.CodeInvalidNamespaceRequest},
+	{index.ErrConfigConflict, 409, api.CodeNamespaceConfigConflict},
+	{index.ErrFlushBusy, 409, api.CodeIndexFlushBusy},
+	{index.ErrDocumentTooLarge, 413, api.CodeDocumentTooLarge},
+	{index.ErrClosed, 503, api.CodeUnavailable},
+	{index.ErrUnavailable, 503, api.CodeUnavailable},
 	{context.DeadlineExceeded, 503, api.CodeUnavailable},
 	{context.Canceled, 503, api.CodeUnavailable},
 }

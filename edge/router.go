@@ -45,6 +45,7 @@ func (s *Server) buildRoutes() map[string]route {
 	s.leaseRoutes(add)
 	s.queueRoutes(add)
 	s.attachmentRoutes(add)
+	s.queryRoutes(add)
 	s.txnRoutes(add)
 	return r
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/txn"
@@ -37,6 +38,9 @@ type Services struct {
 	Queues *queues.Service
 	// Txns coordinates transactions; acquire and release go through it.
 	Txns *txn.Service
+	// Index serves /v1/query, /v1/index/flush and /v1/namespace; nil
+	// answers 501.
+	Index *index.Service
 }
 
 // Server is the HTTP edge. Create it with New and run it with Serve.
@@ -45,6 +49,7 @@ type Server struct {
 	keys     *keyspace.Service
 	queues   *queues.Service
 	txns     *txn.Service
+	index    *index.Service
 	http     *fasthttp.Server
 	log      zerolog.Logger
 	draining atomic.Bool
@@ -65,7 +70,7 @@ func New(svc Services, cfg Config) *Server {
 	if cfg.SpoolMemory <= 0 {
 		cfg.SpoolMemory = 4 << 20
 	}
-	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
+	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{

@@ -72,29 +72,60 @@ type q struct {
 // query holds at most one window of candidate keys and one document in
 // memory, whatever the namespace size.
 func (s *Service) Query(ctx context.Context, req Request, emit func(Hit) error) (Result, error) {
+	p, err := s.Prepare(ctx, req)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.Run(ctx, emit)
+}
+
+// Prepared is a query whose engine and plan are chosen; Run executes it.
+// Preparing first lets a streaming caller report engine errors before it
+// commits to a response.
+type Prepared struct {
+	s      *Service
+	q      *q
+	engine Engine
+	plan   plan
+}
+
+// Prepare validates req and chooses its engine (waiting for the index
+// when req.Refresh or the configuration asks for it).
+func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 	qq := &q{ns: req.Namespace, sel: req.Selector, limit: clampLimit(req.Limit), after: req.After, docs: req.Docs}
 	engine, err := s.chooseEngine(ctx, req)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	var last string
+	p := &Prepared{s: s, q: qq, engine: engine}
 	if engine == EngineIndex {
-		p, broad := s.planQuery(ctx, qq, req.Engine == EngineIndex)
-		if p == nil || broad {
-			engine = EngineScan
-		} else {
-			last, err = s.secondaryQuery(ctx, qq, p, emit)
+		pl, broad := s.planQuery(ctx, qq, req.Engine == EngineIndex)
+		if pl == nil || broad {
+			p.engine = EngineScan
 		}
+		p.plan = pl
 	}
-	if engine == EngineScan {
-		last, err = s.scanQuery(ctx, qq, emit)
+	return p, nil
+}
+
+// Engine is the engine Run will use.
+func (p *Prepared) Engine() Engine { return p.engine }
+
+// Run executes the prepared page (see Service.Query).
+func (p *Prepared) Run(ctx context.Context, emit func(Hit) error) (Result, error) {
+	var last string
+	var err error
+	if p.engine == EngineIndex {
+		last, err = p.s.secondaryQuery(ctx, p.q, p.plan, emit)
+	} else {
+		last, err = p.s.scanQuery(ctx, p.q, emit)
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Cursor: EncodeCursor(last), Engine: engine}
-	if engine == EngineIndex {
-		res.IndexSeq, res.Pending = s.Status(qq.ns)
+	res := Result{Cursor: EncodeCursor(last), Engine: p.engine}
+	if p.engine == EngineIndex {
+		res.IndexSeq, res.Pending = p.s.Status(p.q.ns)
 	}
 	return res, nil
 }

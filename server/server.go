@@ -12,6 +12,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/edge"
+	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/store"
@@ -39,6 +40,8 @@ type Config struct {
 	// never collected (default 1h).
 	SweeperInterval time.Duration
 	SweepGrace      time.Duration
+	// IndexOff disables the secondary query index (queries scan).
+	IndexOff bool
 	// TCDecisionRetention is how long applied transaction decisions are
 	// kept (default 24h).
 	TCDecisionRetention time.Duration
@@ -62,6 +65,7 @@ type Server struct {
 
 	queues *queues.Service
 	txns   *txn.Service
+	index  *index.Service
 }
 
 // Start opens the store, starts the services and serves on the listener.
@@ -98,6 +102,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
+	s.index = newIndex(st, s.keys, cfg) // before recovery: it observes every commit
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
 		NodeID: ln.Addr().String(), Endpoint: "http://" + ln.Addr().String(), Logger: cfg.Logger})
 	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -106,7 +111,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	}
 	cancel()
 	s.queues = newQueues(st, s.keys, cfg)
-	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns}, edge.Config{
+	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 	})
@@ -149,7 +154,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.queues.Close()
 		s.txns.Close()
 		s.keys.Close()
-		err = errors.Join(err, s.st.Close())
+		err = errors.Join(err, s.closeIndex(), s.st.Close())
 	})
 	return err
 }

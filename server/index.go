@@ -1,0 +1,38 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/lockdhq/lockd/index"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/store"
+)
+
+// indexStartTimeout bounds reading the index meta records at start.
+const indexStartTimeout = time.Minute
+
+// newIndex starts the query index over the key service and installs it
+// as the commit observer. A start failure is logged: the namespaces
+// concerned are reconciled in the background and queries stay correct.
+func newIndex(st store.Store, keys *keyspace.Service, cfg Config) *index.Service {
+	idx := index.New(keys, st, index.Options{DocMax: cfg.JSONMax, Disabled: cfg.IndexOff, Logger: cfg.Logger})
+	keys.SetObserver(idx)
+	ctx, cancel := context.WithTimeout(context.Background(), indexStartTimeout)
+	defer cancel()
+	if err := idx.Start(ctx); err != nil {
+		cfg.Logger.Error().Err(err).Msg("index: start")
+	}
+	return idx
+}
+
+// closeIndex indexes what is queued and marks clean namespaces, after the
+// key service stopped committing.
+func (s *Server) closeIndex() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.index.Close(ctx)
+}
+
+// Index exposes the query index (tests, benchmarks).
+func (s *Server) Index() *index.Service { return s.index }
