@@ -77,6 +77,9 @@ func main() {
 	if want("attach") {
 		runAttach(diskT, tmp)
 	}
+	if want("query") {
+		runQuery(tmp)
+	}
 	if want("cold") {
 		runCold(tmp)
 	}
