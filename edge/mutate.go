@@ -14,7 +14,19 @@ import (
 // mutate applies LQL mutations to the lease holder's view of the state
 // and stages the result like /v1/update.
 func (s *Server) mutate(c *call) error {
-	ref, err := c.queryRef(api.CodeMissingKey)
+	body, err := c.readBody(s.cfg.JSONMax)
+	if err != nil {
+		return err
+	}
+	var req api.MutateRequest
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
+		return badRequest(api.CodeInvalidBody, "failed to parse request: "+err.Error())
+	}
+	ns := c.query("namespace")
+	if ns == "" {
+		ns = req.Namespace
+	}
+	ref, err := c.ref(ns, c.query("key"), api.CodeMissingKey)
 	if err != nil {
 		return err
 	}
@@ -25,14 +37,6 @@ func (s *Server) mutate(c *call) error {
 	ifVersion, err := c.ifVersion()
 	if err != nil {
 		return err
-	}
-	body, err := c.readBody(maxControlBody)
-	if err != nil {
-		return err
-	}
-	var req api.MutateRequest
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-		return badRequest(api.CodeInvalidBody, "failed to parse request: "+err.Error())
 	}
 	if len(req.Mutations) == 0 {
 		return badRequest(api.CodeInvalidBody, "mutations required")

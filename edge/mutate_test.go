@@ -54,3 +54,12 @@ func TestMutate(t *testing.T) {
 		}
 	})
 }
+
+func TestMutateNamespaceFromBody(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		l := acquire(t, s, "nb", "w", `"namespace":"other"`)
+		r := s.Do("POST", "/v1/mutate?key=nb", `{"namespace":"other","mutations":["/x=1"]}`, l.headers()...)
+		mustOK(t, r, "mutate with body namespace")
+		wantError(t, s.Do("POST", "/v1/mutate?key=nb", `{"namespace":"Bad Ns","mutations":["/x=1"]}`, l.headers()...), 400, api.CodeInvalidNamespace)
+	})
+}
