@@ -25,6 +25,8 @@ type Config struct {
 	Listen      string // default ":9341"
 	ListenProto string // "tcp" (default), "tcp4", "tcp6" or "unix"
 	Store       string // store URL (default DefaultStore)
+	// StoreOptions are the object-store settings given as flags.
+	StoreOptions StoreOptions
 
 	DefaultNamespace string        // default "default"
 	JSONMax          int64         // default 100 MiB
@@ -79,7 +81,7 @@ func Start(cfg Config) (*Server, error) {
 	st := cfg.Backend
 	if st == nil {
 		var err error
-		if st, err = OpenStore(cfg.Store); err != nil {
+		if st, err = OpenStore(cfg.Store, cfg.StoreOptions); err != nil {
 			return nil, err
 		}
 	}

@@ -28,6 +28,7 @@ type serveFlags struct {
 	jsonMax         *int64
 	spoolMem        *int64
 	attachmentMax   *int64
+	s3PartSize      *int64
 }
 
 func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
@@ -35,7 +36,19 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs := pflag.NewFlagSet("lockd", pflag.ContinueOnError)
 	fs.StringVar(&f.cfg.Listen, "listen", ":9341", "address to listen on")
 	fs.StringVar(&f.cfg.ListenProto, "listen-proto", "tcp", "listener network: tcp, tcp4, tcp6 or unix")
-	fs.StringVar(&f.cfg.Store, "store", server.DefaultStore, "storage URL: disk:///path, mem://")
+	fs.StringVar(&f.cfg.Store, "store", server.DefaultStore, "storage URL: disk:///path, mem://, s3://host:port/bucket/prefix, aws://bucket/prefix, azure://account/container/prefix")
+	so := &f.cfg.StoreOptions
+	fs.StringVar(&so.S3SSE, "s3-sse", "", "server-side encryption of S3 objects: AES256 or aws:kms")
+	fs.StringVar(&so.S3KMSKeyID, "s3-kms-key-id", "", "KMS key for s3:// stores (with --s3-sse aws:kms)")
+	fs.StringVar(&so.AWSRegion, "aws-region", "", "AWS region for aws:// stores (else AWS_REGION)")
+	fs.StringVar(&so.AWSKMSKeyID, "aws-kms-key-id", "", "KMS key for aws:// stores (enables SSE-KMS)")
+	f.s3PartSize = newSize(fs, "s3-max-part-size", 0, "multipart upload part size for S3 (default 16MB)")
+	fs.StringVar(&so.AzureKey, "azure-key", "", "Azure shared key (or LOCKD_AZURE_ACCOUNT_KEY)")
+	fs.StringVar(&so.AzureSASToken, "azure-sas-token", "", "Azure SAS token (or LOCKD_AZURE_SAS_TOKEN)")
+	fs.StringVar(&so.AzureEndpoint, "azure-endpoint", "", "Azure blob service URL (default https://<account>.blob.core.windows.net)")
+	fs.IntVar(&so.RetryMaxAttempts, "storage-retry-max-attempts", 6, "tries of a storage request on throttling, 5xx or transport errors")
+	fs.DurationVar(&so.RetryBaseDelay, "storage-retry-base-delay", 100*time.Millisecond, "first backoff between storage retries")
+	fs.DurationVar(&so.RetryMaxDelay, "storage-retry-max-delay", 5*time.Second, "longest backoff between storage retries")
 	fs.StringVar(&f.cfg.DefaultNamespace, "default-namespace", "default", "namespace for requests that name none")
 	f.jsonMax = newSize(fs, "json-max", 100<<20, "largest JSON state accepted (e.g. 100MB)")
 	f.attachmentMax = newSize(fs, "attachment-max", 1<<40, "largest attachment accepted (413 attachment_too_large beyond)")
@@ -73,6 +86,7 @@ func serve(args []string) error {
 	}
 	f.cfg.JSONMax, f.cfg.SpoolMemory, f.cfg.Logger = *f.jsonMax, int(*f.spoolMem), log
 	f.cfg.AttachmentMax = *f.attachmentMax
+	f.cfg.StoreOptions.S3MaxPartSize = *f.s3PartSize
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err

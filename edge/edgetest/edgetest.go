@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lockdhq/lockd/internal/testservers"
 	"github.com/lockdhq/lockd/server"
 	"github.com/lockdhq/lockd/store"
 	"github.com/lockdhq/lockd/store/disk"
@@ -36,8 +38,32 @@ var (
 	}}
 )
 
-// Backends lists the backends HTTP tests run on.
-func Backends() []Backend { return []Backend{Mem, Disk} }
+// S3 and Azure run on real test servers (versitygw, Azurite) on loopback,
+// a fresh bucket or container per test.
+var (
+	S3    = Backend{"s3", func(t *testing.T) store.Store { return testservers.NewS3Store(t) }}
+	Azure = Backend{"azure", func(t *testing.T) store.Store { return testservers.NewAzureStore(t) }}
+)
+
+// Backends lists the backends HTTP tests run on: $LOCKD_TEST_BACKENDS
+// (comma-separated names: mem, disk, s3, azure), by default mem and disk.
+// scripts/test.sh runs the HTTP tests once more on s3 and azure.
+func Backends() []Backend {
+	names := os.Getenv("LOCKD_TEST_BACKENDS")
+	if names == "" {
+		names = "mem,disk"
+	}
+	all := map[string]Backend{"mem": Mem, "disk": Disk, "s3": S3, "azure": Azure}
+	var out []Backend
+	for _, n := range strings.Split(names, ",") {
+		b, ok := all[strings.TrimSpace(n)]
+		if !ok {
+			panic("LOCKD_TEST_BACKENDS: unknown backend " + n)
+		}
+		out = append(out, b)
+	}
+	return out
+}
 
 // Server is a running test server and an HTTP client for it.
 type Server struct {
