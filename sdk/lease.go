@@ -71,12 +71,13 @@ func (c *Client) Acquire(ctx context.Context, req api.AcquireRequest, opts ...Ac
 }
 
 // waitSlice is the block_seconds of one round of a wait-forever acquire:
-// the slice, or less when ctx ends sooner (-1 when it ends within ~1.5 s,
-// so that the server never grants a lease nobody waits for).
+// the slice, or what is left of ctx's deadline (less a margin for the
+// answer to arrive; -1 when under a second is left), so that the server
+// never grants a lease nobody waits for.
 func (c *Client) waitSlice(ctx context.Context) int64 {
 	slice := c.cfg.acquireSlice
 	if dl, ok := ctx.Deadline(); ok {
-		rem := time.Until(dl) - 500*time.Millisecond
+		rem := time.Until(dl) - 250*time.Millisecond
 		if rem < time.Second {
 			return BlockNoWait
 		}

@@ -201,3 +201,7 @@ func WithAcquireWaitSlice(d time.Duration) Option {
 func WithUserAgent(ua string) Option {
 	return func(c *config) { c.userAgent = ua }
 }
+
+// Ptr returns a pointer to v, for optional fields such as
+// api.MetadataMutation.QueryHidden.
+func Ptr[T any](v T) *T { return &v }

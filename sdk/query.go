@@ -15,22 +15,17 @@ import (
 	"github.com/lockdhq/lockd/sdk/api"
 )
 
-// Query response headers (trailers in documents mode).
-const (
-	headerQueryReturn   = "X-Lockd-Query-Return"
-	headerQueryCursor   = "X-Lockd-Query-Cursor"
-	headerQueryIndexSeq = "X-Lockd-Query-Index-Seq"
-	headerQueryMetadata = "X-Lockd-Query-Metadata"
-)
-
 // QueryRequest selects keys of a namespace.
 type QueryRequest struct {
 	// Namespace defaults to the client's.
 	Namespace string
 	// Selector is the selector's JSON form: any value that marshals to it
-	// (a map, json.RawMessage, or the parsed LQL of
-	// github.com/lockdhq/lockd/index/lql). Nil matches every key.
+	// (a map, json.RawMessage, a parsed lql.Selector). It wins over LQL.
 	Selector any
+	// LQL is the selector as LQL text ('/status="open"',
+	// '/count>=10,/region="emea"'), parsed by the server. Empty LQL and a
+	// nil Selector match every key.
+	LQL string
 	// Limit caps the keys of one page (server: default 100, at most 1000).
 	Limit int
 	// Cursor continues after a previous page (QueryResponse.Cursor).
@@ -71,6 +66,12 @@ func (c *Client) Query(ctx context.Context, req QueryRequest) (*QueryResponse, e
 	if err := r.jsonBody(body); err != nil {
 		return nil, err
 	}
+	if body.Selector == nil && strings.TrimSpace(req.LQL) != "" {
+		// The server reads LQL clauses from query parameters, joining
+		// each name and value with '=' again.
+		name, value, _ := strings.Cut(strings.TrimSpace(req.LQL), "=")
+		r.query.Set(name, value)
+	}
 	if req.Return != "" {
 		r.query.Set("return", string(req.Return))
 	}
@@ -104,7 +105,7 @@ type QueryResponse struct {
 func newQueryResponse(resp *http.Response, ns string) (*QueryResponse, error) {
 	q := &QueryResponse{mode: api.QueryReturnKeys, namespace: ns, resp: resp}
 	ct := resp.Header.Get("Content-Type")
-	if strings.Contains(ct, "ndjson") || strings.EqualFold(resp.Header.Get(headerQueryReturn), string(api.QueryReturnDocuments)) {
+	if strings.Contains(ct, api.ContentTypeNDJSON) || strings.EqualFold(resp.Header.Get(api.HeaderQueryReturn), string(api.QueryReturnDocuments)) {
 		q.mode = api.QueryReturnDocuments
 		q.rows = bufio.NewReaderSize(resp.Body, 64<<10)
 		return q, nil
@@ -126,13 +127,13 @@ func newQueryResponse(resp *http.Response, ns string) (*QueryResponse, error) {
 // readMeta takes cursor, index sequence and metadata from headers or
 // trailers where the body did not carry them.
 func (q *QueryResponse) readMeta(h http.Header) {
-	if v := h.Get(headerQueryCursor); v != "" && q.cursor == "" {
+	if v := h.Get(api.HeaderQueryCursor); v != "" && q.cursor == "" {
 		q.cursor = v
 	}
-	if v := h.Get(headerQueryIndexSeq); v != "" && q.indexSeq == 0 {
+	if v := h.Get(api.HeaderQueryIndexSeq); v != "" && q.indexSeq == 0 {
 		q.indexSeq, _ = strconv.ParseInt(v, 10, 64)
 	}
-	if v := h.Get(headerQueryMetadata); v != "" && q.metadata == nil {
+	if v := h.Get(api.HeaderQueryMetadata); v != "" && q.metadata == nil {
 		_ = json.Unmarshal([]byte(v), &q.metadata)
 	}
 }
@@ -285,4 +286,25 @@ func (c *Client) UpdateNamespaceConfig(ctx context.Context, req api.NamespaceCon
 		return nil, "", err
 	}
 	return &out, h.Get(api.HeaderETag), nil
+}
+
+// FlushIndex makes the namespace's index catch up with its commits: mode
+// "wait" (default) answers when it has, "async" at once.
+func (c *Client) FlushIndex(ctx context.Context, namespace, mode string) (*api.IndexFlushResponse, error) {
+	r := newCall(http.MethodPost, "/v1/index/flush")
+	ns := c.ns(namespace)
+	if ns != "" {
+		r.query.Set("namespace", ns)
+	}
+	if mode != "" {
+		r.query.Set("mode", mode)
+	}
+	if err := r.jsonBody(api.IndexFlushRequest{Namespace: ns, Mode: mode}); err != nil {
+		return nil, err
+	}
+	var out api.IndexFlushResponse
+	if _, err := c.doJSON(ctx, r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

@@ -1,0 +1,275 @@
+package sdk_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockdhq/lockd/sdk"
+	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/server"
+)
+
+func TestStateStreamingCASRemoveMetadata(t *testing.T) {
+	forEachTransport(t, server.Config{}, func(t *testing.T, ts *testServer, c *sdk.Client) {
+		ctx := testCtx(t)
+		sess, err := c.Acquire(ctx, api.AcquireRequest{Key: "big", Owner: "w", TTLSeconds: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		// A 4 MiB document streams through Update and Get.
+		doc := `{"items":"` + strings.Repeat("a", 4<<20) + `"}`
+		up, err := sess.Update(ctx, strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.NewVersion != 1 || up.Bytes != int64(len(doc)) {
+			t.Fatalf("update = %+v", up)
+		}
+		g, err := sess.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(g)
+		g.Close()
+		if err != nil || string(got) != doc || g.ETag != up.NewStateETag {
+			t.Fatalf("get: %v len=%d etag=%q want %q", err, len(got), g.ETag, up.NewStateETag)
+		}
+		// CAS on the committed version (0: nothing committed yet).
+		if _, err := sess.UpdateBytes(ctx, []byte(`{"n":1}`), sdk.IfVersion(7)); !errors.Is(err, sdk.ErrVersionConflict) {
+			t.Fatalf("stale IfVersion: %v", err)
+		}
+		var ae *sdk.APIError
+		if _, err := sess.UpdateBytes(ctx, []byte(`{"n":`)); !errors.As(err, &ae) || ae.Status != 400 || ae.Code != api.CodeInvalidBody {
+			t.Fatalf("bad json: %v", err)
+		}
+		md, err := sess.UpdateMetadata(ctx, api.MetadataMutation{QueryHidden: sdk.Ptr(true)})
+		if err != nil || !md.Metadata.QueryHidden {
+			t.Fatalf("metadata: %v %+v", err, md)
+		}
+		rm, err := sess.Remove(ctx)
+		if err != nil || !rm.Removed {
+			t.Fatalf("remove: %v %+v", err, rm)
+		}
+		var v map[string]any
+		if err := sess.Load(ctx, &v); err != nil || v != nil {
+			t.Fatalf("load after remove: %v %v", err, v)
+		}
+		if err := sess.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Describe(ctx, "big")
+		if err != nil || d.LeaseID != "" || !d.Metadata.QueryHidden {
+			t.Fatalf("describe: %v %+v", err, d)
+		}
+		pg, err := c.Get(ctx, "big")
+		if err != nil || pg.HasState {
+			t.Fatalf("public get after remove: %v %+v", err, pg)
+		}
+		pg.Close()
+	})
+}
+
+func TestAcquireModes(t *testing.T) {
+	ts := startServer(t, "tcp", server.Config{})
+	c := newClient(t, ts.Endpoint)
+	ctx := testCtx(t)
+	a, err := c.Acquire(ctx, api.AcquireRequest{Key: "k", Owner: "a", TTLSeconds: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Save(ctx, map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Acquire(ctx, api.AcquireRequest{Key: "k", Owner: "b", BlockSeconds: sdk.BlockNoWait})
+	var ae *sdk.APIError
+	if !errors.Is(err, sdk.ErrWaiting) || !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+		t.Fatalf("no-wait on a held key: %v", err)
+	}
+	// A waiting acquirer gets the lease as soon as the holder releases.
+	got := make(chan *sdk.LeaseSession, 1)
+	go func() {
+		b, err := c.Acquire(ctx, api.AcquireRequest{Key: "k", Owner: "b", TTLSeconds: 20}) // BlockWaitForever
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := <-got
+	if b == nil || b.FencingToken != a.FencingToken+1 || b.Version != 1 {
+		t.Fatalf("waiter's grant: %+v", b)
+	}
+	b.Close()
+	// Create-only acquire of an existing key is final.
+	_, err = c.Acquire(ctx, api.AcquireRequest{Key: "k", Owner: "c", IfNotExists: true, BlockSeconds: sdk.BlockNoWait})
+	if !errors.Is(err, sdk.ErrAlreadyExists) || !sdk.IsAlreadyExists(err) {
+		t.Fatalf("if_not_exists: %v", err)
+	}
+	// A deadline bounds a wait-forever acquire.
+	h, err := c.Acquire(ctx, api.AcquireRequest{Key: "k", Owner: "h", TTLSeconds: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	dctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Acquire(dctx, api.AcquireRequest{Key: "k", Owner: "late"})
+	if !errors.Is(err, sdk.ErrWaiting) || time.Since(start) < 1500*time.Millisecond || time.Since(start) > 6*time.Second {
+		t.Fatalf("bounded wait: %v after %s", err, time.Since(start))
+	}
+	// A server-generated key.
+	g, err := c.Acquire(ctx, api.AcquireRequest{Owner: "gen", BlockSeconds: sdk.BlockNoWait})
+	if err != nil || g.Key == "" {
+		t.Fatalf("generated key: %v", err)
+	}
+	g.Close()
+}
+
+func TestRollbackDiscardsAndKeepAlive(t *testing.T) {
+	ts := startServer(t, "unix", server.Config{})
+	c := newClient(t, ts.Endpoint)
+	ctx := testCtx(t)
+	sess, err := c.Acquire(ctx, api.AcquireRequest{Key: "ttl", Owner: "a", TTLSeconds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Save(ctx, map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	// The background keepalive (every TTL/2) holds the lease past its TTL.
+	time.Sleep(3500 * time.Millisecond)
+	if _, err := c.Acquire(ctx, api.AcquireRequest{Key: "ttl", Owner: "b", BlockSeconds: sdk.BlockNoWait}); !errors.Is(err, sdk.ErrWaiting) {
+		t.Fatalf("lease should still be held: %v", err)
+	}
+	if !sess.ExpiresAt().After(time.Now()) || sess.Err() != nil {
+		t.Fatalf("session: expires %s err %v", sess.ExpiresAt(), sess.Err())
+	}
+	exp, err := sess.KeepAlive(ctx, 10*time.Second)
+	if err != nil || time.Until(exp) < 8*time.Second {
+		t.Fatalf("keepalive: %v %s", err, exp)
+	}
+	if err := sess.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sess.Done():
+	default:
+		t.Fatal("Done not closed after rollback")
+	}
+	g, err := c.Get(ctx, "ttl")
+	if err != nil || g.HasState {
+		t.Fatalf("rolled back state visible: %v %+v", err, g)
+	}
+	g.Close()
+}
+
+func TestResumeLeaseFromAnotherClient(t *testing.T) {
+	ts := startServer(t, "tcp", server.Config{})
+	a := newClient(t, ts.Endpoint)
+	ctx := testCtx(t)
+	sess, err := a.Acquire(ctx, api.AcquireRequest{Key: "handoff", Owner: "a", TTLSeconds: 20}, sdk.WithoutKeepAlive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newClient(t, ts.Endpoint)
+	b.RegisterLeaseToken(sess.LeaseID, sess.FencingToken)
+	r := b.Resume(sdk.LeaseRef{Key: "handoff", LeaseID: sess.LeaseID, TxnID: sess.TxnID})
+	if err := r.Save(ctx, map[string]string{"by": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]string
+	g, err := a.Get(ctx, "handoff")
+	if err != nil || g.Decode(&v) != nil || v["by"] != "b" {
+		t.Fatalf("resumed write: %v %v", err, v)
+	}
+	// A stale fencing token is refused.
+	stale := b.Resume(sdk.LeaseRef{Key: "handoff", LeaseID: sess.LeaseID, TxnID: sess.TxnID, FencingToken: sess.FencingToken})
+	if _, err := stale.KeepAlive(ctx, 0); !errors.Is(err, sdk.ErrLeaseRequired) && !errors.Is(err, sdk.ErrFencingMismatch) && !errors.Is(err, sdk.ErrLeaseExpired) {
+		t.Fatalf("keepalive of a released lease: %v", err)
+	}
+}
+
+func TestAttachments(t *testing.T) {
+	forEachTransport(t, server.Config{}, func(t *testing.T, ts *testServer, c *sdk.Client) {
+		ctx := testCtx(t)
+		sess, err := c.Acquire(ctx, api.AcquireRequest{Key: "docs", Owner: "w", TTLSeconds: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob := bytes.Repeat([]byte{0, 1, 2, 3}, 1<<18)
+		res, err := sess.Attach(ctx, sdk.AttachRequest{Name: "blob.bin", Body: bytes.NewReader(blob), Size: int64(len(blob))})
+		if err != nil || res.Attachment.Size != int64(len(blob)) || res.Attachment.ID == "" {
+			t.Fatalf("attach: %v %+v", err, res)
+		}
+		if _, err := sess.Attach(ctx, sdk.AttachRequest{Name: "note.txt", ContentType: "text/plain", Body: strings.NewReader("hi")}); err != nil {
+			t.Fatal(err)
+		}
+		noop, err := sess.Attach(ctx, sdk.AttachRequest{Name: "note.txt", Body: strings.NewReader("other"), PreventOverwrite: true})
+		if err != nil || !noop.Noop {
+			t.Fatalf("prevent overwrite: %v %+v", err, noop)
+		}
+		list, err := sess.ListAttachments(ctx)
+		if err != nil || len(list) != 2 {
+			t.Fatalf("list: %v %+v", err, list)
+		}
+		a, err := sess.RetrieveAttachment(ctx, sdk.AttachmentSelector{Name: "blob.bin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(a)
+		a.Close()
+		if !bytes.Equal(got, blob) || a.Size != int64(len(blob)) || a.ContentType != "application/octet-stream" {
+			t.Fatalf("retrieve: %d bytes, %+v", len(got), a.AttachmentInfo)
+		}
+		if d, err := sess.DeleteAttachment(ctx, sdk.AttachmentSelector{ID: res.Attachment.ID}); err != nil || !d.Deleted {
+			t.Fatalf("delete: %v %+v", err, d)
+		}
+		if err := sess.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		pub, err := c.ListAttachments(ctx, "docs")
+		if err != nil || len(pub) != 1 || pub[0].Name != "note.txt" {
+			t.Fatalf("public list: %v %+v", err, pub)
+		}
+		g, err := c.Get(ctx, "docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		note, err := g.RetrieveAttachment(ctx, sdk.AttachmentSelector{Name: "note.txt"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(note)
+		note.Close()
+		g.Close()
+		if string(body) != "hi" || note.ContentType != "text/plain" {
+			t.Fatalf("public retrieve: %q %+v", body, note.AttachmentInfo)
+		}
+		if _, err := c.RetrieveAttachment(ctx, "docs", sdk.AttachmentSelector{Name: "nope"}); !errors.Is(err, sdk.ErrNotFound) {
+			t.Fatalf("missing attachment: %v", err)
+		}
+		s2, err := c.Acquire(ctx, api.AcquireRequest{Key: "docs", Owner: "w", TTLSeconds: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s2.DeleteAllAttachments(ctx); err != nil || n.Deleted != 1 {
+			t.Fatalf("delete all: %v %+v", err, n)
+		}
+		s2.Close()
+		if pub, err := c.ListAttachments(ctx, "docs"); err != nil || len(pub) != 0 {
+			t.Fatalf("after delete all: %v %+v", err, pub)
+		}
+	})
+}

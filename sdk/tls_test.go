@@ -1,0 +1,126 @@
+package sdk_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lockdhq/lockd/sdk"
+	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/server"
+	"github.com/lockdhq/lockd/store/mem"
+)
+
+// testPKI is a CA with a server certificate for 127.0.0.1 and a client
+// certificate.
+type testPKI struct {
+	caPEM      []byte
+	pool       *x509.CertPool
+	server     tls.Certificate
+	clientPEM  []byte // client cert + key + CA, a bundle
+	clientCert tls.Certificate
+}
+
+func newPKI(t *testing.T) *testPKI {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lockd-test-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	p := &testPKI{caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), pool: x509.NewCertPool()}
+	p.pool.AddCert(ca)
+	issue := func(serial int64, usage x509.ExtKeyUsage, ips []net.IP) (tls.Certificate, []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "node"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: ips,
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pair, append(certPEM, keyPEM...)
+	}
+	p.server, _ = issue(2, x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
+	var clientPEM []byte
+	p.clientCert, clientPEM = issue(3, x509.ExtKeyUsageClientAuth, nil)
+	p.clientPEM = append(append([]byte{}, p.caPEM...), clientPEM...)
+	return p
+}
+
+// startTLSServer serves lockd over TLS, requiring client certificates
+// when mtls is set.
+func startTLSServer(t *testing.T, p *testPKI, mtls bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+	if mtls {
+		cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, p.pool
+	}
+	ts := &testServer{Server: server.StartOn(tls.NewListener(ln, cfg), mem.New(), server.Config{})}
+	t.Cleanup(ts.stop)
+	return ln.Addr().String()
+}
+
+func TestHTTPSWithCAPool(t *testing.T) {
+	p := newPKI(t)
+	addr := startTLSServer(t, p, false)
+	ctx := testCtx(t)
+	c := newClient(t, "https://"+addr, sdk.WithTLSConfig(&tls.Config{RootCAs: p.pool}))
+	sess, err := c.Acquire(ctx, api.AcquireRequest{Key: "tls", Owner: "w", TTLSeconds: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Close()
+	// A bare host:port means https; the system roots do not trust the
+	// test CA.
+	bare := newClient(t, addr, sdk.WithRetries(0))
+	if _, err := bare.Describe(ctx, "tls"); err == nil {
+		t.Fatal("untrusted server certificate accepted")
+	}
+}
+
+func TestMTLSBundle(t *testing.T) {
+	p := newPKI(t)
+	addr := startTLSServer(t, p, true)
+	ctx := testCtx(t)
+	bundle := filepath.Join(t.TempDir(), "client.pem")
+	if err := os.WriteFile(bundle, p.clientPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, addr, sdk.WithBundle(bundle))
+	if _, err := c.Describe(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	noCert := newClient(t, "https://"+addr, sdk.WithTLSConfig(&tls.Config{RootCAs: p.pool}), sdk.WithRetries(0))
+	if _, err := noCert.Describe(ctx, "x"); err == nil {
+		t.Fatal("server requiring client certificates accepted a client without one")
+	}
+	if _, err := sdk.New(addr, sdk.WithBundle(filepath.Join(t.TempDir(), "missing.pem"))); err == nil {
+		t.Fatal("missing bundle accepted")
+	}
+}
