@@ -65,14 +65,13 @@ func (f *flattener) walk(v any, segs []string, depth int) {
 	}
 }
 
-// leaf adds the terms of the value v at the path hashed ph.
+// leaf adds the terms of the value v at the path hashed ph. A scalar's
+// value term also records that it exists; containers (and anything
+// without a value term) get an explicit exists term.
 func (f *flattener) leaf(v any, ph string) {
-	if v == nil {
-		f.add(term(ph, tagNull, ""))
-		return
-	}
-	f.add(term(ph, tagExists, ""))
 	switch x := v.(type) {
+	case nil:
+		f.add(term(ph, tagNull, ""))
 	case string:
 		f.add(term(ph, tagString, encString(x)))
 		if t, ok := parseTime(x); ok {
@@ -81,16 +80,18 @@ func (f *flattener) leaf(v any, ph string) {
 	case json.Number:
 		if n, ok := parseNumber(string(x)); ok {
 			f.add(term(ph, tagNumber, encFloat(n)))
+		} else {
+			f.add(term(ph, tagExists, ""))
 		}
 	case float64:
 		if !math.IsNaN(x) {
 			f.add(term(ph, tagNumber, encFloat(x)))
+		} else {
+			f.add(term(ph, tagExists, ""))
 		}
 	case bool:
-		if x {
-			f.add(term(ph, tagBool, "1"))
-		} else {
-			f.add(term(ph, tagBool, "0"))
-		}
+		f.add(term(ph, tagBool, boolText(x)))
+	default:
+		f.add(term(ph, tagExists, ""))
 	}
 }

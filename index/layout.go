@@ -20,7 +20,8 @@ import (
 // A term is "<pathhash>/<tag><value>": pathhash is 16 hex digits of the
 // FNV-1a hash of the canonical JSON Pointer, tag is one of
 //
-//	e          the path exists and is not null (no value)
+//	e          the path holds an object or array (no value); a scalar's
+//	           value term is its existence
 //	n<16 hex>  a number, as an order-preserving float64
 //	t<16 hex>  a string that parses as a timestamp, as order-preserving
 //	           unix nanoseconds (saturated)

@@ -14,6 +14,8 @@ type lookup struct {
 	hi     string
 	hasHi  bool
 	exact  bool
+	// nonNull skips null postings (exists lists every value of a path).
+	nonNull bool
 }
 
 // plan is a candidate superset: the union of its lookups. A nil plan
@@ -67,7 +69,7 @@ func planFor(n lql.Node, est func(plan) int) plan {
 		return prefixPlan(x)
 	case lql.Exists:
 		if ph, ok := pathKey(x.Field); ok {
-			return plan{exactLookup(term(ph, tagExists, ""))}
+			return plan{{prefix: ph + "/", nonNull: true}}
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -11,13 +12,16 @@ import (
 	"github.com/lockdhq/lockd/index/lql"
 )
 
+// seedFlag replays a failing property run: go test ./index -run Property -seed=N.
+var seedFlag = flag.Int64("seed", 20250601, "seed of the property test")
+
 // TestPropertyEnginesMatchNaive commits random documents (with updates,
 // removals and hidden keys) and checks, for random selectors, that the
 // index engine, the scan engine and a naive evaluation over the test's
 // own copy of the documents return the same keys, with several page
 // sizes.
 func TestPropertyEnginesMatchNaive(t *testing.T) {
-	seed := int64(20250601)
+	seed := *seedFlag
 	rng := rand.New(rand.NewSource(seed))
 	e := newEnv(t, index.Options{})
 	docs := map[string]any{}

@@ -76,6 +76,9 @@ func (s *Service) eachKey(ctx context.Context, prefix string, lk lookup, after s
 				if lk.hasHi && val > lk.hi {
 					return nil
 				}
+				if lk.nonNull && val == string(tagNull) {
+					continue
+				}
 				rest = key
 			}
 			if !fn(rest) {
