@@ -80,6 +80,9 @@ func main() {
 	if want("query") {
 		runQuery(tmp)
 	}
+	if want("queue") {
+		runQueue(memT, diskT)
+	}
 	if want("cold") {
 		runCold(tmp)
 	}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/textproto"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The queue scenario measures producers enqueuing 256-byte JSON messages
+// while consumers dequeue and ack them, and the latency for a consumer
+// already waiting to receive a new message.
+
+// queueClient talks to the queue endpoints.
+type queueClient struct {
+	hc    *fasthttp.HostClient
+	queue string
+}
+
+func newQueueClient(t *target, conns int, queue string) *queueClient {
+	return &queueClient{hc: &fasthttp.HostClient{Addr: t.addr, MaxConns: conns, ReadTimeout: time.Minute}, queue: queue}
+}
+
+func (q *queueClient) post(path, ctype string, body []byte) (int, string, []byte, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + q.hc.Addr + path)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType(ctype)
+	req.SetBody(body)
+	if err := q.hc.Do(req, resp); err != nil {
+		return 0, "", nil, err
+	}
+	return resp.StatusCode(), string(resp.Header.ContentType()), append([]byte(nil), resp.Body()...), nil
+}
+
+// message256 is a 256-byte JSON document carrying its send time.
+func message256(sent time.Time) []byte {
+	b := fmt.Appendf(nil, `{"sent_unix_nano":%d,"pad":"`, sent.UnixNano())
+	b = append(b, strings.Repeat("x", 256-len(b)-2)...)
+	return append(b, `"}`...)
+}
+
+// enqueueBody builds the multipart body once per worker; only the payload
+// changes.
+func (q *queueClient) enqueue(payload []byte) error {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	w, _ := mw.CreateFormField("meta")
+	fmt.Fprintf(w, `{"queue":%q,"payload_content_type":"application/json"}`, q.queue)
+	w, _ = mw.CreateFormField("payload")
+	w.Write(payload)
+	mw.Close()
+	st, _, body, err := q.post("/v1/queue/enqueue", mw.FormDataContentType(), buf.Bytes())
+	if err != nil || st != 200 {
+		return fmt.Errorf("enqueue: %d %s %v", st, body, err)
+	}
+	return nil
+}
+
+type benchDelivery struct {
+	meta    map[string]any
+	payload []byte
+}
+
+// dequeue returns no deliveries (and no error) when the wait ran out.
+func (q *queueClient) dequeue(owner string, wait, page int) ([]benchDelivery, error) {
+	req := fmt.Appendf(nil, `{"queue":%q,"owner":%q,"wait_seconds":%d,"page_size":%d}`, q.queue, owner, wait, page)
+	st, ctype, body, err := q.post("/v1/queue/dequeue", "application/json", req)
+	if err != nil {
+		return nil, err
+	}
+	if st == 409 {
+		return nil, nil
+	}
+	if st != 200 {
+		return nil, fmt.Errorf("dequeue: %d %s", st, body)
+	}
+	_, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		return nil, err
+	}
+	var out []benchDelivery
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var dr struct {
+			Message map[string]any `json:"message"`
+		}
+		if err := json.NewDecoder(p).Decode(&dr); err != nil {
+			return nil, err
+		}
+		pp, err := mr.NextPart()
+		if err != nil {
+			return nil, err
+		}
+		data, _ := io.ReadAll(pp)
+		out = append(out, benchDelivery{meta: dr.Message, payload: data})
+	}
+}
+
+func (q *queueClient) ack(m map[string]any) error {
+	body, _ := json.Marshal(map[string]any{"queue": m["queue"], "message_id": m["message_id"], "lease_id": m["lease_id"],
+		"fencing_token": m["fencing_token"], "meta_etag": m["meta_etag"]})
+	st, _, resp, err := q.post("/v1/queue/ack", "application/json", body)
+	if err != nil || st != 200 {
+		return fmt.Errorf("ack: %d %s %v", st, resp, err)
+	}
+	return nil
+}
+
+// sentAt reads the send time a message256 carries.
+func sentAt(payload []byte) (time.Time, bool) {
+	var m struct {
+		Sent int64 `json:"sent_unix_nano"`
+	}
+	if json.Unmarshal(payload, &m) != nil || m.Sent == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, m.Sent), true
+}
+
+// flowResult is one producers/consumers run.
+type flowResult struct {
+	enqueued, acked  int64
+	enqRate, ackRate float64
+	p50, p99         time.Duration
+	syncsPerMsg      float64
+	err              error
+}
+
+var queueRuns atomic.Int64
+
+// consumerPage is the consumers' page_size: with 4, a consumer makes 5
+// requests per 4 messages, about the producers' 1 per message.
+const consumerPage = 4
+
+// flow runs producers and consumers on a fresh queue for -d; consumers
+// then drain what was produced (bounded). Latency is enqueue start → ack
+// answered.
+func flow(t *target, producers, consumers int, noop bool) flowResult {
+	name := fmt.Sprintf("bench-%s-%d", t.name, queueRuns.Add(1))
+	pc := newQueueClient(t, producers, name)
+	cc := newQueueClient(t, consumers, name)
+	var before int64
+	if t.syncs != nil {
+		before = t.syncs()
+	}
+	var res flowResult
+	var produced, acked atomic.Int64
+	var mu sync.Mutex
+	var lats []time.Duration
+	errs := make(chan error, producers+consumers)
+	start := time.Now()
+	stopProducing := start.Add(*duration)
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stopProducing) && produced.Load() < *maxOps {
+				if err := pc.enqueue(message256(time.Now())); err != nil {
+					errs <- err
+					return
+				}
+				produced.Add(1)
+			}
+		}()
+	}
+	produceDone := make(chan struct{})
+	var produceElapsed time.Duration
+	go func() { wg.Wait(); produceElapsed = time.Since(start); close(produceDone) }()
+	var cwg sync.WaitGroup
+	drainBy := stopProducing.Add(30 * time.Second)
+	var lastAck atomic.Int64
+	for c := 0; c < consumers; c++ {
+		cwg.Add(1)
+		go func(c int) {
+			defer cwg.Done()
+			owner := "c" + strconv.Itoa(c)
+			var mine []time.Duration
+			defer func() { mu.Lock(); lats = append(lats, mine...); mu.Unlock() }()
+			for time.Now().Before(drainBy) {
+				select {
+				case <-produceDone:
+					if noop || acked.Load() >= produced.Load() {
+						return
+					}
+				default:
+				}
+				ds, err := cc.dequeue(owner, 1, consumerPage)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, d := range ds {
+					if err := cc.ack(d.meta); err != nil {
+						errs <- err
+						return
+					}
+					acked.Add(1)
+					now := time.Now()
+					lastAck.Store(now.UnixNano())
+					if sent, ok := sentAt(d.payload); ok && !noop && len(mine) < 1<<20 {
+						mine = append(mine, now.Sub(sent))
+					}
+				}
+			}
+		}(c)
+	}
+	cwg.Wait()
+	<-produceDone
+	res.enqueued, res.acked = produced.Load(), acked.Load()
+	res.enqRate = float64(res.enqueued) / produceElapsed.Seconds()
+	if la := lastAck.Load(); la > 0 {
+		res.ackRate = float64(res.acked) / time.Unix(0, la).Sub(start).Seconds()
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) > 0 {
+		res.p50, res.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
+	}
+	if t.syncs != nil && res.acked > 0 {
+		res.syncsPerMsg = float64(t.syncs()-before) / float64(res.acked)
+	}
+	select {
+	case res.err = <-errs:
+	default:
+		if !noop && res.acked < res.enqueued {
+			res.err = fmt.Errorf("%d of %d messages acked", res.acked, res.enqueued)
+		}
+	}
+	return res
+}
+
+func runQueue(targets ...*target) {
+	noop := startQueueNoop()
+	defer noop.stop()
+	header(fmt.Sprintf("queue: producers enqueue 256 B JSON, consumers dequeue (page_size %d) + ack each (latency: enqueue → ack)", consumerPage),
+		"server", "producers/consumers", "enqueued/s", "acked/s", "p50 ms", "p99 ms", "enq of no-op", "ack of no-op", "fsyncs/msg")
+	for _, n := range [][2]int{{4, 4}, {32, 32}} {
+		ceil := flow(noop, n[0], n[1], true)
+		fmt.Printf("| no-op | %d/%d | %.0f | %.0f | — | — | — | — | — |\n", n[0], n[1], ceil.enqRate, ceil.ackRate)
+		for _, t := range targets {
+			r := flow(t, n[0], n[1], false)
+			syncs := "—"
+			if t.syncs != nil {
+				syncs = fmt.Sprintf("%.2f", r.syncsPerMsg)
+			}
+			line := fmt.Sprintf("| %s | %d/%d | %.0f | %.0f | %s | %s | %.0f%% | %.0f%% | %s |", t.name, n[0], n[1],
+				r.enqRate, r.ackRate, ms(r.p50), ms(r.p99), 100*r.enqRate/ceil.enqRate, 100*r.ackRate/ceil.ackRate, syncs)
+			if r.err != nil {
+				line += " error: " + r.err.Error()
+			}
+			fmt.Println(line)
+		}
+	}
+	fmt.Println()
+	header("queue: a consumer already waiting receives a new message (enqueue sent → delivery received)",
+		"server", "samples", "p50 ms", "p99 ms", "max ms")
+	for _, t := range targets {
+		fmt.Println(wakeLatency(t))
+	}
+	fmt.Println()
+}
+
+// wakeLatency parks one consumer in a long poll, enqueues once it waits,
+// and times enqueue start → delivery received; repeated for -d (at most
+// 2000 samples).
+func wakeLatency(t *target) string {
+	name := fmt.Sprintf("bench-wake-%s-%d", t.name, queueRuns.Add(1))
+	pc := newQueueClient(t, 2, name)
+	cc := newQueueClient(t, 1, name)
+	var lats []time.Duration
+	deadline := time.Now().Add(*duration)
+	for len(lats) < 2000 && time.Now().Before(deadline) {
+		got := make(chan time.Time, 1)
+		var derr error
+		go func() {
+			ds, err := cc.dequeue("waiter", 10, 1)
+			at := time.Now()
+			if err == nil && len(ds) == 1 {
+				err = cc.ack(ds[0].meta)
+			} else if err == nil {
+				err = fmt.Errorf("no delivery")
+			}
+			derr = err
+			got <- at
+		}()
+		if err := waitForWaiter(pc); err != nil {
+			return fmt.Sprintf("| %s | error: %v |", t.name, err)
+		}
+		sent := time.Now()
+		if err := pc.enqueue(message256(sent)); err != nil {
+			return fmt.Sprintf("| %s | error: %v |", t.name, err)
+		}
+		at := <-got
+		if derr != nil {
+			return fmt.Sprintf("| %s | error: %v |", t.name, derr)
+		}
+		lats = append(lats, at.Sub(sent))
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) == 0 {
+		return fmt.Sprintf("| %s | 0 | — | — | — |", t.name)
+	}
+	return fmt.Sprintf("| %s | %d | %s | %s | %s |", t.name, len(lats), ms(lats[len(lats)/2]), ms(lats[len(lats)*99/100]), ms(lats[len(lats)-1]))
+}
+
+// waitForWaiter polls queue stats until the consumer is parked (outside
+// the measured interval), for at most 10 s.
+func waitForWaiter(q *queueClient) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, _, body, err := q.post("/v1/queue/stats", "application/json", fmt.Appendf(nil, `{"queue":%q}`, q.queue))
+		if err != nil {
+			return err
+		}
+		var st struct {
+			Waiting int `json:"waiting_consumers"`
+		}
+		if json.Unmarshal(body, &st) == nil && st.Waiting > 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return fmt.Errorf("consumer never waited")
+}
+
+// startQueueNoop answers enqueue, dequeue (one canned 256 B message) and
+// ack with valid canned responses: the ceiling of this client.
+func startQueueNoop() *target {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	enq := []byte(`{"attempts":0,"correlation_id":"01a216be-7d56-7894-895b-706df04c5ddc","failure_attempts":0,"max_attempts":5,"message_id":"01a216be-7d56-7894-895b-706df04c5dde","namespace":"default","not_visible_until_unix":1795677912,"payload_bytes":256,"queue":"q","visibility_timeout_seconds":30}` + "\n")
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i := 0; i < consumerPage; i++ { // a full page, like a busy queue
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="meta"; filename="meta-%d.json"`, i))
+		w, _ := mw.CreatePart(h)
+		w.Write([]byte(`{"message":{"namespace":"default","queue":"q","message_id":"01a216be-7d56-7894-895b-706df04c5dde","attempts":1,"max_attempts":5,"failure_attempts":0,"not_visible_until_unix":1795677942,"visibility_timeout_seconds":30,"payload_content_type":"application/json","payload_bytes":256,"correlation_id":"01a216be-7d56-7894-895b-706df04c5ddc","lease_id":"dc3ttm1ksduaih117bv0","lease_expires_at_unix":1795677942,"fencing_token":1,"txn_id":"dc3ttm1ksduaih117bvg","meta_etag":"m2a"},"next_cursor":"01a216be-7d56-7894-895b-706df04c5dde"}` + "\n"))
+		h = textproto.MIMEHeader{}
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", "256")
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="payload"; filename="payload-%d"`, i))
+		w, _ = mw.CreatePart(h)
+		w.Write(message256(time.Unix(0, 1)))
+	}
+	mw.Close()
+	deq, deqType := buf.Bytes(), "multipart/related; boundary="+mw.Boundary()
+	ack := []byte(`{"acked":true,"correlation_id":"01a216be-7d56-7894-895b-706df04c5ddc"}` + "\n")
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		_ = ctx.PostBody() // read the request like a real server would
+		ctx.Response.Header.Set("X-Correlation-Id", "01a216be-7d56-7894-895b-706df04c5ddc")
+		switch string(ctx.Path()) {
+		case "/v1/queue/dequeue":
+			ctx.SetContentType(deqType)
+			ctx.SetBody(deq)
+		case "/v1/queue/ack":
+			ctx.SetContentType("application/json")
+			ctx.SetBody(ack)
+		default:
+			ctx.SetContentType("application/json")
+			ctx.SetBody(enq)
+		}
+	}}
+	go srv.Serve(ln)
+	return &target{name: "no-op", addr: ln.Addr().String(), stop: func() { srv.Shutdown() }}
+}
