@@ -49,9 +49,9 @@ func (s *synthetic) Scan(ctx context.Context, ns, after string, fn func(keyspace
 	return nil
 }
 
-func (s *synthetic) Get(_ context.Context, req keyspace.GetRequest) (keyspace.View, error) {
+func (s *synthetic) ReadCommitted(_ context.Context, ref keyspace.Ref) (keyspace.View, error) {
 	var i int
-	fmt.Sscanf(req.Key, "k%d", &i)
+	fmt.Sscanf(ref.Key, "k%d", &i)
 	doc := synthDoc(i)
 	return keyspace.View{Version: 1, Size: int64(len(doc)), Inline: doc}, nil
 }

@@ -238,7 +238,7 @@ func (s *Service) readFresh(ctx context.Context, ref keyspace.Ref, v keyspace.Vi
 	if err == nil || errors.Is(err, ErrDocumentTooLarge) || ctx.Err() != nil {
 		return raw, err
 	}
-	cur, gerr := s.src.Get(ctx, keyspace.GetRequest{Ref: ref, Public: true})
+	cur, gerr := s.src.ReadCommitted(ctx, ref)
 	if gerr != nil {
 		return nil, gerr
 	}

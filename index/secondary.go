@@ -142,7 +142,7 @@ func (s *Service) secondaryQuery(ctx context.Context, qq *q, p plan, emit func(H
 // verify reads a candidate's published state and emits it if it matches.
 func (s *Service) verify(ctx context.Context, qq *q, key string, emit func(Hit) error) (bool, error) {
 	ref := keyspace.Ref{Namespace: qq.ns, Key: key}
-	v, err := s.src.Get(ctx, keyspace.GetRequest{Ref: ref, Public: true})
+	v, err := s.src.ReadCommitted(ctx, ref)
 	if err != nil {
 		return false, err
 	}

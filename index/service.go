@@ -18,7 +18,7 @@ import (
 // *keyspace.Service implements it.
 type Source interface {
 	Scan(ctx context.Context, namespace, after string, fn func(keyspace.Document) error) error
-	Get(ctx context.Context, req keyspace.GetRequest) (keyspace.View, error)
+	ReadCommitted(ctx context.Context, ref keyspace.Ref) (keyspace.View, error)
 	OpenState(ctx context.Context, v keyspace.View) (io.ReadCloser, error)
 	Namespaces(ctx context.Context) ([]string, error)
 }

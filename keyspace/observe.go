@@ -67,6 +67,20 @@ func (s *Service) Scan(ctx context.Context, namespace, after string, fn func(Doc
 	if after != "" {
 		cursor = prefix + after
 	}
+	visit := func(k string, value []byte) error {
+		r, err := decodeRecord(value)
+		if err != nil {
+			return fmt.Errorf("%w: scan: corrupt record %s: %v", ErrUnavailable, k, err)
+		}
+		if r.ETag == "" {
+			return nil
+		}
+		return fn(Document{Ref: Ref{Namespace: namespace, Key: strings.TrimPrefix(k, prefix)},
+			Version: r.Version, Hidden: r.Hidden, ETag: r.ETag, View: r.committedView()})
+	}
+	if sc, ok := s.st.(store.Scanner); ok {
+		return sc.Scan(ctx, prefix, cursor, 0, func(k string, rec store.Record) error { return visit(k, rec.Value) })
+	}
 	for {
 		keys, err := s.st.List(ctx, prefix, cursor, 500)
 		if err != nil {
@@ -83,21 +97,29 @@ func (s *Service) Scan(ctx context.Context, namespace, after string, fn func(Doc
 			if err != nil {
 				return fmt.Errorf("%w: scan: %v", ErrUnavailable, err)
 			}
-			r, err := decodeRecord(rec.Value)
-			if err != nil {
-				return fmt.Errorf("%w: scan: corrupt record %s: %v", ErrUnavailable, k, err)
-			}
-			if r.ETag == "" {
-				continue
-			}
-			doc := Document{Ref: Ref{Namespace: namespace, Key: strings.TrimPrefix(k, prefix)},
-				Version: r.Version, Hidden: r.Hidden, ETag: r.ETag, View: r.committedView()}
-			if err := fn(doc); err != nil {
+			if err := visit(k, rec.Value); err != nil {
 				return err
 			}
 		}
 		cursor = keys[len(keys)-1]
 	}
+}
+
+// ReadCommitted returns a key's published view from its durable record,
+// without waking the key's actor (for bulk readers such as queries).
+func (s *Service) ReadCommitted(ctx context.Context, ref Ref) (View, error) {
+	rec, err := s.st.Get(ctx, RecordKey(ref))
+	if errors.Is(err, store.ErrNotFound) {
+		return View{NoState: true}, nil
+	}
+	if err != nil {
+		return View{}, fmt.Errorf("%w: read %s: %v", ErrUnavailable, RecordKey(ref), err)
+	}
+	r, err := decodeRecord(rec.Value)
+	if err != nil {
+		return View{}, fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, RecordKey(ref), err)
+	}
+	return r.committedView(), nil
 }
 
 // Namespaces lists the namespaces that have key records.

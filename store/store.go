@@ -103,3 +103,13 @@ var Done Durable = doneDurable{}
 type doneDurable struct{}
 
 func (doneDurable) Wait() error { return nil }
+
+// Scanner is implemented by drivers that can list records together with
+// their values in one pass (an engine iterator), instead of List + Get.
+type Scanner interface {
+	// Scan calls fn for up to limit records whose key starts with prefix
+	// and sorts after after, in ascending key order. fn must not keep
+	// rec.Value after returning unless it copies it. An error from fn stops
+	// the scan and is returned.
+	Scan(ctx context.Context, prefix, after string, limit int, fn func(key string, rec Record) error) error
+}

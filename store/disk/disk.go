@@ -319,3 +319,30 @@ func (quietLogger) Errorf(string, ...interface{}) {}
 func (quietLogger) Fatalf(format string, args ...interface{}) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
+
+var _ store.Scanner = (*Store)(nil)
+
+// Scan iterates records with their values.
+func (s *Store) Scan(_ context.Context, prefix, after string, limit int, fn func(string, store.Record) error) error {
+	lower := append([]byte{recPrefix}, prefix...)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		return fmt.Errorf("disk: iter: %w", err)
+	}
+	defer it.Close()
+	ok := it.First()
+	if after != "" && after >= prefix {
+		ok = it.SeekGE(append(append([]byte{recPrefix}, after...), 0))
+	}
+	for n := 0; ok && (limit <= 0 || n < limit); ok, n = it.Next(), n+1 {
+		v := it.Value()
+		if len(v) < 8 {
+			return fmt.Errorf("disk: record %q truncated", it.Key()[1:])
+		}
+		rec := store.Record{Value: v[8:], ETag: formatETag(binary.BigEndian.Uint64(v))}
+		if err := fn(string(it.Key()[1:]), rec); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}

@@ -322,3 +322,23 @@ func (s *Store) ListBlobs(_ context.Context, prefix, after string, limit int) ([
 	}
 	return listKeys(s.blobs, prefix, after, limit), nil
 }
+
+var _ store.Scanner = (*Store)(nil)
+
+// Scan iterates live records with their values.
+func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, fn func(string, store.Record) error) error {
+	keys, err := s.List(ctx, prefix, after, limit)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		rec, err := s.Get(ctx, k)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		if err := fn(k, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}

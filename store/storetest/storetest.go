@@ -35,6 +35,7 @@ func Run(t *testing.T, f Factory) {
 		{"Blobs", testBlobs},
 		{"BlobFailedWrite", testBlobFailedWrite},
 		{"KeysWithOddBytes", testOddKeys},
+		{"Scanner", testScanner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,5 +332,36 @@ func testOddKeys(t *testing.T, s store.Store) {
 		if err != nil || string(rec.Value) != k {
 			t.Fatalf("Get %q: %q %v", k, rec.Value, err)
 		}
+	}
+}
+
+func testScanner(t *testing.T, s store.Store) {
+	sc, ok := s.(store.Scanner)
+	if !ok {
+		return // optional ability
+	}
+	c := ctx(t)
+	for _, k := range []string{"p/a", "p/b", "p/c", "q/a"} {
+		s.Put(c, k, []byte("v"+k), store.Cond{})
+	}
+	var got []string
+	err := sc.Scan(c, "p/", "p/a", 0, func(k string, rec store.Record) error {
+		if string(rec.Value) != "v"+k || rec.ETag == "" {
+			t.Errorf("%s: %+v", k, rec)
+		}
+		got = append(got, k)
+		return nil
+	})
+	if err != nil || strings.Join(got, ",") != "p/b,p/c" {
+		t.Fatalf("Scan: %v %v", got, err)
+	}
+	got = nil
+	sc.Scan(c, "p/", "", 2, func(k string, _ store.Record) error { got = append(got, k); return nil })
+	if strings.Join(got, ",") != "p/a,p/b" {
+		t.Fatalf("Scan limit: %v", got)
+	}
+	stop := errors.New("stop")
+	if err := sc.Scan(c, "", "", 0, func(string, store.Record) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("Scan error: %v", err)
 	}
 }
