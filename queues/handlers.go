@@ -111,6 +111,8 @@ func (a *queueActor) handle(req *request) {
 		req.answer(nil, nil, nil)
 	case *opList:
 		req.answer(a.list(op), nil, nil)
+	case *opOrphans:
+		a.orphans(req, op)
 	case *opRequeue:
 		done, skipped := a.core.requeue(now, op.ids, op.all, op.delay)
 		a.later(req, func() any { return RequeueResult{Requeued: done, Skipped: skipped} })

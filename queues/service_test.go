@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
 	"github.com/lockdhq/lockd/queues"
@@ -448,5 +450,37 @@ func TestEnqueueIntoDLQRefused(t *testing.T) {
 	_, err := e.svc.Enqueue(ctx(t), queues.EnqueueRequest{Ref: queues.Ref{Namespace: "default", Queue: "jobs", DLQ: true}}, strings.NewReader("x"))
 	if !errors.Is(err, queues.ErrReadOnly) {
 		t.Fatalf("enqueue into dlq: %v", err)
+	}
+}
+
+func TestSweepOrphanPayloads(t *testing.T) {
+	var clk *clock.Fake
+	e := newEnv(t, func(c *queues.Config) {
+		clk = c.Clock.(*clock.Fake)
+		c.NewMessageID = func() string { // a UUIDv7 minted at the fake time
+			u := uuid.Must(uuid.NewV7())
+			ms := clk.Now().UnixMilli()
+			for i := 0; i < 6; i++ {
+				u[i] = byte(ms >> (40 - 8*i))
+			}
+			return u.String()
+		}
+	})
+	kept := e.enqueue(strings.Repeat("k", 100)) // a blob (InlineMax is 16)
+	orphan, err := e.svc.Prepare(ctx(t), ref, strings.NewReader(strings.Repeat("o", 100)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = orphan // never enqueued: the process "crashed" here
+	if n, err := e.svc.SweepOrphans(ctx(t), time.Hour); err != nil || n != 0 {
+		t.Fatalf("young orphan swept: %d %v", n, err)
+	}
+	e.clk.Advance(2 * time.Hour)
+	if n, err := e.svc.SweepOrphans(ctx(t), time.Hour); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	d := e.dequeue(ref, 1)[0]
+	if d.ID != kept.ID || payload(t, d) != strings.Repeat("k", 100) {
+		t.Fatal("referenced payload swept")
 	}
 }
