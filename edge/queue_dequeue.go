@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -116,6 +117,18 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 	if err != nil {
 		return emptyQueue(err, retry)
 	}
+	c.setCorrelation(ds[0].CorrelationID)
+	if small(ds) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		bodies, _ := openPayloads(c.ctx, ds) // in memory: cannot fail
+		_ = writeDeliveries(mw, ds, bodies, len(ds) > 1)
+		_ = mw.Close()
+		c.SetContentType("multipart/related; boundary=" + mw.Boundary())
+		c.SetStatusCode(200)
+		c.SetBody(buf.Bytes())
+		return nil
+	}
 	bodies, err := openPayloads(c.ctx, ds)
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -123,9 +136,7 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		_ = qs.Release(rctx, ds)
 		return err
 	}
-	mw := multipart.NewWriter(io.Discard)
-	boundary := mw.Boundary()
-	c.setCorrelation(ds[0].CorrelationID)
+	boundary := multipart.NewWriter(io.Discard).Boundary()
 	c.SetContentType("multipart/related; boundary=" + boundary)
 	c.SetStatusCode(200)
 	c.SetBodyStreamWriter(func(w *bufio.Writer) {
@@ -136,6 +147,24 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		closeAll(bodies)
 	})
 	return nil
+}
+
+// smallResponse bounds the dequeue answers built in memory rather than
+// streamed.
+const smallResponse = 1 << 20
+
+// small reports whether every payload is inline and they are small in
+// total: the answer is then built in memory, cheaper than a stream.
+func small(ds []*queues.Delivery) bool {
+	total := 0
+	for _, d := range ds {
+		p, ok := d.Inline()
+		if !ok {
+			return false
+		}
+		total += len(p)
+	}
+	return total <= smallResponse
 }
 
 // payload is an opened delivery payload.

@@ -3,7 +3,6 @@ package queues
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -31,14 +30,13 @@ func (s *Service) Prepare(ctx context.Context, ref Ref, body io.Reader) (*Payloa
 	if body == nil {
 		return p, nil
 	}
-	head := make([]byte, s.cfg.InlineMax+1)
-	n, err := io.ReadFull(body, head)
-	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		p.inline, p.size = head[:n:n], int64(n)
-		return p, nil
-	case err != nil:
+	head, err := io.ReadAll(io.LimitReader(body, s.cfg.InlineMax+1))
+	if err != nil {
 		return nil, fmt.Errorf("read payload: %w", err)
+	}
+	if int64(len(head)) <= s.cfg.InlineMax {
+		p.inline, p.size = head, int64(len(head))
+		return p, nil
 	}
 	p.blob = keysFor(ref).blob(p.id)
 	size, err := s.st.WriteBlob(ctx, p.blob, io.MultiReader(bytes.NewReader(head), body))
@@ -58,6 +56,11 @@ func (p *Payload) Discard() {
 	defer cancel()
 	_ = p.svc.st.DeleteBlob(ctx, p.blob)
 }
+
+// Inline returns the payload when it is small enough to be kept in the
+// message record (and so in memory); else ok is false and OpenPayload
+// streams it.
+func (d *Delivery) Inline() (payload []byte, ok bool) { return d.inline, d.blob == "" }
 
 // OpenPayload returns a reader over a delivery's payload and its size. The
 // caller closes it.
