@@ -58,10 +58,11 @@ func NewRegistry(system *actor.ActorSystem, produce Producer, cfg Config) *Regis
 	strategy := actor.NewOneForOneStrategy(cfg.MaxRestarts, cfg.RestartWindow, func(any) actor.Directive {
 		return actor.RestartDirective
 	})
+	dispatcher := newPoolDispatcher(300, time.Minute)
 	for i := 0; i < cfg.Shards; i++ {
 		props := actor.PropsFromProducer(func() actor.Actor {
-			return &shard{produce: produce, cfg: cfg, live: &r.live, children: map[string]*child{}, byPID: map[string]string{}}
-		}, actor.WithSupervisor(strategy))
+			return &shard{produce: produce, cfg: cfg, live: &r.live, children: map[string]*child{}, byPID: map[string]string{}, dispatcher: dispatcher}
+		}, actor.WithSupervisor(strategy), actor.WithDispatcher(dispatcher))
 		r.shards = append(r.shards, system.Root.Spawn(props))
 	}
 	if cfg.IdleAfter > 0 {

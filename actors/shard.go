@@ -47,6 +47,8 @@ type shard struct {
 	live     *atomic.Int64
 	children map[string]*child
 	byPID    map[string]string // child PID id -> actor id
+	// dispatcher runs the children's mailboxes (see poolDispatcher).
+	dispatcher actor.Dispatcher
 }
 
 func (s *shard) Receive(ctx actor.Context) {
@@ -66,7 +68,7 @@ func (s *shard) forward(ctx actor.Context, m envelope) {
 	c, ok := s.children[m.id]
 	if !ok {
 		id := m.id
-		props := actor.PropsFromProducer(func() actor.Actor { return s.produce(id) })
+		props := actor.PropsFromProducer(func() actor.Actor { return s.produce(id) }, actor.WithDispatcher(s.dispatcher))
 		c = &child{pid: ctx.Spawn(props)}
 		s.children[id] = c
 		s.byPID[c.pid.Id] = id

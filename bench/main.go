@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -28,8 +29,9 @@ import (
 var (
 	duration = flag.Duration("d", 5*time.Second, "duration of each measured run")
 	maxOps   = flag.Int64("max", 5_000_000, "upper bound on operations per run")
-	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold)")
+	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,tls)")
 	coldKeys = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 )
 
 // target is a server under test.
@@ -43,6 +45,12 @@ type target struct {
 
 func main() {
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	tmp, err := os.MkdirTemp("", "lockd-bench-")
 	check(err)
 	defer os.RemoveAll(tmp)
@@ -85,6 +93,9 @@ func main() {
 	}
 	if want("cold") {
 		runCold(tmp)
+	}
+	if want("tls") {
+		runTLS(tmp)
 	}
 }
 

@@ -128,13 +128,24 @@ func toHTTP(err error) *httpError {
 }
 
 func writeError(ctx *fasthttp.RequestCtx, he *httpError) {
-	body := api.ErrorResponse{Error: he.code, Detail: he.detail, CurrentVersion: he.version, CurrentETag: he.etag}
+	o := newObject(nil)
+	o.str("error", he.code, false)
+	o.str("detail", he.detail, true)
+	o.int("current_version", he.version, true)
+	o.str("current_etag", he.etag, true)
 	if he.retryAfter > 0 {
 		secs := int64(math.Ceil(he.retryAfter.Seconds()))
-		body.RetryAfterSeconds = secs
+		o.int("retry_after_seconds", secs, false)
 		ctx.Response.Header.Set(api.HeaderRetryAfter, strconv.FormatInt(secs, 10))
 	}
-	writeJSON(ctx, he.status, body)
+	writeRaw(ctx, he.status, o.end())
+}
+
+// writeRaw sends an already encoded JSON body.
+func writeRaw(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {

@@ -48,11 +48,18 @@ func (s *Server) acquire(c *call) error {
 	}
 	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(l.Fencing, 10))
 	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(l.Version, 10))
-	writeJSON(c.RequestCtx, 200, api.AcquireResponse{
-		Namespace: l.Namespace, Key: l.Key, Owner: l.Owner, LeaseID: l.LeaseID, TxnID: l.TxnID,
-		ExpiresAtUnix: l.ExpiresAt.Unix(), FencingToken: int64(l.Fencing), Version: l.Version,
-		StateETag: l.ETag, CorrelationID: c.cid,
-	})
+	o := newObject(make([]byte, 0, 320))
+	o.str("correlation_id", c.cid, true)
+	o.int("expires_at_unix", l.ExpiresAt.Unix(), false)
+	o.int("fencing_token", int64(l.Fencing), false)
+	o.str("key", l.Key, false)
+	o.str("lease_id", l.LeaseID, false)
+	o.str("namespace", l.Namespace, false)
+	o.str("owner", l.Owner, false)
+	o.str("state_etag", l.ETag, true)
+	o.str("txn_id", l.TxnID, false)
+	o.int("version", l.Version, false)
+	writeRaw(c.RequestCtx, 200, o.end())
 	return nil
 }
 
@@ -93,7 +100,9 @@ func (s *Server) keepAlive(c *call) error {
 		return err
 	}
 	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(fencing, 10))
-	writeJSON(c.RequestCtx, 200, api.KeepAliveResponse{ExpiresAtUnix: exp.Unix()})
+	o := newObject(nil)
+	o.int("expires_at_unix", exp.Unix(), false)
+	writeRaw(c.RequestCtx, 200, o.end())
 	return nil
 }
 
@@ -123,7 +132,11 @@ func (s *Server) release(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.RequestCtx, 200, api.ReleaseResponse{Released: released})
+	if released {
+		writeRaw(c.RequestCtx, 200, releasedTrue)
+	} else {
+		writeRaw(c.RequestCtx, 200, releasedFalse)
+	}
 	return nil
 }
 
@@ -162,3 +175,8 @@ func first(vals ...string) string {
 	}
 	return ""
 }
+
+var (
+	releasedTrue  = []byte(`{"released":true}` + "\n")
+	releasedFalse = []byte(`{"released":false}` + "\n")
+)

@@ -58,8 +58,20 @@ func (s *Server) get(c *call) error {
 	}
 	c.SetContentType("application/json")
 	c.SetStatusCode(200)
+	if v.Inline != nil {
+		body.Close()
+		c.SetBody(v.Inline) // small states come from the actor's memory
+		return nil
+	}
 	c.SetBodyStream(body, int(v.Size))
 	return nil
+}
+
+func metaJSON(hidden bool) string {
+	if hidden {
+		return `{"query_hidden":true}`
+	}
+	return `{}`
 }
 
 func (s *Server) update(c *call) error {
@@ -101,9 +113,12 @@ func (s *Server) update(c *call) error {
 	}
 	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.NewVersion, 10))
 	c.Response.Header.Set(api.HeaderETag, res.NewETag)
-	writeJSON(c.RequestCtx, 200, api.UpdateResponse{
-		NewVersion: res.NewVersion, NewStateETag: res.NewETag, Bytes: res.Bytes, Metadata: meta(res.Hidden),
-	})
+	o := newObject(make([]byte, 0, 160))
+	o.int("bytes", res.Bytes, false)
+	o.raw("metadata", metaJSON(res.Hidden))
+	o.str("new_state_etag", res.NewETag, true)
+	o.int("new_version", res.NewVersion, false)
+	writeRaw(c.RequestCtx, 200, o.end())
 	return nil
 }
 

@@ -65,14 +65,6 @@ type stagedRec struct {
 	ClearAttachments bool `json:"clear_attachments,omitempty"`
 }
 
-func (r *record) encode() ([]byte, error) { return json.Marshal(r) }
-
-func decodeRecord(b []byte) (record, error) {
-	var r record
-	err := json.Unmarshal(b, &r)
-	return r, err
-}
-
 // blobs lists every blob the record references.
 func (r *record) blobs() []string {
 	var out []string
