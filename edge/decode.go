@@ -48,6 +48,12 @@ func (c *call) decodeStrict(v any, optional bool) error {
 
 // readBody reads the whole request body, up to limit bytes (413 beyond).
 func (c *call) readBody(limit int64) ([]byte, error) {
+	if b, ok := c.auth.prefetched(); ok {
+		if int64(len(b)) > limit {
+			return nil, fail(413, api.CodePayloadTooLarge, fmt.Sprintf("body exceeds %d bytes", limit))
+		}
+		return b, nil
+	}
 	r := c.RequestBodyStream()
 	if r == nil {
 		return c.PostBody(), nil
@@ -83,6 +89,9 @@ func (c *call) namespace(ns string) (string, error) {
 	out, err := names.Namespace(ns, c.srv.cfg.DefaultNamespace)
 	if err != nil {
 		return "", badRequest(api.CodeInvalidNamespace, err.Error())
+	}
+	if err := c.authorizeNamespace(out); err != nil {
+		return "", err
 	}
 	return out, nil
 }

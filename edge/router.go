@@ -23,6 +23,8 @@ type call struct {
 	// ctx bounds the request's domain calls; it ends when the server shuts
 	// down.
 	ctx context.Context
+	// auth is the mTLS authorization state; nil when mTLS is off.
+	auth *authState
 }
 
 type handler func(c *call) error
@@ -32,12 +34,13 @@ type route struct {
 	methods string // comma-separated allowed methods, "" = any (as lockd v0.9)
 	h       handler
 	latency *metrics.Histogram
+	auth    policy // authorization under mTLS (authz.go)
 }
 
 func (s *Server) buildRoutes() map[string]route {
 	r := map[string]route{}
 	add := func(path, name, methods string, h handler) {
-		r[path] = route{name: name, methods: methods, h: h,
+		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path),
 			latency: metrics.GetOrCreateHistogram(fmt.Sprintf(`lockd_http_request_duration_seconds{route=%q}`, name))}
 	}
 	add("/healthz", "healthz", "", s.healthz)
@@ -103,6 +106,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Allow", strings.ReplaceAll(rt.methods, ",", ", "))
 		writeError(ctx, fail(405, api.CodeMethodNotAllowed, "method not allowed; use "+rt.methods))
 		return
+	}
+	if s.cfg.TLS != nil {
+		if err := c.authorize(rt.auth); err != nil {
+			writeError(ctx, toHTTP(err))
+			return
+		}
 	}
 	if err := rt.h(c); err != nil {
 		he := toHTTP(err)

@@ -29,6 +29,9 @@ type Config struct {
 	SpoolMemory int
 	// Logger receives request errors (default: discard).
 	Logger zerolog.Logger
+	// TLS, when set, serves mutual TLS and authorizes every request by the
+	// client certificate (tls.go, authz.go); nil serves plain HTTP.
+	TLS *TLS
 }
 
 // Services are the domain services the edge translates HTTP into.
@@ -89,7 +92,12 @@ func New(svc Services, cfg Config) *Server {
 }
 
 // Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		ln = newTLSListener(ln, s.cfg.TLS, s.log)
+	}
+	return s.http.Serve(ln)
+}
 
 // Handler returns the request handler, for in-memory listeners in tests.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }

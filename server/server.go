@@ -50,6 +50,10 @@ type Config struct {
 
 	Logger zerolog.Logger
 
+	// Security is mTLS and storage encryption (security.go); the zero
+	// value serves plain HTTP over a plaintext store.
+	Security Security
+
 	// Backend, when set, is used instead of opening Store (tests).
 	Backend store.Store
 }
@@ -78,12 +82,21 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.ListenProto == "" {
 		cfg.ListenProto = "tcp"
 	}
+	if err := cfg.Security.Validate(); err != nil {
+		return nil, err
+	}
 	st := cfg.Backend
 	if st == nil {
 		var err error
 		if st, err = OpenStore(cfg.Store, cfg.StoreOptions); err != nil {
 			return nil, err
 		}
+	}
+	if err := cfg.Security.checkStoreOnStart(st); err != nil {
+		if cfg.Backend == nil {
+			st.Close()
+		}
+		return nil, err
 	}
 	ln, err := net.Listen(cfg.ListenProto, cfg.Listen)
 	if err != nil {
@@ -98,6 +111,7 @@ func Start(cfg Config) (*Server, error) {
 // StartOn serves on an existing listener over an open store; Close closes
 // both.
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
+	st = cfg.Security.WrapStore(st)
 	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
 	system := actors.NewSystem()
 	s.keys = keyspace.New(system, st, keyspace.Config{
@@ -106,7 +120,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	})
 	s.index = newIndex(st, s.keys, cfg) // before recovery: it observes every commit
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
-		NodeID: ln.Addr().String(), Endpoint: "http://" + ln.Addr().String(), Logger: cfg.Logger})
+		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger})
 	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	if err := s.txns.Recover(recoverCtx); err != nil {
 		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
@@ -116,6 +130,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
+		TLS: s.cfg.Security.edgeTLS(),
 	})
 	go func() { s.done <- s.edge.Serve(ln) }()
 	s.stop = make(chan struct{})
@@ -133,8 +148,9 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// URL is the base URL of a TCP listener ("http://127.0.0.1:PORT").
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// URL is the base URL of a TCP listener ("http://127.0.0.1:PORT", or
+// https under mTLS).
+func (s *Server) URL() string { return s.cfg.Security.scheme() + "://" + s.ln.Addr().String() }
 
 // Keys exposes the key service (tests, metrics).
 func (s *Server) Keys() *keyspace.Service { return s.keys }

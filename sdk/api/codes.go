@@ -30,6 +30,12 @@ const (
 	CodeLeaseRequired   = "lease_required"
 	CodeLeaseExpired    = "lease_expired"
 	CodeFencingMismatch = "fencing_mismatch"
+	// 403 (mTLS: namespace claims, TC identity, revocation)
+	CodeNamespaceForbidden     = "namespace_forbidden"
+	CodeInvalidNamespaceClaims = "invalid_namespace_claims"
+	CodeTCClientRequired       = "tc_client_required"
+	CodeTCForbidden            = "tc_forbidden"
+	CodeCertificateRevoked     = "certificate_revoked"
 	// 404
 	CodeNotFound = "not_found"
 	// 405
