@@ -109,6 +109,7 @@ func (a *queueActor) turn(req *request, fn func()) {
 			}
 			return
 		}
+		a.core.expire(a.now()) // deadlines that passed while we were away
 	}
 	fn()
 	a.serveConsumers()

@@ -484,3 +484,16 @@ func TestSweepOrphanPayloads(t *testing.T) {
 		t.Fatal("referenced payload swept")
 	}
 }
+
+// Deadlines that passed while the queue's actor was passivated take effect
+// before the first request after it reloads.
+func TestReloadAppliesMissedDeadlines(t *testing.T) {
+	e := newEnv(t, func(c *queues.Config) { c.Actors = actors.Config{IdleAfter: time.Nanosecond, Tick: time.Hour} })
+	e.enqueue("m", func(r *queues.EnqueueRequest) { r.MaxAttempts = 1 })
+	e.dequeue(ref, 1)
+	waitFor(t, "passivation", func() bool { e.clk.Advance(time.Millisecond); e.svc.PassivateIdle(); return e.svc.Live() == 0 })
+	e.clk.Advance(time.Minute) // no actor, no timer: the visibility timeout passes unseen
+	if s := e.stats(ref); s.DeadLetters != 1 || s.InFlight != 0 {
+		t.Fatalf("after reload: %+v", s)
+	}
+}
