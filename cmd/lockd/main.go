@@ -1,6 +1,8 @@
 // Command lockd is the lockd server and its command-line tools.
 //
 //	lockd [flags]            run the server (see lockd --help)
+//	lockd auth COMMAND       issue, revoke, inspect and verify bundles
+//	lockd verify store       check the store's credentials and encryption
 package main
 
 import (
@@ -16,5 +18,11 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "auth" {
+		return runAuth(args[1:], os.Stdout, os.Stderr)
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runVerify(args[1:], os.Stdout, os.Stderr)
+	}
 	return serve(args)
 }

@@ -45,7 +45,8 @@ func startLockd(t *testing.T, args ...string) *proc {
 // startLockdEnv is startLockd with extra environment variables.
 func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s"}, args...)...)
+	// Plain HTTP unless a test asks for mTLS (--disable-mtls=false).
+	cmd := exec.Command(lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

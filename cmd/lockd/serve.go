@@ -29,6 +29,7 @@ type serveFlags struct {
 	spoolMem        *int64
 	attachmentMax   *int64
 	s3PartSize      *int64
+	sec             *securityFlags
 }
 
 func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
@@ -66,6 +67,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or console")
 	fs.DurationVar(&f.drainGrace, "drain-grace", 10*time.Second, "how long holders may finish after a shutdown signal (0 skips draining)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "total shutdown budget, split 80/20 between drain and HTTP teardown")
+	f.sec = addSecurityFlags(fs)
 	return fs, f
 }
 
@@ -80,8 +82,14 @@ func serve(args []string) error {
 	if err := applyEnv(fs, "LOCKD_"); err != nil {
 		return err
 	}
+	if err := applyConfigFile(fs, f.sec); err != nil {
+		return err
+	}
 	log, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
+		return err
+	}
+	if f.cfg.Security, err = f.sec.security(log, true); err != nil {
 		return err
 	}
 	f.cfg.JSONMax, f.cfg.SpoolMemory, f.cfg.Logger = *f.jsonMax, int(*f.spoolMem), log
@@ -94,7 +102,10 @@ func serve(args []string) error {
 	metrics.NewGauge(`lockd_key_actors_live`, func() float64 { return float64(srv.Keys().Live()) })
 	startSideListeners(f, log)
 	lc := log.With().Str("sys", "server.lifecycle.core").Logger()
-	lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Msg("lockd serving")
+	lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS()).Msg("lockd serving")
+	hupStop := make(chan struct{})
+	defer close(hupStop)
+	go reloadOnHUP(srv, lc, hupStop)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
