@@ -56,6 +56,8 @@ type queueActor struct {
 	core   *core
 	loaded bool
 	last   store.Durable // the latest write
+	warm   int64         // inline payload bytes held in memory
+	fresh  []*entry      // enqueued this turn: keepInline after the write
 
 	waiters  []*consumer // blocked dequeues, FIFO
 	subs     []*consumer // subscriptions
@@ -133,7 +135,12 @@ func (a *queueActor) load() error {
 			return fmt.Errorf("%w: load %s: %v", ErrUnavailable, a.ref.Name(), err)
 		}
 	}
-	a.core, a.loaded, a.last = c, true, store.Done
+	a.core, a.loaded, a.last, a.warm = c, true, store.Done, 0
+	for _, l := range []*lane{c.main, c.dlq} {
+		for _, e := range l.sorted() {
+			a.keepInline(e)
+		}
+	}
 	return nil
 }
 
@@ -177,6 +184,15 @@ func (a *queueActor) flush() {
 		for _, o := range outs {
 			o.ok(a.last)
 		}
+		a.fresh = nil
+		return
+	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	thawed, err := a.thaw(ctx, ws)
+	defer refreeze(thawed)
+	if err != nil {
+		a.writeFailed(outs, err)
 		return
 	}
 	sops, live, err := ops(ws)
@@ -184,8 +200,6 @@ func (a *queueActor) flush() {
 		a.writeFailed(outs, fmt.Errorf("%w: encode: %v", ErrUnavailable, err))
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
 	tags, d, err := store.Apply(ctx, a.svc.st, sops)
 	if errors.Is(err, store.ErrConflict) {
 		a.writeFailed(outs, fail(ErrConflict, "queue records changed in the store; retry"))
@@ -204,12 +218,17 @@ func (a *queueActor) flush() {
 	for _, o := range outs {
 		o.ok(d)
 	}
+	for _, e := range a.fresh {
+		a.keepInline(e)
+	}
+	a.fresh = nil
 	if len(garbage) > 0 {
 		go a.svc.collect(d, garbage)
 	}
 }
 
 func (a *queueActor) writeFailed(outs []outcome, err error) {
+	a.fresh = nil
 	for _, o := range outs {
 		o.fail(err)
 	}

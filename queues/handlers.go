@@ -132,6 +132,7 @@ func deleteItem[T comparable](s []T, v T) []T {
 
 func (a *queueActor) enqueue(now time.Time, req *request, op *opEnqueue) {
 	e := a.core.enqueue(now, op.rec)
+	a.fresh = append(a.fresh, e) // its payload budget is decided after the write
 	res := EnqueueResult{
 		Ref: a.ref, ID: e.rec.ID, MaxAttempts: e.rec.MaxAttempts, NotVisibleUntil: unixTime(e.rec.VisibleAt),
 		Visibility: time.Duration(e.rec.Visibility), Size: e.rec.Size, CorrelationID: e.rec.CorrelationID,
@@ -173,6 +174,7 @@ func (a *queueActor) ack(now time.Time, req *request, op *opAck) {
 		req.answer(nil, err, nil)
 		return
 	}
+	a.forget(e)
 	s := settled{txn: txn, cid: e.rec.CorrelationID}
 	a.later(req, func() any { return s })
 }

@@ -27,6 +27,9 @@ type entry struct {
 	where place
 	// sub is the subscription this delivery counts against (prefetch).
 	sub *consumer
+	// cold means rec.Inline is not held in memory (the actor's inline
+	// budget was spent): it is read back from the store when needed.
+	cold bool
 }
 
 // item is a heap element; key is the seq (ready) or a deadline (timed).

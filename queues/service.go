@@ -26,9 +26,13 @@ type Config struct {
 	// DefaultMaxAttempts is how many failures move a message to the DLQ
 	// when its enqueue gave no max_attempts (default 5, as lockd v0.9).
 	DefaultMaxAttempts int
-	// InlineMax is the largest payload kept inside the message record (and
-	// in the actor's memory); larger payloads are blobs (default 8 KiB).
+	// InlineMax is the largest payload kept inside the message record;
+	// larger payloads are blobs (default 8 KiB).
 	InlineMax int64
+	// InlineMemory bounds the inline payload bytes a queue's actor keeps in
+	// memory (default 64 MiB). Beyond it payloads stay only in the store
+	// and are read back when their record is rewritten or delivered.
+	InlineMemory int64
 	// State leases workflow state for stateful dequeues (nil: stateful
 	// dequeues fail with ErrNoState).
 	State StateLeaser
@@ -66,6 +70,9 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	}
 	if cfg.InlineMax <= 0 {
 		cfg.InlineMax = 8 << 10
+	}
+	if cfg.InlineMemory <= 0 {
+		cfg.InlineMemory = 64 << 20
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}

@@ -497,3 +497,44 @@ func TestReloadAppliesMissedDeadlines(t *testing.T) {
 		t.Fatalf("after reload: %+v", s)
 	}
 }
+
+// Past the inline memory budget payloads stay only in the store; every
+// path that rewrites or delivers such a message still carries its payload.
+func TestColdInlinePayloads(t *testing.T) {
+	e := newEnv(t, func(c *queues.Config) { c.InlineMax, c.InlineMemory = 64, 10 })
+	var ids []string
+	for i := 0; i < 4; i++ {
+		ids = append(ids, e.enqueue(fmt.Sprintf("payload-%d", i), func(r *queues.EnqueueRequest) { r.MaxAttempts = 1 }).ID)
+	}
+	// Delivery, nack into the DLQ, DLQ delivery, requeue, redelivery.
+	ds := e.dequeue(ref, 4)
+	for i, d := range ds {
+		if payload(t, d) != fmt.Sprintf("payload-%d", i) {
+			t.Fatalf("delivery %d payload %q", i, payload(t, d))
+		}
+		if _, err := e.svc.Nack(ctx(t), queues.NackRequest{Ref: ref, ID: d.ID, Proof: proof(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dlq := queues.Ref{Namespace: "default", Queue: "jobs", DLQ: true}
+	dd := e.dequeue(dlq, 1)[0]
+	if payload(t, dd) != "payload-0" {
+		t.Fatalf("dlq payload %q", payload(t, dd))
+	}
+	e.crash() // reload: the budget is applied again on load
+	if _, err := e.svc.Requeue(ctx(t), queues.RequeueRequest{Ref: ref, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range e.dequeue(ref, 10) {
+		got[d.ID] = payload(t, d)
+		if err := e.ack(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range ids[1:] { // ids[0] is in flight from the DLQ
+		if got[id] != fmt.Sprintf("payload-%d", i+1) {
+			t.Fatalf("after requeue %s: %q", id, got[id])
+		}
+	}
+}
