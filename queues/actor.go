@@ -68,6 +68,7 @@ type queueActor struct {
 	timerAt int64
 }
 
+// Receive is the actor's switch: lifecycle, requests, timers.
 func (a *queueActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
