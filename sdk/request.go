@@ -118,7 +118,7 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, r *call, replay *rep
 		if errors.Is(cause, errAttemptTimeout) && ctx.Err() == nil {
 			return nil, fmt.Errorf("lockd: %s %s: no answer from %s within %s: %w", r.method, r.path, ep.raw, c.cfg.httpTimeout+r.wait, errAttemptTimeout)
 		}
-		return nil, fmt.Errorf("lockd: %s %s via %s: %w", r.method, r.path, ep.raw, err)
+		return nil, &transportError{method: r.method, path: r.path, endpoint: ep.raw, err: err}
 	}
 	c.noteDrain(resp)
 	if resp.StatusCode >= 400 {
@@ -207,6 +207,24 @@ func (c *Client) doJSON(ctx context.Context, r *call, out any) (http.Header, err
 	}
 	return resp.Header, nil
 }
+
+// transportError is a request that got no HTTP answer. It unwraps to the
+// *url.Error of net/http.
+type transportError struct {
+	method, path, endpoint string
+	err                    error
+}
+
+func (e *transportError) Error() string {
+	inner := e.err
+	var ue *url.Error
+	if errors.As(inner, &ue) {
+		inner = ue.Err
+	}
+	return fmt.Sprintf("lockd: %s %s via %s: %v", e.method, e.path, e.endpoint, inner)
+}
+
+func (e *transportError) Unwrap() error { return e.err }
 
 // cancelBody ends the attempt's context when the body is closed.
 type cancelBody struct {

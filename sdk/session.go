@@ -64,6 +64,15 @@ func (s *LeaseSession) Ref() LeaseRef {
 // says why.
 func (s *LeaseSession) Done() <-chan struct{} { return s.lost.Done() }
 
+// Draining reports whether the server announced a drain
+// (Shutdown-Imminent) to this session's client; a drain-aware client
+// then releases the session as soon as none of its requests is in flight.
+func (s *LeaseSession) Draining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.drain
+}
+
 // Err returns nil while the session is usable, else why it is not.
 func (s *LeaseSession) Err() error {
 	if s.lost.Err() == nil {

@@ -1,6 +1,7 @@
 // Command lockd is the lockd server and its command-line tools.
 //
 //	lockd [flags]            run the server (see lockd --help)
+//	lockd client COMMAND     talk to a server (see lockd client --help)
 //	lockd auth COMMAND       issue, revoke, inspect and verify bundles
 //	lockd verify store       check the store's credentials and encryption
 package main
@@ -18,6 +19,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "client" {
+		return runClient(args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
 	if len(args) > 0 && args[0] == "auth" {
 		return runAuth(args[1:], os.Stdout, os.Stderr)
 	}
