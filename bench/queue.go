@@ -154,97 +154,111 @@ var queueRuns atomic.Int64
 // requests per 4 messages, about the producers' 1 per message.
 const consumerPage = 4
 
+// flowRun is the shared state of one producers/consumers run.
+type flowRun struct {
+	pc, cc          *queueClient
+	noop            bool
+	start           time.Time
+	stopProducing   time.Time
+	produced, acked atomic.Int64
+	lastAck         atomic.Int64 // unix ns of the latest ack
+	produceDone     chan struct{}
+	errs            chan error
+	mu              sync.Mutex
+	lats            []time.Duration
+}
+
 // flow runs producers and consumers on a fresh queue for -d; consumers
 // then drain what was produced (bounded). Latency is enqueue start → ack
 // answered.
 func flow(t *target, producers, consumers int, noop bool) flowResult {
 	name := fmt.Sprintf("bench-%s-%d", t.name, queueRuns.Add(1))
-	pc := newQueueClient(t, producers, name)
-	cc := newQueueClient(t, consumers, name)
+	f := &flowRun{pc: newQueueClient(t, producers, name), cc: newQueueClient(t, consumers, name), noop: noop,
+		produceDone: make(chan struct{}), errs: make(chan error, producers+consumers)}
 	var before int64
 	if t.syncs != nil {
 		before = t.syncs()
 	}
-	var res flowResult
-	var produced, acked atomic.Int64
-	var mu sync.Mutex
-	var lats []time.Duration
-	errs := make(chan error, producers+consumers)
-	start := time.Now()
-	stopProducing := start.Add(*duration)
-	var wg sync.WaitGroup
+	f.start = time.Now()
+	f.stopProducing = f.start.Add(*duration)
+	var pwg, cwg sync.WaitGroup
 	for p := 0; p < producers; p++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stopProducing) && produced.Load() < *maxOps {
-				if err := pc.enqueue(message256(time.Now())); err != nil {
-					errs <- err
-					return
-				}
-				produced.Add(1)
-			}
-		}()
+		pwg.Add(1)
+		go func() { defer pwg.Done(); f.produce() }()
 	}
-	produceDone := make(chan struct{})
 	var produceElapsed time.Duration
-	go func() { wg.Wait(); produceElapsed = time.Since(start); close(produceDone) }()
-	var cwg sync.WaitGroup
-	drainBy := stopProducing.Add(30 * time.Second)
-	var lastAck atomic.Int64
+	go func() { pwg.Wait(); produceElapsed = time.Since(f.start); close(f.produceDone) }()
 	for c := 0; c < consumers; c++ {
 		cwg.Add(1)
-		go func(c int) {
-			defer cwg.Done()
-			owner := "c" + strconv.Itoa(c)
-			var mine []time.Duration
-			defer func() { mu.Lock(); lats = append(lats, mine...); mu.Unlock() }()
-			for time.Now().Before(drainBy) {
-				select {
-				case <-produceDone:
-					if noop || acked.Load() >= produced.Load() {
-						return
-					}
-				default:
-				}
-				ds, err := cc.dequeue(owner, 1, consumerPage)
-				if err != nil {
-					errs <- err
-					return
-				}
-				for _, d := range ds {
-					if err := cc.ack(d.meta); err != nil {
-						errs <- err
-						return
-					}
-					acked.Add(1)
-					now := time.Now()
-					lastAck.Store(now.UnixNano())
-					if sent, ok := sentAt(d.payload); ok && !noop && len(mine) < 1<<20 {
-						mine = append(mine, now.Sub(sent))
-					}
-				}
-			}
-		}(c)
+		go func(c int) { defer cwg.Done(); f.consume("c" + strconv.Itoa(c)) }(c)
 	}
 	cwg.Wait()
-	<-produceDone
-	res.enqueued, res.acked = produced.Load(), acked.Load()
-	res.enqRate = float64(res.enqueued) / produceElapsed.Seconds()
-	if la := lastAck.Load(); la > 0 {
-		res.ackRate = float64(res.acked) / time.Unix(0, la).Sub(start).Seconds()
-	}
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	if len(lats) > 0 {
-		res.p50, res.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
-	}
+	<-f.produceDone
+	res := f.result(produceElapsed)
 	if t.syncs != nil && res.acked > 0 {
 		res.syncsPerMsg = float64(t.syncs()-before) / float64(res.acked)
 	}
+	return res
+}
+
+func (f *flowRun) produce() {
+	for time.Now().Before(f.stopProducing) && f.produced.Load() < *maxOps {
+		if err := f.pc.enqueue(message256(time.Now())); err != nil {
+			f.errs <- err
+			return
+		}
+		f.produced.Add(1)
+	}
+}
+
+// consume dequeues and acks until production ended and everything
+// produced is acked, or 30 s after production ended.
+func (f *flowRun) consume(owner string) {
+	var mine []time.Duration
+	defer func() { f.mu.Lock(); f.lats = append(f.lats, mine...); f.mu.Unlock() }()
+	drainBy := f.stopProducing.Add(30 * time.Second)
+	for time.Now().Before(drainBy) {
+		select {
+		case <-f.produceDone:
+			if f.noop || f.acked.Load() >= f.produced.Load() {
+				return
+			}
+		default:
+		}
+		ds, err := f.cc.dequeue(owner, 1, consumerPage)
+		if err != nil {
+			f.errs <- err
+			return
+		}
+		for _, d := range ds {
+			if err := f.cc.ack(d.meta); err != nil {
+				f.errs <- err
+				return
+			}
+			f.acked.Add(1)
+			now := time.Now()
+			f.lastAck.Store(now.UnixNano())
+			if sent, ok := sentAt(d.payload); ok && !f.noop && len(mine) < 1<<20 {
+				mine = append(mine, now.Sub(sent))
+			}
+		}
+	}
+}
+
+func (f *flowRun) result(produceElapsed time.Duration) flowResult {
+	res := flowResult{enqueued: f.produced.Load(), acked: f.acked.Load()}
+	res.enqRate = float64(res.enqueued) / produceElapsed.Seconds()
+	if la := f.lastAck.Load(); la > 0 {
+		res.ackRate = float64(res.acked) / time.Unix(0, la).Sub(f.start).Seconds()
+	}
+	sort.Slice(f.lats, func(i, j int) bool { return f.lats[i] < f.lats[j] })
+	if n := len(f.lats); n > 0 {
+		res.p50, res.p99 = f.lats[n/2], f.lats[n*99/100]
+	}
 	select {
-	case res.err = <-errs:
+	case res.err = <-f.errs:
 	default:
-		if !noop && res.acked < res.enqueued {
+		if !f.noop && res.acked < res.enqueued {
 			res.err = fmt.Errorf("%d of %d messages acked", res.acked, res.enqueued)
 		}
 	}
