@@ -110,7 +110,7 @@ func (a *queueActor) handle(req *request) {
 		a.watchers = deleteItem(a.watchers, op.w)
 		req.answer(nil, nil, nil)
 	case *opList:
-		req.answer(a.list(op), nil, nil)
+		req.answer(a.list(op), nil, a.last) // once what it shows is durable
 	case *opOrphans:
 		a.orphans(req, op)
 	case *opRequeue:
