@@ -8,10 +8,11 @@ import (
 
 // QueueState is the workflow state of a DequeueWithState delivery: an
 // ordinary JSON state key (StateKey) leased together with the message.
-// Read and stage it with the embedded session (Load, Save, Update, …);
-// Ack and Nack of the message end its lease (Ack commits what was
-// staged), so do not Release it yourself. Extend of the message extends
-// it too.
+// Read and stage it with the embedded session (Load, Save, Update, …).
+// Settling the message ends the state's lease: Nack commits what was
+// staged, so the next delivery sees it; Ack deletes the state with the
+// message. Do not Release it yourself. Extend of the message extends it
+// too.
 type QueueState struct {
 	*LeaseSession
 	// ETag is the state's ETag at delivery ("" when it had none).

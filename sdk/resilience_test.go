@@ -262,3 +262,83 @@ func TestAcquireForUpdate(t *testing.T) {
 		}
 	})
 }
+
+func TestLeaseLostCancelsHandler(t *testing.T) {
+	ts := startServer(t, "tcp", server.Config{})
+	c := newClient(t, ts.Endpoint, sdk.WithRetries(0), sdk.WithKeepAliveTimeout(500*time.Millisecond))
+	ctx := testCtx(t)
+	started := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.AcquireForUpdate(ctx, api.AcquireRequest{Key: "doomed", Owner: "w", TTLSeconds: 2},
+			func(hctx context.Context, s *sdk.Snapshot) error {
+				close(started)
+				<-hctx.Done() // the lease is lost when its server goes away
+				return context.Cause(hctx)
+			})
+	}()
+	<-started
+	ts.stop()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, sdk.ErrSessionClosed) || !strings.Contains(err.Error(), "lease lost") {
+			t.Fatalf("handler ended with %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("handler not cancelled after the lease was lost")
+	}
+}
+
+func TestConsumerGracefulStopStateful(t *testing.T) {
+	ts := startServer(t, "unix", server.Config{})
+	c := newClient(t, ts.Endpoint)
+	ctx := testCtx(t)
+	if _, err := c.Enqueue(ctx, "flows", strings.NewReader("step"), sdk.EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	subCtx, stop := context.WithCancel(ctx)
+	started, finished := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.Subscribe(subCtx, "flows", sdk.ConsumerOptions{Owner: "c", Stateful: true, StopGrace: 10 * time.Second},
+			func(hctx context.Context, m *sdk.QueueMessage) error {
+				var st map[string]string
+				if err := m.State().Load(hctx, &st); err != nil {
+					return err
+				}
+				if st["seen"] == "" {
+					// A failure nacks the message; the nack keeps the
+					// workflow state staged here for the next delivery.
+					if err := m.State().Save(hctx, map[string]string{"seen": m.ID()}); err != nil {
+						return err
+					}
+					return errors.New("first attempt fails")
+				}
+				close(started)
+				time.Sleep(300 * time.Millisecond) // still working when the stop comes
+				if hctx.Err() != nil {
+					return errors.New("handler context cancelled within the grace period")
+				}
+				close(finished)
+				return nil
+			})
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("redelivery with the saved workflow state never came")
+	}
+	stop()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-finished:
+	default:
+		t.Fatal("Subscribe returned before its handler finished")
+	}
+	st, err := c.QueueStats(ctx, "flows")
+	if err != nil || st.Ready+st.InFlight+st.Delayed != 0 {
+		t.Fatalf("message not acked: %v %+v", err, st)
+	}
+}

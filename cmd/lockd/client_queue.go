@@ -202,15 +202,15 @@ func (cl *cli) printDelivery(mode string, m *sdk.QueueMessage, path string, n in
 	if mode == "json" {
 		return writeJSON(cl.stdout, map[string]any{"message": msg, "cursor": m.Cursor(), "payload_path": path, "payload_bytes": n})
 	}
+	stateFencing := "" // cleared unless this delivery has a workflow state
+	if msg.StateLeaseID != "" {
+		stateFencing = strconv.FormatInt(msg.StateFencingToken, 10)
+	}
 	exports := []export{
 		{envQueueNamespace, msg.Namespace}, {envQueueName, msg.Queue}, {envQueueMessageID, msg.MessageID},
 		{envQueueLease, msg.LeaseID}, {envQueueFencing, strconv.FormatInt(msg.FencingToken, 10)},
 		{envQueueMetaETag, msg.MetaETag}, {envQueuePayloadPath, path}, {envQueueCursor, m.Cursor()},
-	}
-	if msg.StateLeaseID != "" {
-		exports = append(exports, export{envQueueStateLease, msg.StateLeaseID},
-			export{envQueueStateFencing, strconv.FormatInt(msg.StateFencingToken, 10)},
-			export{envQueueStateETag, msg.StateETag})
+		{envQueueStateLease, msg.StateLeaseID}, {envQueueStateFencing, stateFencing}, {envQueueStateETag, msg.StateETag},
 	}
 	writeExports(cl.stdout, exports)
 	return nil

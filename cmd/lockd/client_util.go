@@ -18,12 +18,11 @@ import (
 type export struct{ name, value string }
 
 // writeExports prints export lines, single-quoted so that eval never
-// expands anything in a value; empty values are left out.
+// expands anything in a value. Empty values are exported too, so that a
+// value left over from an earlier eval (another key's etag, another
+// message's state lease) is cleared.
 func writeExports(w io.Writer, exports []export) {
 	for _, e := range exports {
-		if e.value == "" {
-			continue
-		}
 		fmt.Fprintf(w, "export %s='%s'\n", e.name, strings.ReplaceAll(e.value, "'", `'\''`))
 	}
 }
