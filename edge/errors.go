@@ -72,6 +72,7 @@ var domainErrors = []struct {
 	{keyspace.ErrExpectedSHA256, 409, api.CodeExpectedSHAMismatch},
 	{keyspace.ErrExpectedBytes, 409, api.CodeExpectedLenMismatch},
 	{keyspace.ErrInvalidAttachmentName, 400, api.CodeInvalidAttachmentName},
+	{txn.ErrQueueLeaseMismatch, 409, api.CodeQueueLeaseMismatch},
 	{keyspace.ErrAborted, 409, api.CodeTxnAborted},
 	{txn.ErrAborted, 409, api.CodeTxnAborted},
 	{txn.ErrNotFound, 404, api.CodeTxnNotFound},

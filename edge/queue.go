@@ -119,6 +119,13 @@ func (s *Server) queueAck(c *call) error {
 	if err != nil {
 		return err
 	}
+	if done, err := s.settleInTxn(c, ref, req.MessageID, req.LeaseID, fencing, req.TxnID, true); done || err != nil {
+		if err != nil {
+			return err
+		}
+		writeJSON(c.RequestCtx, 200, api.AckResponse{Acked: true})
+		return nil
+	}
 	res, err := qs.Ack(c.ctx, queues.AckRequest{
 		Ref: ref, ID: req.MessageID, State: stateProof(req.StateLeaseID, req.StateFencingToken),
 		Proof: queues.Proof{LeaseID: req.LeaseID, Fencing: fencing, TxnID: req.TxnID, MetaETag: req.MetaETag},
@@ -154,6 +161,13 @@ func (s *Server) queueNack(c *call) error {
 	fencing, err := fencingToken(req.FencingToken)
 	if err != nil {
 		return err
+	}
+	if done, err := s.settleInTxn(c, ref, req.MessageID, req.LeaseID, fencing, req.TxnID, false); done || err != nil {
+		if err != nil {
+			return err
+		}
+		writeJSON(c.RequestCtx, 200, api.NackResponse{Requeued: true})
+		return nil
 	}
 	res, err := qs.Nack(c.ctx, queues.NackRequest{
 		Ref: ref, ID: req.MessageID, Intent: intent, Delay: seconds(req.DelaySeconds), LastError: req.LastError,

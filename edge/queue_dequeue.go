@@ -117,6 +117,9 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 	if err != nil {
 		return emptyQueue(err, retry)
 	}
+	if err := s.enlistDeliveries(c, qs, ref, req.TxnID, ds); err != nil {
+		return err
+	}
 	c.setCorrelation(ds[0].CorrelationID)
 	if small(ds) {
 		var buf bytes.Buffer

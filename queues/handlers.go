@@ -23,6 +23,12 @@ type (
 		id  string
 		p   Proof
 	}
+	// opCheck verifies a delivery's proof without changing anything.
+	opCheck struct {
+		dlq bool
+		id  string
+		p   Proof
+	}
 	opNack struct {
 		dlq     bool
 		id      string
@@ -78,6 +84,9 @@ func (a *queueActor) handle(req *request) {
 		a.dequeue(req, op)
 	case *opAck:
 		a.ack(now, req, op)
+	case *opCheck:
+		_, err := a.core.check(now, a.core.lane(op.dlq), op.id, op.p)
+		req.answer(nil, err, nil)
 	case *opNack:
 		a.nack(now, req, op)
 	case *opExtend:

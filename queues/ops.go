@@ -109,6 +109,13 @@ func (s *Service) Ack(ctx context.Context, req AckRequest) (AckResult, error) {
 	return AckResult{CorrelationID: st.cid}, nil
 }
 
+// Check reports whether p still proves the delivery of message id (a
+// transaction prepares with it before committing an ack).
+func (s *Service) Check(ctx context.Context, ref Ref, id string, p Proof) error {
+	_, err := s.call(ctx, ref, &opCheck{dlq: ref.DLQ, id: id, p: p})
+	return err
+}
+
 // Nack returns a delivery to the queue after req.Delay. A failure (the
 // default intent) counts toward max_attempts and may move the message to
 // the DLQ; a defer does not. With req.State the workflow-state lease is

@@ -127,6 +127,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	}
 	cancel()
 	s.queues = newQueues(st, s.keys, cfg)
+	s.txns.SetMessageRM(messageRM{s.queues})
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,

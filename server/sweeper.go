@@ -26,6 +26,11 @@ func (s *Server) sweep(interval, grace time.Duration, stop <-chan struct{}) {
 			log.Warn().Err(err).Msg("transaction sweep failed")
 		}
 		n, err := s.keys.SweepOrphans(ctx, grace)
+		if q, qerr := s.queues.SweepOrphans(ctx, grace); qerr != nil {
+			log.Warn().Err(qerr).Msg("queue sweep failed")
+		} else {
+			n += q
+		}
 		cancel()
 		if err != nil {
 			log.Warn().Err(err).Msg("sweep failed")

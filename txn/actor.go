@@ -256,7 +256,7 @@ func (r *run) decide(op *opDecide) (State, error) {
 func (r *run) aborted(want, got State, cause error) error {
 	if want == Commit && got == Rollback {
 		if cause != nil {
-			return fmt.Errorf("%w: %v", ErrAborted, cause)
+			return fmt.Errorf("%w: %w", ErrAborted, cause)
 		}
 		return ErrAborted
 	}

@@ -18,6 +18,10 @@ var (
 	ErrStaleTerm = errors.New("txn: stale tc_term")
 	// ErrInvalidState: a decision that is not pending, commit or rollback.
 	ErrInvalidState = errors.New("txn: invalid state")
+	// ErrQueueLeaseMismatch: an enlisted message's delivery lease is no
+	// longer the one the transaction holds (it expired or was redelivered),
+	// so the transaction cannot ack it.
+	ErrQueueLeaseMismatch = errors.New("txn: queue message lease mismatch")
 	// ErrUnavailable: the coordinator could not read or write its record.
 	ErrUnavailable = errors.New("txn: coordinator unavailable")
 )

@@ -155,6 +155,23 @@ func (s *Service) Release(ctx context.Context, req keyspace.ReleaseRequest) (boo
 	return true, nil
 }
 
+// SettleMessage lets the ack (commit) or nack (rollback) of a message
+// dequeued under a multi-participant transaction decide that transaction.
+// It reports false when txnID has no other participants: the caller then
+// settles the message itself.
+func (s *Service) SettleMessage(ctx context.Context, txnID string, p Participant, commit bool) (bool, error) {
+	if txnID == "" || !s.Multi(txnID) {
+		return false, nil
+	}
+	want := Rollback
+	if commit {
+		want = Commit
+	}
+	p.Kind = KindMessage
+	_, err := s.call(ctx, txnID, &opDecide{want: want, requester: &p})
+	return true, err
+}
+
 // Enlist adds a participant (a dequeued message) to a transaction.
 func (s *Service) Enlist(ctx context.Context, txnID string, p Participant) error {
 	var origin *Participant

@@ -1,0 +1,90 @@
+package edge_test
+
+import (
+	"testing"
+
+	"github.com/lockdhq/lockd/edge/edgetest"
+	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/server"
+)
+
+func emptyNow(t *testing.T, s *edgetest.Server, queue string) bool {
+	r, _ := dequeue(t, s, "/v1/queue/dequeue", map[string]any{"queue": queue, "owner": "probe", "wait_seconds": -1})
+	return r.Status == 409
+}
+
+// A message dequeued under a key's transaction is acked by its commit.
+func TestQueueEnlistedCommitAcks(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		enqueue(t, s, "jobs", `{"job":1}`)
+		k := acquire(t, s, "job-state", "w")
+		d := dequeueOne(t, s, "jobs", map[string]any{"txn_id": k.TxnID})
+		if d.Message.TxnID != k.TxnID {
+			t.Fatalf("delivery txn %s, want %s", d.Message.TxnID, k.TxnID)
+		}
+		mustOK(t, k.update(`{"done":1}`), "update")
+		mustOK(t, k.release(false), "commit")
+		if !emptyNow(t, s, "jobs") {
+			t.Fatal("commit did not ack the enlisted message")
+		}
+		if p := publicGet(s, "job-state"); string(p.Body) != `{"done":1}` {
+			t.Fatalf("state %d %s", p.Status, p.Body)
+		}
+		// The consumer's own ack afterwards finds nothing left to ack.
+		if r := ack(s, d.Message); r.Status != 200 && r.Status != 404 {
+			t.Fatalf("late ack: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// Rolling the transaction back returns the message, counting a failure.
+func TestQueueEnlistedRollbackNacks(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		enqueue(t, s, "jobs", `{"job":2}`)
+		k := acquire(t, s, "job-state", "w")
+		dequeueOne(t, s, "jobs", map[string]any{"txn_id": k.TxnID})
+		mustOK(t, k.update(`{"done":2}`), "update")
+		mustOK(t, k.release(true), "rollback")
+		again := dequeueOne(t, s, "jobs")
+		if again.Message.FailureAttempts != 1 {
+			t.Fatalf("redelivery %+v", again.Message)
+		}
+		if p := publicGet(s, "job-state"); p.Status != 204 {
+			t.Fatalf("rolled-back state visible: %s", p.Body)
+		}
+	})
+}
+
+// The consumer's ack decides the transaction like a release would.
+func TestQueueAckDecidesTransaction(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		enqueue(t, s, "jobs", `{"job":3}`)
+		k := acquire(t, s, "job-state", "w")
+		d := dequeueOne(t, s, "jobs", map[string]any{"txn_id": k.TxnID})
+		mustOK(t, k.update(`{"done":3}`), "update")
+		mustOK(t, ack(s, d.Message), "ack")
+		if p := publicGet(s, "job-state"); string(p.Body) != `{"done":3}` {
+			t.Fatalf("ack did not commit the key: %d %s", p.Status, p.Body)
+		}
+		mustOK(t, k.release(false), "later release")
+		if !emptyNow(t, s, "jobs") {
+			t.Fatal("message still queued")
+		}
+	})
+}
+
+// A delivery whose visibility ran out cannot be acked by the commit: the
+// transaction rolls back with queue_message_lease_mismatch.
+func TestQueueStaleLeaseAbortsCommit(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		enqueue(t, s, "jobs", `{"job":4}`)
+		k := acquire(t, s, "job-state", "w")
+		dequeueOne(t, s, "jobs", map[string]any{"txn_id": k.TxnID, "visibility_timeout_seconds": 1})
+		mustOK(t, k.update(`{"done":4}`), "update")
+		eventually(t, "visibility expiry", func() bool { return stats(t, s, "jobs").InFlight == 0 })
+		wantError(t, k.release(false), 409, api.CodeQueueLeaseMismatch)
+		if p := publicGet(s, "job-state"); p.Status != 204 {
+			t.Fatalf("state committed although the message could not be acked: %s", p.Body)
+		}
+	})
+}
