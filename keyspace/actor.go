@@ -195,6 +195,9 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 		if err != nil {
 			granted.req.answer(nil, err, nil)
 		} else {
+			if granted.op.TxnID == "" { // minted here, as in acquire: joiners must find it
+				a.svc.origins.Store(granted.op.txnID, a.ref)
+			}
 			granted.req.answer(a.lease(granted.op), nil, d)
 		}
 	}
