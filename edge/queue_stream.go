@@ -16,19 +16,10 @@ import (
 // vanished client is noticed.
 const heartbeat = 15 * time.Second
 
-// untilShutdown returns a context that ends when the server shuts down
-// (fasthttp's RequestCtx.Done) or cancel is called.
+// untilShutdown returns a context that ends when the server shuts down or
+// cancel is called.
 func (c *call) untilShutdown() (context.Context, context.CancelFunc) {
-	done := c.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return context.WithCancel(c.ctx)
 }
 
 func (s *Server) queueSubscribe(c *call) error          { return s.subscribe(c, false) }

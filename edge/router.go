@@ -21,7 +21,7 @@ type call struct {
 	srv *Server
 	cid string
 	// ctx bounds the request's domain calls; it ends when the server shuts
-	// down.
+	// down (see Server.base).
 	ctx context.Context
 	// auth is the mTLS authorization state; nil when mTLS is off.
 	auth *authState
@@ -81,7 +81,7 @@ func countStatus(route string, status int) {
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	c := &call{RequestCtx: ctx, srv: s, cid: correlationID(ctx), ctx: ctx}
+	c := &call{RequestCtx: ctx, srv: s, cid: correlationID(ctx), ctx: s.base}
 	ctx.Response.Header.Set(api.HeaderCorrelationID, c.cid)
 	if s.draining.Load() {
 		ctx.Response.Header.Set(api.HeaderShutdownImminent, "true")

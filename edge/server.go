@@ -57,6 +57,11 @@ type Server struct {
 	log      zerolog.Logger
 	draining atomic.Bool
 	routes   map[string]route
+	// base bounds every request's domain calls; Shutdown cancels it. It is
+	// never fasthttp's RequestCtx: that is reset and reused when the
+	// handler returns, while a store client may still hold the context.
+	base   context.Context
+	cancel context.CancelFunc
 }
 
 // New builds the edge over the domain services.
@@ -75,6 +80,7 @@ func New(svc Services, cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
+	s.base, s.cancel = context.WithCancel(context.Background())
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,
@@ -112,7 +118,9 @@ func (s *Server) Drain() {
 // Shutdown stops accepting connections and waits for handlers until ctx
 // ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.http.ShutdownWithContext(ctx)
+	err := s.http.ShutdownWithContext(ctx)
+	s.cancel()
+	return err
 }
 
 type fasthttpLogger struct{ l zerolog.Logger }

@@ -14,3 +14,8 @@ go vet ./...
 
 echo "== go test -race"
 go test -race -timeout 25m ./...
+
+# The HTTP tests once more on the object stores (real versitygw and Azurite
+# on loopback): the same requests must behave the same on every backend.
+echo "== HTTP tests on s3 and azure"
+LOCKD_TEST_BACKENDS=s3,azure go test -race -timeout 20m ./edge/
