@@ -242,3 +242,35 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestQueueDeadLetters(t *testing.T) {
+	ts := startServer(t, "tcp", server.Config{})
+	c := newClient(t, ts.Endpoint)
+	ctx := testCtx(t)
+	res, err := c.Enqueue(ctx, "fragile", strings.NewReader("x"), sdk.EnqueueOptions{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Dequeue(ctx, "fragile", sdk.DequeueOptions{Owner: "w", BlockSeconds: sdk.BlockNoWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Nack(ctx, sdk.NackOptions{LastError: map[string]string{"detail": "bad input"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.QueueDLQList(ctx, api.QueueDLQListRequest{Queue: "fragile"})
+	if err != nil || len(list.Messages) != 1 || list.Messages[0].MessageID != res.MessageID {
+		t.Fatalf("dlq list: %v %+v", err, list)
+	}
+	rq, err := c.QueueDLQRequeue(ctx, api.QueueDLQRequeueRequest{Queue: "fragile", All: true})
+	if err != nil || len(rq.Requeued) != 1 {
+		t.Fatalf("requeue: %v %+v", err, rq)
+	}
+	m, err = c.Dequeue(ctx, "fragile", sdk.DequeueOptions{Owner: "w", BlockSeconds: 5})
+	if err != nil || m.ID() != res.MessageID {
+		t.Fatalf("after requeue: %v", err)
+	}
+	if err := m.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -33,6 +33,10 @@ type call struct {
 	wait time.Duration
 	// noRetry sends the request once.
 	noRetry bool
+	// buffered reads the whole answer within the attempt timeout (JSON
+	// answers); otherwise the body streams and only the headers are
+	// bounded by it.
+	buffered bool
 }
 
 func newCall(method, path string) *call {
@@ -126,6 +130,21 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, r *call, replay *rep
 		defer timer.Stop()
 		return nil, c.apiError(r, resp)
 	}
+	if r.buffered {
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		timer.Stop()
+		cause := context.Cause(actx)
+		cancel(nil)
+		if err != nil {
+			if errors.Is(cause, errAttemptTimeout) {
+				err = fmt.Errorf("%w: %w", errAttemptTimeout, err)
+			}
+			return nil, &transportError{method: r.method, path: r.path, endpoint: ep.raw, err: fmt.Errorf("read answer: %w", err)}
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		return resp, nil
+	}
 	timer.Stop()
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, nil
@@ -193,6 +212,7 @@ func (c *Client) apiError(r *call, resp *http.Response) error {
 
 // doJSON sends r and decodes a JSON answer into out (nil: discard).
 func (c *Client) doJSON(ctx context.Context, r *call, out any) (http.Header, error) {
+	r.buffered = true
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err

@@ -342,3 +342,39 @@ func TestConsumerGracefulStopStateful(t *testing.T) {
 		t.Fatalf("message not acked: %v %+v", err, st)
 	}
 }
+
+func TestAttemptTimeoutBoundsSilentServers(t *testing.T) {
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/describe" { // headers, then a body that never ends
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			w.Write([]byte(`{"key":`))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stall.Close()
+	defer close(release) // before Close, which waits for the handlers
+	c := newClient(t, stall.URL, sdk.WithHTTPTimeout(200*time.Millisecond), sdk.WithRetries(1))
+	ctx := testCtx(t)
+	for _, call := range []func() error{
+		func() error {
+			_, err := c.Acquire(ctx, api.AcquireRequest{Key: "k", Owner: "w", BlockSeconds: sdk.BlockNoWait})
+			return err
+		},
+		func() error { _, err := c.Describe(ctx, "k"); return err },
+	} {
+		start := time.Now()
+		err := call()
+		if err == nil || time.Since(start) > 5*time.Second {
+			t.Fatalf("silent server: %v after %s", err, time.Since(start))
+		}
+		if !strings.Contains(err.Error(), "timed out") && !strings.Contains(err.Error(), "no answer") {
+			t.Fatalf("error does not say it timed out: %v", err)
+		}
+	}
+}
