@@ -52,6 +52,9 @@ type keyActor struct {
 	loaded  bool
 	last    store.Durable // the latest write
 	waiters []*waiter
+	// pending are blobs being uploaded for this key (not yet staged): the
+	// sweeper must not take them for orphans.
+	pending map[string]struct{}
 
 	leaseTimer    clock.Timer
 	leaseTimerFor int64 // Expires the timer was armed for
@@ -69,7 +72,7 @@ func (a *keyActor) Receive(ctx actor.Context) {
 		a.self, a.system = ctx.Self(), ctx.ActorSystem()
 		a.load()
 	case *actors.Passivate:
-		m.Reply(ctx, len(a.waiters) == 0)
+		m.Reply(ctx, len(a.waiters) == 0 && len(a.pending) == 0)
 	case *actor.Stopping:
 		a.stopTimers()
 	case *request:
@@ -280,4 +283,14 @@ func (a *keyActor) stopTimers() {
 		a.leaseTimer.Stop()
 		a.leaseTimer = nil
 	}
+}
+
+func (a *keyActor) addPending(blob string) {
+	if blob == "" {
+		return
+	}
+	if a.pending == nil {
+		a.pending = map[string]struct{}{}
+	}
+	a.pending[blob] = struct{}{}
 }

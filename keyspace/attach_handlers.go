@@ -29,6 +29,7 @@ type AttachResult struct {
 }
 
 func (a *keyActor) attach(now time.Time, req *request, op *opAttach) {
+	delete(a.pending, op.att.Blob)
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
 		req.answer(nil, err, nil)
 		return

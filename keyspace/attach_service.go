@@ -61,17 +61,18 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (AttachResult, 
 	if err := ValidAttachmentName(req.Name); err != nil {
 		return AttachResult{}, err
 	}
-	if _, err := s.call(ctx, req.Ref, &opCheck{LeaseProof: req.LeaseProof}); err != nil {
+	id := uuid.Must(uuid.NewV7()).String()
+	att := &attachment{ID: id, Name: req.Name, ContentType: req.ContentType, Blob: attachmentBlob(req.Ref, id)}
+	if _, err := s.call(ctx, req.Ref, &opCheck{LeaseProof: req.LeaseProof, blob: att.Blob}); err != nil {
 		return AttachResult{}, err
 	}
 	limit := s.cfg.AttachmentMax
 	if req.MaxBytes > 0 && req.MaxBytes < limit {
 		limit = req.MaxBytes
 	}
-	id := uuid.Must(uuid.NewV7()).String()
 	m := &meter{r: req.Body, limit: limit, h: sha256.New()}
-	att := &attachment{ID: id, Name: req.Name, ContentType: req.ContentType, Blob: attachmentBlob(req.Ref, id)}
 	if _, err := s.st.WriteBlob(ctx, att.Blob, m); err != nil {
+		s.forget(req.Ref, att.Blob)
 		if m.over {
 			return AttachResult{}, fmt.Errorf("%w: limit is %d bytes", ErrAttachmentTooLarge, limit)
 		}
@@ -79,6 +80,7 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (AttachResult, 
 	}
 	att.Size, att.SHA256 = m.n, hex.EncodeToString(m.h.Sum(nil))
 	if err := checkExpected(req, att); err != nil {
+		s.forget(req.Ref, att.Blob)
 		s.deleteBlobs([]string{att.Blob})
 		return AttachResult{}, err
 	}

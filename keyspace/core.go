@@ -43,7 +43,9 @@ func (r record) dropLease(outcome string) (record, []string) {
 
 // grant gives a new lease; the caller checked the key is free.
 func (r record) grant(now time.Time, owner, leaseID, txn string, ttl time.Duration, enlisted bool) record {
-	r.Fencing++
+	if !unsafeReuseFencing || r.Fencing == 0 { // TEST ONLY: see unsafe.go
+		r.Fencing++
+	}
 	r.Lease = &leaseRec{ID: leaseID, Owner: owner, Txn: txn, Expires: now.Add(ttl).UnixNano(), Fencing: r.Fencing, Enlisted: enlisted}
 	r.Staged = nil
 	return r
@@ -75,6 +77,9 @@ func (r *record) pastRelease(p LeaseProof, rollback bool) error {
 // check verifies a lease proof at now.
 func (r *record) check(now time.Time, p LeaseProof) error {
 	l := r.Lease
+	if unsafeSkipLeaseCheck && l != nil { // TEST ONLY: see unsafe.go
+		return nil
+	}
 	switch {
 	case l == nil || l.ID != p.LeaseID:
 		return r.fail(ErrLeaseRequired, "lease not held")

@@ -15,13 +15,18 @@ type (
 	opKeepAlive struct{ KeepAliveRequest }
 	opRelease   struct{ ReleaseRequest }
 	opGet       struct{ GetRequest }
-	// opCheck validates a proof and preconditions before a large upload.
+	// opCheck validates a proof and preconditions before a large upload;
+	// the upload's blob is pending (safe from the sweeper) until it is
+	// staged or forgotten.
 	opCheck struct {
 		LeaseProof
 		IfVersion *int64
 		IfETag    string
+		blob      string
 	}
-	opStage struct {
+	// opForget drops a pending upload that failed.
+	opForget struct{ blob string }
+	opStage  struct {
 		UpdateRequest
 		inline []byte
 		blob   string
@@ -51,7 +56,15 @@ func (a *keyActor) dispatch(req *request) {
 			req.answer(nil, err, nil)
 			return
 		}
-		req.answer(nil, a.rec.cas(op.IfVersion, op.IfETag), nil)
+		if err := a.rec.cas(op.IfVersion, op.IfETag); err != nil {
+			req.answer(nil, err, nil)
+			return
+		}
+		a.addPending(op.blob)
+		req.answer(nil, nil, nil)
+	case *opForget:
+		delete(a.pending, op.blob)
+		req.answer(nil, nil, nil)
 	case *opStage:
 		a.stage(now, req, op)
 	case *opRemove:
@@ -212,6 +225,7 @@ func (a *keyActor) get(now time.Time, req *request, op *opGet) {
 }
 
 func (a *keyActor) stage(now time.Time, req *request, op *opStage) {
+	delete(a.pending, op.blob)
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
 		req.answer(nil, err, nil)
 		return

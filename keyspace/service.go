@@ -238,12 +238,13 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (UpdateResult, 
 		}
 		op.inline = body
 	} else {
-		check := &opCheck{LeaseProof: req.LeaseProof, IfVersion: req.IfVersion, IfETag: req.IfETag}
+		op.blob = blobPrefix(req.Ref) + xid.New().String()
+		check := &opCheck{LeaseProof: req.LeaseProof, IfVersion: req.IfVersion, IfETag: req.IfETag, blob: op.blob}
 		if _, err := s.call(ctx, req.Ref, check); err != nil {
 			return UpdateResult{}, err
 		}
-		op.blob = blobPrefix(req.Ref) + xid.New().String()
 		if _, err := s.st.WriteBlob(ctx, op.blob, req.Body); err != nil {
+			s.forget(req.Ref, op.blob)
 			return UpdateResult{}, fmt.Errorf("%w: write state: %v", ErrUnavailable, err)
 		}
 	}
@@ -298,6 +299,11 @@ func (s *Service) Describe(ctx context.Context, ref Ref) (Description, error) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// forget drops a pending upload that will never be staged.
+func (s *Service) forget(ref Ref, blob string) {
+	s.reg.Send(actorID(ref), newRequest(&opForget{blob: blob}))
 }
 
 // collect deletes garbage blobs once the write that unreferenced them is

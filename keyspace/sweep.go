@@ -21,6 +21,9 @@ func (a *keyActor) sweep(now time.Time, req *request, op *opSweep) {
 	for _, b := range a.rec.blobs() {
 		live[b] = true
 	}
+	for b := range a.pending {
+		live[b] = true
+	}
 	var orphans []string
 	for _, n := range op.names {
 		if !live[n] {
