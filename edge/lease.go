@@ -39,9 +39,15 @@ func (s *Server) acquire(c *call) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.txns.Acquire(c.ctx, keyspace.AcquireRequest{
+	ctx, wait := c.ctx, s.acquireWait(req.BlockSeconds)
+	if wait > 0 {
+		var stop func()
+		ctx, stop = c.untilClientGone()
+		defer stop()
+	}
+	l, err := s.txns.Acquire(ctx, keyspace.AcquireRequest{
 		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
-		Wait: s.acquireWait(req.BlockSeconds), IfNotExists: req.IfNotExists, TxnID: req.TxnID,
+		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID,
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package edge_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -187,6 +189,41 @@ func TestBlockingAcquireHandOff(t *testing.T) {
 		}
 		if took := time.Since(start); took > 2*time.Second {
 			t.Fatalf("hand-off took %v (polling?)", took)
+		}
+	})
+}
+
+// A blocked acquirer that hangs up leaves the queue at once: the lease goes
+// to the next live waiter, not to a client that is gone.
+func TestDisconnectedWaiterIsWithdrawn(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		l := acquire(t, s, "hot", "a", `"ttl_seconds":60`)
+		waiters := func() int {
+			n, _ := s.Keys().Waiters(context.Background(), refOf("hot"))
+			return n
+		}
+		conn, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"key":"hot","owner":"gone","block_seconds":60}`
+		fmt.Fprintf(conn, "POST /v1/acquire HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		eventually(t, "first waiter queued", func() bool { return waiters() == 1 })
+		second := make(chan edgetest.Response, 1)
+		go func() { second <- s.Do("POST", "/v1/acquire", `{"key":"hot","owner":"live","block_seconds":60}`) }()
+		eventually(t, "second waiter queued", func() bool { return waiters() == 2 })
+		conn.Close()
+		eventually(t, "gone waiter withdrawn", func() bool { return waiters() == 1 })
+		mustOK(t, l.release(false), "release")
+		select {
+		case r := <-second:
+			var got api.AcquireResponse
+			r.JSON(t, &got)
+			if r.Status != 200 || got.Owner != "live" {
+				t.Fatalf("second waiter: %d %s", r.Status, r.Body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the lease went to the client that hung up")
 		}
 	})
 }

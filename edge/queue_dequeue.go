@@ -110,7 +110,13 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		return err
 	}
 	wait, retry := s.queueWait(req.WaitSeconds)
-	ds, err := qs.Dequeue(c.ctx, queues.DequeueRequest{
+	ctx := c.ctx
+	if wait > 0 { // a consumer that hangs up must not be handed a message
+		var stop func()
+		ctx, stop = c.untilClientGone()
+		defer stop()
+	}
+	ds, err := qs.Dequeue(ctx, queues.DequeueRequest{
 		Ref: ref, Owner: req.Owner, Visibility: seconds(req.VisibilityTimeoutSeconds), Wait: wait,
 		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful,
 	})

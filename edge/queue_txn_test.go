@@ -1,6 +1,8 @@
 package edge_test
 
 import (
+	"fmt"
+	"net"
 	"testing"
 
 	"github.com/lockdhq/lockd/edge/edgetest"
@@ -85,6 +87,25 @@ func TestQueueStaleLeaseAbortsCommit(t *testing.T) {
 		wantError(t, k.release(false), 409, api.CodeQueueLeaseMismatch)
 		if p := publicGet(s, "job-state"); p.Status != 204 {
 			t.Fatalf("state committed although the message could not be acked: %s", p.Body)
+		}
+	})
+}
+
+// A long-polling consumer that hangs up is not handed the next message.
+func TestDisconnectedDequeueWaiterGetsNothing(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		conn, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"queue":"jobs","owner":"gone","wait_seconds":60}`
+		fmt.Fprintf(conn, "POST /v1/queue/dequeue HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		eventually(t, "consumer waiting", func() bool { return stats(t, s, "jobs").WaitingConsumers == 1 })
+		conn.Close()
+		eventually(t, "consumer withdrawn", func() bool { return stats(t, s, "jobs").WaitingConsumers == 0 })
+		enqueue(t, s, "jobs", `{"job":5}`)
+		if d := dequeueOne(t, s, "jobs"); d.Message.Attempts != 1 {
+			t.Fatalf("message was delivered to the consumer that hung up: %+v", d.Message)
 		}
 	})
 }
