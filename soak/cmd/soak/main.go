@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -39,26 +40,30 @@ func run() int {
 	phases := fs.String("phases", "", "comma-separated subset of the profile's phases (e.g. disk)")
 	duration := fs.Duration("duration", 0, "duration of every phase (default: the profile's)")
 	workers := fs.Int("workers", 0, "traffic goroutines")
-	consumers := fs.Int("consumers", -1, "queue consumers")
+	consumers := fs.Int("consumers", -1, "queue consumers (-1: the profile's)")
 	keys := fs.Int("keys", 0, "counter keys of lock cycles (key-space size)")
 	hot := fs.Int("hot-keys", 0, "hot keys under blocking contention")
 	groups := fs.Int("txn-groups", 0, "transaction groups")
 	txnKeys := fs.Int("txn-keys", 0, "keys per transaction")
-	payload := fs.Int("payload", -1, "padding bytes per state document and queue message")
-	rate := fs.Float64("rate", -1, "operation starts per second, all workers together (0: unlimited)")
+	payload := fs.Int("payload", -1, "padding bytes per state document and queue message (-1: the profile's)")
+	rate := fs.Float64("rate", -1, "operation starts per second, all workers together (0: unlimited; -1: the profile's)")
 	maxOps := fs.Int64("max-ops", 0, "upper bound on operations per phase")
 	mix := fs.String("mix", "", "operation weights, e.g. cycle=40,hot=10,txn=10,read=25,query=3,enqueue=12")
 	ttl := fs.Duration("ttl", 0, "lease TTL of the workloads (whole seconds)")
-	kill9 := fs.Int("kill9", -1, "kill -9 faults per phase that owns a durable server")
-	restarts := fs.Int("restarts", -1, "graceful restarts per phase that owns a durable server")
-	diskFull := fs.Int("disk-full", -1, "disk-full windows per phase that owns a durable server")
-	chaos := fs.Int("chaos", -1, "chaos-proxy windows per phase")
-	clock := fs.Int("clock-jumps", -1, "client clock jumps (pauses past lease expiry) per phase")
+	checkTimeout := fs.Duration("check-timeout", 0, "bound of the linearizability search per key (default: the profile's)")
+	kill9 := fs.Int("kill9", -1, "kill -9 faults per phase that owns a durable server (-1: the profile's)")
+	restarts := fs.Int("restarts", -1, "graceful restarts per phase that owns a durable server (-1: the profile's)")
+	diskFull := fs.Int("disk-full", -1, "disk-full windows per phase that owns a durable server (-1: the profile's)")
+	chaos := fs.Int("chaos", -1, "chaos-proxy windows per phase (-1: the profile's)")
+	clock := fs.Int("clock-jumps", -1, "client clock jumps (pauses past lease expiry) per phase (-1: the profile's)")
 	out := fs.String("out", "", "directory for reports and server logs (default: a new temp dir)")
 	lockd := fs.String("lockd", "", "lockd binary to start (default: go build ./cmd/lockd)")
 	unsafe := fs.String("unsafe", "", "TEST ONLY: LOCKD_TEST_UNSAFE for started servers, to prove the checkers fail")
 	asJSON := fs.Bool("json", false, "print the JSON report on stdout instead of the tables")
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	p, err := soak.NewProfile(*profile)
@@ -73,7 +78,7 @@ func run() int {
 	p.Replay = replayCommand(fs, *seed)
 	if err := apply(p, overrides{endpoints: *endpoints, bundle: *bundle, proxy: *proxy, ns: *ns, phases: *phases,
 		duration: *duration, workers: *workers, consumers: *consumers, keys: *keys, hot: *hot, groups: *groups,
-		txnKeys: *txnKeys, payload: *payload, rate: *rate, maxOps: *maxOps, mix: *mix, ttl: *ttl,
+		txnKeys: *txnKeys, payload: *payload, rate: *rate, maxOps: *maxOps, mix: *mix, ttl: *ttl, checkTimeout: *checkTimeout,
 		faults: [5]int{*kill9, *restarts, *diskFull, *chaos, *clock}, lockd: *lockd, unsafe: *unsafe}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -117,7 +122,7 @@ func run() int {
 type overrides struct {
 	endpoints, bundle, ns, phases, mix, lockd, unsafe string
 	proxy                                             bool
-	duration, ttl                                     time.Duration
+	duration, ttl, checkTimeout                       time.Duration
 	workers, consumers, keys, hot, groups, txnKeys    int
 	payload                                           int
 	rate                                              float64
@@ -179,6 +184,9 @@ func apply(p *soak.Profile, o overrides) error {
 	}
 	if o.ttl > 0 {
 		p.TTL = o.ttl
+	}
+	if o.checkTimeout > 0 {
+		p.CheckTimeout = o.checkTimeout
 	}
 	if o.mix != "" {
 		m, err := soak.ParseMix(o.mix)
