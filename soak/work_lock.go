@@ -12,8 +12,9 @@ import (
 // acquire takes a lease and returns the session and its (not yet
 // recorded) grant op; the caller sets EndCall and records it.
 func (t *traffic) acquire(ctx context.Context, w *worker, key, txnID string, ttl time.Duration, block int64) (*sdk.LeaseSession, Op, error) {
-	op := Op{Kind: KindAcquire, Worker: w.id, Key: key, TTL: ttl, Call: t.rec.Now()}
-	sess, err := t.cli.Acquire(ctx, api.AcquireRequest{Key: key, Owner: "soak-" + strconv.Itoa(w.id), TTLSeconds: int64(ttl / time.Second),
+	secs := max(int64(ttl/time.Second), 1) // the wire counts whole seconds
+	op := Op{Kind: KindAcquire, Worker: w.id, Key: key, TTL: time.Duration(secs) * time.Second, Call: t.rec.Now()}
+	sess, err := t.cli.Acquire(ctx, api.AcquireRequest{Key: key, Owner: "soak-" + strconv.Itoa(w.id), TTLSeconds: secs,
 		BlockSeconds: block, TxnID: txnID}, sdk.WithoutKeepAlive())
 	op.Return = t.rec.Now()
 	op.set(err)
