@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"net"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/lockdhq/lockd/internal/tlsutil"
@@ -14,6 +16,8 @@ import (
 	"github.com/lockdhq/lockd/store/disk"
 	"github.com/lockdhq/lockd/store/mem"
 )
+
+var tlsRounds = flag.Int("tls-rounds", 3, "interleaved rounds per mode in the tls scenario (the median is reported)")
 
 // secMode is one security configuration under test.
 type secMode struct {
@@ -47,9 +51,9 @@ func runTLS(tmp string) {
 	check(err)
 	clientTLS := cb.TLSConfig()
 
-	const rounds = 3
+	rounds := max(*tlsRounds, 1)
 	header(fmt.Sprintf("security: acquire → update (256 B) → release cycles, 1024 keys, connections reused (median of %d interleaved rounds)", rounds),
-		"store", "workers", "mode", "cycles/s", "p50 ms", "p99 ms", "of plain")
+		"store", "workers", "mode", "cycles/s", "p50 ms", "p99 ms", "of plain", "CPU µs/cycle", "CPU of plain")
 	for _, storeName := range []string{"mem", "disk"} {
 		targets := make([]tlsTarget, len(secModes))
 		for i, m := range secModes {
@@ -65,17 +69,20 @@ func runTLS(tmp string) {
 			}
 		}
 		for _, n := range []int{8, 64} {
-			results := make([][]result, len(secModes))
+			results := make([][]cpuResult, len(secModes))
 			for r := 0; r < rounds; r++ {
 				for i := range secModes {
 					c := newTLSClient(targets[i], n)
-					results[i] = append(results[i], run(n, func(w int, i int64) error { return cycle(c, w, n, i) }))
+					before := cpuTime()
+					res := run(n, func(w int, i int64) error { return cycle(c, w, n, i) })
+					results[i] = append(results[i], cpuResult{res, cpuTime() - before})
 				}
 			}
-			plain := median(results[0]).rate()
+			plain := median(results[0])
 			for i, m := range secModes {
 				r := median(results[i])
-				line := fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %.0f%% |", storeName, n, m.name, r.rate(), ms(r.p50), ms(r.p99), 100*r.rate()/plain)
+				line := fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %.0f%% | %.0f | %.0f%% |", storeName, n, m.name,
+					r.rate(), ms(r.p50), ms(r.p99), 100*r.rate()/plain.rate(), r.cpuPerOp(), 100*r.cpuPerOp()/plain.cpuPerOp())
 				if r.err != nil {
 					line += " error: " + r.err.Error()
 				}
@@ -141,9 +148,31 @@ func newTLSClient(t tlsTarget, conns int) *client {
 	return c
 }
 
+// cpuResult is a run and the process CPU time (client and server, both in
+// this process) it took; CPU per cycle is less sensitive to other load on
+// the machine than throughput.
+type cpuResult struct {
+	result
+	cpu time.Duration
+}
+
+func (r cpuResult) cpuPerOp() float64 {
+	if r.ops == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.ops)
+}
+
+// cpuTime is the user and system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // median returns the round with the median rate.
-func median(rs []result) result {
-	s := append([]result(nil), rs...)
+func median(rs []cpuResult) cpuResult {
+	s := append([]cpuResult(nil), rs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].rate() < s[j].rate() })
 	return s[len(s)/2]
 }
