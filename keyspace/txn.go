@@ -3,7 +3,11 @@ package keyspace
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/lockdhq/lockd/store"
 )
 
 // ErrEnlisted is returned by Release for a lease whose transaction has other
@@ -144,4 +148,40 @@ func (s *Service) ApplyTxn(ctx context.Context, ref Ref, txnID string, commit bo
 func (s *Service) Enlist(ctx context.Context, ref Ref, txnID string) error {
 	_, err := s.call(ctx, ref, &opEnlist{txnID: txnID})
 	return err
+}
+
+// RebuildOrigins restores, after a restart, which key minted each live
+// transaction: the origin map is in memory only, and a key acquired before
+// the restart must still be enlisted when another key joins its
+// transaction afterwards. It reads every key record in one pass, so it only
+// runs on stores with an engine scan (disk, mem); it reports false when the
+// store has none (object stores: joiners of a transaction minted before the
+// restart then cannot enlist its origin, whose release decides alone).
+func (s *Service) RebuildOrigins(ctx context.Context) (bool, error) {
+	sc, ok := s.st.(store.Scanner)
+	if !ok {
+		return false, nil
+	}
+	nss, err := s.Namespaces(ctx)
+	if err != nil {
+		return true, err
+	}
+	now := s.clock.Now()
+	for _, ns := range nss {
+		prefix := ns + "/k/"
+		err := sc.Scan(ctx, prefix, "", 0, func(k string, rec store.Record) error {
+			r, err := decodeRecord(rec.Value)
+			if err != nil {
+				return nil // a corrupt record surfaces when its key is used
+			}
+			if l := r.live(now); l != nil && !l.Enlisted {
+				s.origins.LoadOrStore(l.Txn, Ref{Namespace: ns, Key: strings.TrimPrefix(k, prefix)})
+			}
+			return nil
+		})
+		if err != nil {
+			return true, fmt.Errorf("%w: rebuild origins: %v", ErrUnavailable, err)
+		}
+	}
+	return true, nil
 }

@@ -122,6 +122,9 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
 		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger})
 	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if _, err := s.keys.RebuildOrigins(recoverCtx); err != nil {
+		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("rebuilding transaction origins failed")
+	}
 	if err := s.txns.Recover(recoverCtx); err != nil {
 		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
 	}

@@ -243,3 +243,26 @@ func TestRecoverAppliesDurableDecision(t *testing.T) {
 		t.Fatalf("after crash: a=%s b=%s", e.public("a"), e.public("b"))
 	}
 }
+
+// A key acquired before a restart is still enlisted when another key joins
+// its transaction after the restart: the rollback reaches it.
+func TestOriginSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	a := e.acquire("a", "", time.Hour)
+	e.stage(a, `"A"`)
+	e.crash()
+	if ok, err := e.keys.RebuildOrigins(ctx(t)); !ok || err != nil {
+		t.Fatalf("rebuild: %v %v", ok, err)
+	}
+	b := e.acquire("b", a.TxnID, time.Hour)
+	e.stage(b, `"B"`)
+	if err := e.release(b, true); err != nil { // roll the whole transaction back
+		t.Fatal(err)
+	}
+	if err := e.release(a, false); !errors.Is(err, keyspace.ErrAborted) {
+		t.Fatalf("origin committed alone after its transaction rolled back: %v", err)
+	}
+	if e.public("a") != "-" || e.public("b") != "-" {
+		t.Fatalf("a=%s b=%s", e.public("a"), e.public("b"))
+	}
+}
