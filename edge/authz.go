@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/internal/tlsutil"
@@ -117,6 +118,12 @@ func (c *call) authorize(p policy) error {
 	if pr != nil && c.srv.cfg.TLS.Denylist.RevokedSerial(pr.serial) {
 		c.SetConnectionClose()
 		return fail(403, api.CodeCertificateRevoked, "client certificate "+pr.serial+" has been revoked")
+	}
+	if pr != nil && c.Time().After(pr.leaf.NotAfter) {
+		// The handshake checked validity; a kept-alive connection can
+		// outlive its certificate.
+		c.SetConnectionClose()
+		return fail(403, api.CodeCertificateExpired, "client certificate expired at "+pr.leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	switch {
 	case p.open:

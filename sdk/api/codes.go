@@ -36,6 +36,7 @@ const (
 	CodeTCClientRequired       = "tc_client_required"
 	CodeTCForbidden            = "tc_forbidden"
 	CodeCertificateRevoked     = "certificate_revoked"
+	CodeCertificateExpired     = "certificate_expired"
 	// 404
 	CodeNotFound = "not_found"
 	// 405
