@@ -288,6 +288,13 @@ func TestDiscoverClientBundle(t *testing.T) {
 	if p, err := tlsutil.DiscoverClientBundleIn(dir); err != nil || filepath.Base(p) != "client.pem" {
 		t.Fatalf("client.pem preferred: %s %v", p, err)
 	}
+	explicit := filepath.Join(dir, "client03.pem")
+	if p, err := tlsutil.ResolveClientBundle(explicit); err != nil || p != explicit {
+		t.Fatalf("explicit bundle: %s %v", p, err)
+	}
+	if _, err := tlsutil.ResolveClientBundle(filepath.Join(dir, "missing.pem")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing explicit bundle: %v", err)
+	}
 }
 
 // TestHandshake runs the server and client configurations against each

@@ -142,6 +142,19 @@ func DiscoverClientBundle() (string, error) {
 	return DiscoverClientBundleIn(dir)
 }
 
+// ResolveClientBundle returns explicit when it is set (the file must
+// exist), else what DiscoverClientBundle finds: the --bundle rule of the
+// SDK and the CLI.
+func ResolveClientBundle(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("tlsutil: client bundle: %w", err)
+		}
+		return explicit, nil
+	}
+	return DiscoverClientBundle()
+}
+
 // DiscoverClientBundleIn is DiscoverClientBundle for the folder dir.
 func DiscoverClientBundleIn(dir string) (string, error) {
 	found, err := Glob(dir, "client")
