@@ -26,13 +26,13 @@ type plan []lookup
 // planFor compiles a selector node into a plan, or nil when the index
 // cannot narrow it (not, contains, case-insensitive prefix, …). est picks
 // the cheapest child of an And.
-func planFor(n lql.Node, est func(plan) int) plan {
+func planFor(n lql.Node, est func(plan) int, seal *sealer) plan {
 	switch x := n.(type) {
 	case lql.And:
 		var best plan
 		bestCost := -1
 		for _, c := range x.Children {
-			p := planFor(c, est)
+			p := planFor(c, est, seal)
 			if p == nil {
 				continue
 			}
@@ -44,7 +44,7 @@ func planFor(n lql.Node, est func(plan) int) plan {
 	case lql.Or:
 		out := plan{}
 		for _, c := range x.Children {
-			p := planFor(c, est)
+			p := planFor(c, est, seal)
 			if p == nil {
 				return nil
 			}
@@ -52,11 +52,11 @@ func planFor(n lql.Node, est func(plan) int) plan {
 		}
 		return out
 	case lql.Eq:
-		return eqPlan(x.Field, x.Value)
+		return seal.lookups(eqPlan(x.Field, x.Value))
 	case lql.In:
 		out := plan{}
 		for _, v := range x.Values {
-			p := eqPlan(x.Field, v)
+			p := seal.lookups(eqPlan(x.Field, v))
 			if p == nil {
 				return nil
 			}
@@ -64,8 +64,14 @@ func planFor(n lql.Node, est func(plan) int) plan {
 		}
 		return out
 	case lql.Range:
+		if seal.on() {
+			return nil // sealed values keep no order
+		}
 		return rangePlan(x)
 	case lql.Prefix:
+		if seal.on() {
+			return nil
+		}
 		return prefixPlan(x)
 	case lql.Exists:
 		if ph, ok := pathKey(x.Field); ok {

@@ -32,7 +32,7 @@ func (s *Service) planQuery(ctx context.Context, qq *q, forced bool) (plan, bool
 		return nil, false
 	}
 	est := func(p plan) int { return s.estimate(ctx, qq.ns, p) }
-	p := planFor(root, est)
+	p := planFor(root, est, s.seal)
 	if p == nil || forced {
 		return p, false
 	}

@@ -39,7 +39,11 @@ type Options struct {
 	// Disabled turns index maintenance off: nothing is queued or written
 	// and every query is answered by the scan engine.
 	Disabled bool
-	Logger   zerolog.Logger
+	// SealKey, when set (the store is encrypted), hides indexed values
+	// behind a keyed MAC (see sealer): equality stays indexed, ranges and
+	// prefixes are answered by scanning.
+	SealKey []byte
+	Logger  zerolog.Logger
 }
 
 // Service maintains the secondary index of every namespace from commits
@@ -51,6 +55,7 @@ type Service struct {
 	st    store.Store
 	batch store.Batcher // nil when the store has no atomic batches
 	opt   Options
+	seal  *sealer // nil: terms are stored as they are
 	log   zerolog.Logger
 
 	mu      sync.Mutex
@@ -101,6 +106,9 @@ func New(src Source, st store.Store, opt Options) *Service {
 	s := &Service{src: src, st: st, opt: opt, log: opt.Logger.With().Str("sys", "search.index").Logger(),
 		spaces: map[string]*space{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.batch, _ = st.(store.Batcher)
+	if len(opt.SealKey) > 0 {
+		s.seal = &sealer{key: opt.SealKey}
+	}
 	return s
 }
 

@@ -44,7 +44,7 @@ func (s *Service) commitState(ctx context.Context, it item) (docState, error) {
 			return docState{}, err
 		}
 	}
-	return stateOf(ev.Version, raw), nil
+	return s.sealed(stateOf(ev.Version, raw)), nil
 }
 
 // stateOf flattens a document; a document that does not decode is kept

@@ -16,7 +16,8 @@ const indexStartTimeout = time.Minute
 // as the commit observer. A start failure is logged: the namespaces
 // concerned are reconciled in the background and queries stay correct.
 func newIndex(st store.Store, keys *keyspace.Service, cfg Config) *index.Service {
-	idx := index.New(keys, st, index.Options{DocMax: cfg.JSONMax, Disabled: cfg.IndexOff, Logger: cfg.Logger})
+	idx := index.New(keys, st, index.Options{DocMax: cfg.JSONMax, Disabled: cfg.IndexOff, Logger: cfg.Logger,
+		SealKey: cfg.Security.indexSealKey()})
 	keys.SetObserver(idx)
 	ctx, cancel := context.WithTimeout(context.Background(), indexStartTimeout)
 	defer cancel()

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -119,3 +121,17 @@ func (s *Security) checkStoreOnStart(raw store.Store) error {
 // Connections of newly revoked certificates get 403 certificate_revoked on
 // their next request; new handshakes are refused.
 func (s *Server) ReloadRevocations() error { return s.cfg.Security.deny.Reload() }
+
+// indexSealKey is the key that hides indexed values in posting keys when
+// the store is encrypted (nil otherwise). It is derived from the storage
+// root key, so the index reads back only under the same bundle.
+func (s *Security) indexSealKey() []byte {
+	if !s.Encrypted() {
+		return nil
+	}
+	k, err := hkdf.Key(sha256.New, s.Bundle.StorageKey, nil, "lockd index terms v1", 32)
+	if err != nil {
+		panic("server: derive index key: " + err.Error())
+	}
+	return k
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -290,6 +291,13 @@ func TestEncryptedStoreEndToEnd(t *testing.T) {
 	if st, b, _ := call(c, "POST", p.URL+"/v1/get?key=small&public=1", nil); st != 200 || !strings.Contains(string(b), secret) {
 		t.Fatalf("get: %d %s", st, b)
 	}
+	// The index answers an equality query on the secret (its values are
+	// sealed in the store, not absent).
+	call(c, "POST", p.URL+"/v1/index/flush?namespace=default", strings.NewReader(`{}`))
+	q := fmt.Sprintf(`{"namespace":"default","selector":{"eq":{"field":"/secret","value":%q}}}`, secret)
+	if st, b, _ := call(c, "POST", p.URL+"/v1/query?engine=index", strings.NewReader(q)); st != 200 || !strings.Contains(string(b), `"small"`) {
+		t.Fatalf("indexed query for the secret: %d %s", st, b)
+	}
 	p.stop(t)
 
 	raw, err := disk.Open(data, disk.Options{})
@@ -304,7 +312,7 @@ func TestEncryptedStoreEndToEnd(t *testing.T) {
 	// The raw files on disk (pebble tables and logs, blob files) too.
 	filepath.Walk(data, func(path string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
-			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(secret[:12])) {
+			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(secret[:12])) || bytes.Contains(b, []byte(hex.EncodeToString([]byte(secret[:12])))) {
 				t.Errorf("%s holds the secret in plaintext", path)
 			}
 		}
@@ -409,6 +417,7 @@ func scanForSecret(t *testing.T, st store.Store, secret string) (records, blobs 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	needle := []byte(secret[:12])
+	hexNeedle := hex.EncodeToString(needle) // how an index term would spell it
 	keys, err := st.List(ctx, "", "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +428,7 @@ func scanForSecret(t *testing.T, st store.Store, secret string) (records, blobs 
 			t.Fatal(err)
 		}
 		records++
-		if bytes.Contains(rec.Value, needle) || strings.Contains(k, string(needle)) {
+		if bytes.Contains(rec.Value, needle) || strings.Contains(k, string(needle)) || strings.Contains(k, hexNeedle) {
 			t.Errorf("record %q holds the secret in plaintext", k)
 		}
 	}
