@@ -24,7 +24,9 @@ func TestPropertyEnginesMatchNaive(t *testing.T) {
 	t.Run("plain", func(t *testing.T) { enginesMatchNaive(t, index.Options{}) })
 	// With an encrypted store the index seals its values: equality stays
 	// indexed, ranges and prefixes fall back to scanning; results agree.
-	t.Run("sealed", func(t *testing.T) { enginesMatchNaive(t, index.Options{SealKey: []byte("0123456789abcdef0123456789abcdef")}) })
+	t.Run("sealed", func(t *testing.T) {
+		enginesMatchNaive(t, index.Options{SealKey: []byte("0123456789abcdef0123456789abcdef")})
+	})
 }
 
 func enginesMatchNaive(t *testing.T, opt index.Options) {
