@@ -40,12 +40,12 @@ type FaultEvent struct {
 	Finding string `json:"finding,omitempty"`
 }
 
-// planFaults draws a phase's fault schedule from the seed: process faults
-// (kill -9, restart, disk full) one at a time in the middle 15–75% of the
-// phase, chaos windows spread over 5–85%, clock jumps anywhere in
-// 10–80%.
-func planFaults(seed uint64, phaseIdx int, ph Phase, withProcess bool) []FaultEvent {
-	r := rand.New(rand.NewPCG(seed, 0xFA0175+uint64(phaseIdx)))
+// planFaults draws a phase's fault schedule from the seed and the phase's
+// name: process faults (kill -9, restart, disk full) one at a time in the
+// middle 15–75% of the phase, chaos windows spread over 5–85%, clock
+// jumps anywhere in 10–80%.
+func planFaults(seed uint64, ph Phase, withProcess bool) []FaultEvent {
+	r := rand.New(rand.NewPCG(seed, 0xFA0175^phaseStream(ph.Name)))
 	d := ph.Duration
 	var out []FaultEvent
 	var proc []string
@@ -135,17 +135,21 @@ func (in *injector) Events() []FaultEvent {
 	return out
 }
 
-// run plays the schedule: process faults and chaos windows on their own
-// timelines, clock jumps as they come. It returns when ctx ends and
-// every started fault has healed.
-func (in *injector) run(ctx context.Context, start time.Time, plan []FaultEvent) {
+// run plays the schedule, clock jumps as they come. Process faults run
+// one after the other; chaos windows run on their own timeline when
+// overlap is set (so a stalled response can outlive a crash), else in
+// line with the process faults. It returns when ctx ends and every
+// started fault has healed.
+func (in *injector) run(ctx context.Context, start time.Time, plan []FaultEvent, overlap bool) {
 	var wg sync.WaitGroup
 	lanes := map[string][]FaultEvent{}
 	for _, ev := range plan {
 		lane := "process"
 		switch ev.Kind {
 		case FaultChaos:
-			lane = "net"
+			if overlap {
+				lane = "net"
+			}
 		case FaultClockJump:
 			lane = "clock"
 		}

@@ -32,6 +32,10 @@ type FaultPlan struct {
 	// ClockJumps are client pauses past their lease's expiry (the
 	// server's clock is not faked; see docs/SOAK.md).
 	ClockJumps int `json:"clock_jumps"`
+	// Overlap lets chaos windows overlap process faults (a response
+	// stalled in the proxy can then arrive after the server that sent it
+	// was killed). Without it, faults come one at a time.
+	Overlap bool `json:"overlap"`
 }
 
 // Mix weighs the operations workers choose from.
@@ -183,7 +187,7 @@ func NewProfile(name string) (*Profile, error) {
 		p.CheckTimeout = 2 * time.Minute
 		p.Phases = []Phase{
 			{Name: "mem", Store: "mem", Duration: 10 * time.Minute, Faults: FaultPlan{Chaos: 30, ClockJumps: 20}},
-			{Name: "disk", Store: "disk", Duration: 60 * time.Minute, Faults: FaultPlan{Kill9: 30, Restart: 10, DiskFull: 6, Chaos: 120, ClockJumps: 60}},
+			{Name: "disk", Store: "disk", Duration: 60 * time.Minute, Faults: FaultPlan{Kill9: 30, Restart: 10, DiskFull: 6, Chaos: 120, ClockJumps: 60, Overlap: true}},
 		}
 	default:
 		return nil, fmt.Errorf("soak: unknown profile %q (want %s)", name, strings.Join(Profiles(), ", "))

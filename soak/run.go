@@ -97,12 +97,12 @@ func Run(ctx context.Context, p *Profile, outDir string, logw io.Writer) (*Resul
 		res.Notes = append(res.Notes, "UNSAFE server: LOCKD_TEST_UNSAFE="+p.Unsafe+" (test-only; an invariant is broken on purpose)")
 	}
 	rec := NewRecorder(started)
-	for i, ph := range p.Phases {
+	for _, ph := range p.Phases {
 		if ctx.Err() != nil {
 			break
 		}
 		fmt.Fprintf(logw, "soak: phase %s (%s, %v)\n", ph.Name, orExternal(ph.Store), ph.Duration)
-		pr := runPhase(ctx, p, i, ph, res.RunID, rec, outDir, logw)
+		pr := runPhase(ctx, p, ph, res.RunID, rec, outDir, logw)
 		for _, v := range pr.Verdicts {
 			fmt.Fprintf(logw, "soak:   %-20s %-12s %s\n", v.Check, v.Status, v.Summary)
 		}
@@ -124,11 +124,11 @@ func orExternal(store string) string {
 // runPhase starts the servers (or proxies the given endpoints), runs
 // traffic and faults for the phase's duration, heals, reads the final
 // state and checks the history.
-func runPhase(ctx context.Context, p *Profile, idx int, ph Phase, runID string, rec *Recorder, outDir string, logw io.Writer) PhaseResult {
+func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Recorder, outDir string, logw io.Writer) PhaseResult {
 	rec.SetPhase(ph.Name)
 	pr := PhaseResult{Name: ph.Name, Store: orExternal(ph.Store), Start: rec.Now()}
 	lay := p.layout(runID + "-" + ph.Name)
-	env, err := newPhaseEnv(p, idx, ph, outDir)
+	env, err := newPhaseEnv(p, ph, outDir)
 	if err != nil {
 		pr.Err = err.Error()
 		return pr
@@ -149,7 +149,7 @@ func runPhase(ctx context.Context, p *Profile, idx int, ph Phase, runID string, 
 		env.node.onExit = inj.onExit
 		env.node.mu.Unlock()
 	}
-	plan := planFaults(p.Seed, idx, ph, env.node != nil)
+	plan := planFaults(p.Seed, ph, env.node != nil)
 	if env.proxy == nil {
 		plan = withoutKind(plan, FaultChaos)
 	}
@@ -157,8 +157,8 @@ func runPhase(ctx context.Context, p *Profile, idx int, ph Phase, runID string, 
 	phaseCtx, cancel := context.WithTimeout(ctx, ph.Duration)
 	start := time.Now()
 	done := make(chan struct{})
-	go func() { inj.run(phaseCtx, start, plan); close(done) }()
-	tr.run(phaseCtx, opCtx, p.Seed, idx)
+	go func() { inj.run(phaseCtx, start, plan, ph.Faults.Overlap); close(done) }()
+	tr.run(phaseCtx, opCtx, p.Seed, phaseStream(ph.Name))
 	cancel()
 	<-done
 	pr.End = rec.Now()
@@ -197,10 +197,12 @@ func finalState(ctx context.Context, p *Profile, ph Phase, env *phaseEnv, tr *tr
 	if env.proxy != nil {
 		env.proxy.SetChaos(Chaos{})
 	}
-	if env.node != nil && !env.node.running() {
+	if env.node != nil {
 		inj.procMu.Lock()
-		if err := env.node.start(); err != nil {
-			inj.log(FaultEvent{Phase: ph.Name, Kind: FaultCrash, Detail: "restart before the final read failed", Err: err.Error()})
+		if !env.node.running() {
+			if err := env.node.start(); err != nil {
+				inj.log(FaultEvent{Phase: ph.Name, Kind: FaultCrash, Detail: "restart before the final read failed", Err: err.Error()})
+			}
 		}
 		inj.procMu.Unlock()
 	}
@@ -275,7 +277,7 @@ type phaseEnv struct {
 	endpoints []string
 }
 
-func newPhaseEnv(p *Profile, idx int, ph Phase, outDir string) (*phaseEnv, error) {
+func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 	env := &phaseEnv{}
 	if len(p.Endpoints) > 0 {
 		env.endpoints = p.Endpoints
@@ -284,7 +286,7 @@ func newPhaseEnv(p *Profile, idx int, ph Phase, outDir string) (*phaseEnv, error
 			if err != nil || u.Host == "" {
 				return nil, fmt.Errorf("soak: -proxy needs a http(s)://host:port endpoint, got %q", p.Endpoints[0])
 			}
-			if env.proxy, err = NewProxy(u.Host, p.Seed+uint64(idx)); err != nil {
+			if env.proxy, err = NewProxy(u.Host, p.Seed^phaseStream(ph.Name)); err != nil {
 				return nil, err
 			}
 			u.Host = env.proxy.Addr()
@@ -313,7 +315,7 @@ func newPhaseEnv(p *Profile, idx int, ph Phase, outDir string) (*phaseEnv, error
 		return nil, err
 	}
 	env.node = n
-	proxy, err := NewProxy(n.addr, p.Seed+uint64(idx))
+	proxy, err := NewProxy(n.addr, p.Seed^phaseStream(ph.Name))
 	if err != nil {
 		n.kill9()
 		return nil, err

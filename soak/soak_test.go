@@ -147,7 +147,7 @@ func TestBrokenBuildFails(t *testing.T) {
 }
 func TestPlanFaultsIsDeterministic(t *testing.T) {
 	ph := Phase{Name: "disk", Duration: 45 * time.Second, Faults: FaultPlan{Kill9: 2, Restart: 1, DiskFull: 1, Chaos: 4, ClockJumps: 2}}
-	a, b := planFaults(7, 1, ph, true), planFaults(7, 1, ph, true)
+	a, b := planFaults(7, ph, true), planFaults(7, ph, true)
 	if len(a) != 10 {
 		t.Fatalf("%d faults planned, want 10", len(a))
 	}
@@ -159,7 +159,7 @@ func TestPlanFaultsIsDeterministic(t *testing.T) {
 			t.Fatalf("fault outside the phase: %+v", a[i])
 		}
 	}
-	if c := planFaults(8, 1, ph, true); c[0] == a[0] && c[1] == a[1] {
+	if c := planFaults(8, ph, true); c[0] == a[0] && c[1] == a[1] {
 		t.Fatal("seeds 7 and 8 planned the same faults")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -118,10 +119,10 @@ func (w *worker) pause(ctx context.Context, uncertain bool) {
 // operations started, and the queue consumers alongside. Requests run
 // under ctx, so those in flight when stop ends finish normally (each is
 // bounded by the client's HTTP timeout).
-func (t *traffic) run(stop, ctx context.Context, seed uint64, phase int) {
+func (t *traffic) run(stop, ctx context.Context, seed, phase uint64) {
 	var wg sync.WaitGroup
 	for i := 0; i < t.p.Workers; i++ {
-		w := &worker{id: i, rng: newRand(seed, uint64(phase)<<32|uint64(i))}
+		w := &worker{id: i, rng: newRand(seed, phase^uint64(i))}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -130,7 +131,7 @@ func (t *traffic) run(stop, ctx context.Context, seed uint64, phase int) {
 	}
 	if t.p.Mix.Enqueue > 0 {
 		for i := 0; i < t.p.Consumers; i++ {
-			w := &worker{id: 1000 + i, rng: newRand(seed, uint64(phase)<<32|uint64(1000+i))}
+			w := &worker{id: 1000 + i, rng: newRand(seed, phase^uint64(1000+i))}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -202,3 +203,11 @@ func (l *limiter) wait(ctx context.Context) bool {
 
 // newRand returns the random stream of one worker of one run.
 func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
+
+// phaseStream derives a phase's random streams from its name, so that
+// selecting phases (-phases disk) replays the same schedule for each.
+func phaseStream(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64() &^ 0xFFFF // low bits are left for the worker index
+}

@@ -55,6 +55,7 @@ func run() int {
 	restarts := fs.Int("restarts", -1, "graceful restarts per phase that owns a durable server (-1: the profile's)")
 	diskFull := fs.Int("disk-full", -1, "disk-full windows per phase that owns a durable server (-1: the profile's)")
 	chaos := fs.Int("chaos", -1, "chaos-proxy windows per phase (-1: the profile's)")
+	overlap := fs.Bool("overlap", false, "let chaos windows overlap kill -9, restarts and disk full (the nightly profile does)")
 	clock := fs.Int("clock-jumps", -1, "client clock jumps (pauses past lease expiry) per phase (-1: the profile's)")
 	out := fs.String("out", "", "directory for reports and server logs (default: a new temp dir)")
 	lockd := fs.String("lockd", "", "lockd binary to start (default: go build ./cmd/lockd)")
@@ -79,7 +80,7 @@ func run() int {
 	if err := apply(p, overrides{endpoints: *endpoints, bundle: *bundle, proxy: *proxy, ns: *ns, phases: *phases,
 		duration: *duration, workers: *workers, consumers: *consumers, keys: *keys, hot: *hot, groups: *groups,
 		txnKeys: *txnKeys, payload: *payload, rate: *rate, maxOps: *maxOps, mix: *mix, ttl: *ttl, checkTimeout: *checkTimeout,
-		faults: [5]int{*kill9, *restarts, *diskFull, *chaos, *clock}, lockd: *lockd, unsafe: *unsafe}); err != nil {
+		faults: [5]int{*kill9, *restarts, *diskFull, *chaos, *clock}, overlap: *overlap, lockd: *lockd, unsafe: *unsafe}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -121,7 +122,7 @@ func run() int {
 
 type overrides struct {
 	endpoints, bundle, ns, phases, mix, lockd, unsafe string
-	proxy                                             bool
+	proxy, overlap                                    bool
 	duration, ttl, checkTimeout                       time.Duration
 	workers, consumers, keys, hot, groups, txnKeys    int
 	payload                                           int
@@ -158,6 +159,9 @@ func apply(p *soak.Profile, o overrides) error {
 		ph := &p.Phases[i]
 		if o.duration > 0 {
 			ph.Duration = o.duration
+		}
+		if o.overlap {
+			ph.Faults.Overlap = true
 		}
 		for j, n := range o.faults {
 			if n >= 0 {
