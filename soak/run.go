@@ -23,6 +23,8 @@ type Result struct {
 	Notes   []string      `json:"notes"`
 	// Replay is the command that replays this run's schedule.
 	Replay string `json:"replay"`
+	// OutDir holds the reports and the servers' logs.
+	OutDir string `json:"out_dir"`
 	// Ops is the full history (written to history.json, not report.json).
 	Ops []Op `json:"-"`
 }
@@ -70,7 +72,7 @@ func Run(ctx context.Context, p *Profile, outDir string, logw io.Writer) (*Resul
 		return nil, err
 	}
 	started := time.Now()
-	res := &Result{Profile: p, Started: started, RunID: fmt.Sprintf("soak-%d-%s", p.Seed, started.Format("150405")), Replay: p.Replay}
+	res := &Result{Profile: p, Started: started, RunID: fmt.Sprintf("soak-%d-%s", p.Seed, started.Format("150405")), Replay: p.Replay, OutDir: outDir}
 	if res.Replay == "" {
 		res.Replay = fmt.Sprintf("go run ./soak/cmd/soak -profile %s -seed %d", p.Name, p.Seed)
 		if p.Unsafe != "" {
