@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -23,34 +22,24 @@ var errClientGone = errors.New("edge: client closed the connection")
 // next request.
 func (c *call) untilClientGone() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	conn := c.Conn()
-	if tc, ok := conn.(*tls.Conn); ok {
-		conn = tc.NetConn()
-	}
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return ctx, func() { cancel(nil) }
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return ctx, func() { cancel(nil) }
-	}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var buf [1]byte
-		raw.Read(func(fd uintptr) bool {
-			n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if err == syscall.EAGAIN || err == syscall.EINTR {
-				return false // nothing yet: park until readable
-			}
-			if n == 0 || (err != nil && err != syscall.EAGAIN) {
-				cancel(errClientGone) // EOF or reset
-			}
-			return true // data (a pipelined request) or closed: stop watching
-		})
-	}()
+	var conn net.Conn
+	switch cn := c.Conn().(type) {
+	case *peerConn:
+		conn = cn
+		wg.Add(1)
+		go watchTLS(cn, cancel, &wg)
+	case syscall.Conn:
+		raw, err := cn.SyscallConn()
+		if err != nil {
+			return ctx, func() { cancel(nil) }
+		}
+		conn = c.Conn()
+		wg.Add(1)
+		go watchTCP(raw, cancel, &wg)
+	default:
+		return ctx, func() { cancel(nil) }
+	}
 	return ctx, func() {
 		conn.SetReadDeadline(time.Unix(1, 0)) // wake the parked read
 		wg.Wait()
@@ -59,4 +48,40 @@ func (c *call) untilClientGone() (context.Context, func()) {
 	}
 }
 
-var _ net.Conn = (*tls.Conn)(nil)
+// watchTCP parks on the socket with a non-consuming MSG_PEEK: EOF or a
+// reset means the client left; data (a pipelined request) ends the watch
+// and stays in the socket for the server.
+func watchTCP(raw syscall.RawConn, cancel context.CancelCauseFunc, wg *sync.WaitGroup) {
+	defer wg.Done()
+	var buf [1]byte
+	raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if err == syscall.EAGAIN || err == syscall.EINTR {
+			return false // nothing yet: park until readable
+		}
+		if n == 0 || err != nil {
+			cancel(errClientGone) // EOF or reset
+		}
+		return true
+	})
+}
+
+// watchTLS reads through TLS, because a TLS client announces its leaving
+// with a close_notify record that a peek cannot tell from data (TLS 1.3
+// encrypts record types). close_notify, EOF or a reset means the client
+// left; real data is kept in the connection's pending bytes for the
+// server's next read. A deadline (stop) ends the read without harm: a
+// timeout does not break a crypto/tls connection.
+func watchTLS(pc *peerConn, cancel context.CancelCauseFunc, wg *sync.WaitGroup) {
+	defer wg.Done()
+	buf := make([]byte, 4096)
+	n, err := pc.Conn.Read(buf)
+	if n > 0 {
+		pc.pending = append(pc.pending, buf[:n]...)
+		return
+	}
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		cancel(errClientGone)
+	}
+}

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ func (s *Server) acquire(c *call) error {
 	req.Owner = strings.TrimSpace(req.Owner)
 	if req.Owner == "" {
 		return badRequest(api.CodeMissingOwner, "owner is required")
+	}
+	if p := c.peer(); p != nil && p.spiffe != "" {
+		// Under mTLS the owner names the certificate too (as lockd v0.9).
+		req.Owner += "/" + path.Base(p.spiffe)
 	}
 	if err := validTxn(req.TxnID); err != nil {
 		return err

@@ -61,6 +61,19 @@ func newPeer(cs tls.ConnectionState) *peer {
 type peerConn struct {
 	*tls.Conn
 	peer *peer
+	// pending holds bytes the disconnect watch read while a request waited
+	// (a pipelined request); Read returns them first.
+	pending []byte
+}
+
+// Read returns pending bytes before reading the connection.
+func (p *peerConn) Read(b []byte) (int, error) {
+	if len(p.pending) > 0 {
+		n := copy(b, p.pending)
+		p.pending = p.pending[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
 }
 
 // tlsListener hands fasthttp only connections whose handshake succeeded.

@@ -408,3 +408,43 @@ func TestTCEndpointsNeedATCIdentity(t *testing.T) {
 		t.Fatalf("participant outside claims: %d %s", r.status, r.body)
 	}
 }
+
+// Under mTLS the owner names the client certificate, and a blocked
+// acquirer that hangs up is withdrawn as over plain TCP.
+func TestOwnerAndDisconnectUnderMTLS(t *testing.T) {
+	m := startMTLS(t)
+	c, _ := m.client()
+	a := m.acquire(c, "default", "held")
+	if !strings.HasPrefix(a.Owner, "o/") || len(a.Owner) < 3 {
+		t.Fatalf("owner %q does not name the certificate", a.Owner)
+	}
+	// A waiter on its own connection, which then goes away.
+	waiter, _ := m.client()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, "POST", m.srv.URL()+"/v1/acquire",
+			strings.NewReader(`{"key":"held","owner":"gone","block_seconds":60}`))
+		waiter.Do(req)
+	}()
+	waiters := func() int {
+		n, _ := m.srv.Keys().Waiters(context.Background(), keyspaceRef("default", "held"))
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for waiters() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("waiter never queued")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel() // net/http closes the connection
+	<-done
+	for waiters() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter that hung up was not withdrawn under mTLS")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
