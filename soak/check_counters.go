@@ -106,7 +106,8 @@ func checkTxnAtomic(phase string, ops []Op, l Layout, fin Final) Verdict {
 		v.Status, v.Summary = Skipped, "no transaction traffic"
 		return v
 	}
-	snapshots, committed := 0, 0
+	snapshots, committed, torn := 0, 0, 0
+	shown := map[string]bool{} // one counterexample per group
 	for _, op := range ops {
 		if op.Kind != KindTxn {
 			continue
@@ -116,9 +117,14 @@ func checkTxnAtomic(phase string, ops []Op, l Layout, fin Final) Verdict {
 		}
 		if len(op.Reads) == len(op.Keys) && len(op.Reads) > 0 {
 			snapshots++
-			if !allEqual(op.Reads) {
-				v.fail(Failure{Key: strings.Join(op.Keys, ","), History: []Op{op},
-					Message: "a transaction holding every lease of its group read different values: " + fmtVals(op.Keys, op.Reads) + " (an earlier transaction applied partially)"})
+			if group := strings.Join(op.Keys, ","); !allEqual(op.Reads) {
+				torn++
+				v.Status = Failed
+				if !shown[group] {
+					shown[group] = true
+					v.fail(Failure{Key: group, History: []Op{op},
+						Message: "a transaction holding every lease of its group read different values: " + fmtVals(op.Keys, op.Reads) + " (an earlier transaction applied partially)"})
+				}
 			}
 		}
 	}
@@ -140,6 +146,9 @@ func checkTxnAtomic(phase string, ops []Op, l Layout, fin Final) Verdict {
 	}
 	v.Checked = snapshots + groups
 	v.Summary = fmt.Sprintf("%d transactions committed, %d in-txn snapshots and %d final group states compared", committed, snapshots, groups)
+	if torn > 0 {
+		v.Summary += fmt.Sprintf("; %d torn snapshots", torn)
+	}
 	return v
 }
 
