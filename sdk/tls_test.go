@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockdhq/lockd/internal/tlsutil"
 	"github.com/lockdhq/lockd/sdk"
 	"github.com/lockdhq/lockd/sdk/api"
 	"github.com/lockdhq/lockd/server"
@@ -104,23 +105,87 @@ func TestHTTPSWithCAPool(t *testing.T) {
 	}
 }
 
-func TestMTLSBundle(t *testing.T) {
-	p := newPKI(t)
-	addr := startTLSServer(t, p, true)
-	ctx := testCtx(t)
-	bundle := filepath.Join(t.TempDir(), "client.pem")
-	if err := os.WriteFile(bundle, p.clientPEM, 0o600); err != nil {
+// mtlsServer serves lockd with a real server bundle of a fresh CA and
+// returns the address and a client bundle file of that CA.
+func mtlsServer(t *testing.T) (addr, bundle string, ca *tlsutil.CABundle) {
+	t.Helper()
+	ca, err := tlsutil.NewCA("sdk-test", 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	sb, err := ca.IssueServer(tlsutil.ServerOptions{CommonName: "sdk-test-node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: server.StartOn(ln, mem.New(), server.Config{Security: server.Security{Bundle: sb}})}
+	t.Cleanup(ts.stop)
+	return ln.Addr().String(), writeClientBundle(t, ca, t.TempDir()), ca
+}
+
+func writeClientBundle(t *testing.T, ca *tlsutil.CABundle, dir string) string {
+	t.Helper()
+	cb, err := ca.IssueClient(tlsutil.RoleSDK, tlsutil.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cb.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "client.pem")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestMTLSBundle(t *testing.T) {
+	addr, bundle, ca := mtlsServer(t)
+	ctx := testCtx(t)
 	c := newClient(t, addr, sdk.WithBundle(bundle))
 	if _, err := c.Describe(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
-	noCert := newClient(t, "https://"+addr, sdk.WithTLSConfig(&tls.Config{RootCAs: p.pool}), sdk.WithRetries(0))
+	noCert := newClient(t, "https://"+addr, sdk.WithTLSConfig(&tls.Config{RootCAs: caPool(ca)}), sdk.WithRetries(0))
 	if _, err := noCert.Describe(ctx, "x"); err == nil {
 		t.Fatal("server requiring client certificates accepted a client without one")
 	}
 	if _, err := sdk.New(addr, sdk.WithBundle(filepath.Join(t.TempDir(), "missing.pem"))); err == nil {
 		t.Fatal("missing bundle accepted")
 	}
+	// A bundle of another CA does not trust this server.
+	other, err := tlsutil.NewCA("other", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := newClient(t, addr, sdk.WithBundle(writeClientBundle(t, other, t.TempDir())), sdk.WithRetries(0))
+	if _, err := stranger.Describe(ctx, "x"); err == nil {
+		t.Fatal("a server of another CA was trusted")
+	}
+}
+
+// With no bundle option the SDK finds $HOME/.lockd/client*.pem, as lockd's
+// first start writes it.
+func TestMTLSBundleDiscovery(t *testing.T) {
+	addr, _, ca := mtlsServer(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	if err := os.MkdirAll(filepath.Join(home, ".lockd"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeClientBundle(t, ca, filepath.Join(home, ".lockd"))
+	c := newClient(t, "https://"+addr)
+	if _, err := c.Describe(testCtx(t), "x"); err != nil {
+		t.Fatalf("discovered bundle: %v", err)
+	}
+}
+
+func caPool(ca *tlsutil.CABundle) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
 }
