@@ -249,7 +249,9 @@ func (in *injector) diskFull(ctx context.Context, ev *FaultEvent) error {
 const diskFullRecovery = 5 * time.Second
 
 // probeWrite commits a lock cycle on a probe key outside the checked
-// layout, retrying until one succeeds or bound passes.
+// layout, retrying until one succeeds or bound passes. A client has no
+// event to wait on for "the server writes again": it can only try, so
+// the attempts are paced and bounded in count and time.
 func (in *injector) probeWrite(bound time.Duration) (time.Duration, bool) {
 	start := time.Now()
 	key := in.tr.lay.Queue + "-probe"
