@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -87,6 +88,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	st := cfg.Backend
 	if st == nil {
+		if cfg.StoreOptions.OnFatal == nil {
+			cfg.StoreOptions.OnFatal = fatalStore(cfg.Logger)
+		}
 		var err error
 		if st, err = OpenStore(cfg.Store, cfg.StoreOptions); err != nil {
 			return nil, err
@@ -179,4 +183,19 @@ func (s *Server) Close(ctx context.Context) error {
 		err = errors.Join(err, s.closeIndex(), s.st.Close())
 	})
 	return err
+}
+
+// ExitStoreFatal is the exit status of a server that stopped because its
+// store could not make a write durable (a full or failing disk).
+const ExitStoreFatal = 75
+
+// fatalStore stops the process when the store fails to sync: the write is
+// visible in memory but not on disk, so serving on would show state that a
+// restart would lose. A supervisor restarts lockd from what is durable.
+func fatalStore(log zerolog.Logger) func(error) {
+	return func(err error) {
+		log.Error().Err(err).Str("sys", "storage.backend.core").
+			Msg("a write could not be made durable (disk full or failing?); stopping so that a restart recovers from what is on disk")
+		os.Exit(ExitStoreFatal)
+	}
 }

@@ -34,6 +34,9 @@ type StoreOptions struct {
 	RetryMaxAttempts int
 	RetryBaseDelay   time.Duration
 	RetryMaxDelay    time.Duration
+	// OnFatal is called when the store can no longer keep its promises
+	// (a disk write that could not be synced); the server stops.
+	OnFatal func(error)
 }
 
 // OpenStore opens the store a URL names:
@@ -61,7 +64,7 @@ func OpenStore(raw string, o StoreOptions) (store.Store, error) {
 		if path == "" {
 			return nil, fmt.Errorf("store url %q: disk path required", raw)
 		}
-		return disk.Open(path, disk.Options{})
+		return disk.Open(path, disk.Options{OnSyncError: o.OnFatal})
 	case "s3", "aws":
 		c, err := s3.ParseURL(raw)
 		if err != nil {

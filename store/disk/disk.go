@@ -48,6 +48,9 @@ type Store struct {
 	locks [stripes]sync.Mutex
 	wopts *pebble.WriteOptions
 	syncs atomic.Int64
+	// onSyncError is Options.OnSyncError, called at most once.
+	onSyncError func(error)
+	syncFailed  sync.Once
 }
 
 // Options tunes the driver.
@@ -57,6 +60,11 @@ type Options struct {
 	// NoSync disables fsync. Only for benchmarks that measure the cost of
 	// durability; never for production.
 	NoSync bool
+	// OnSyncError is called (once) when a write cannot be made durable.
+	// The write is already visible in pebble's memtable although it is not
+	// on disk, and pebble's error sticks: a server should stop (fail-stop,
+	// as databases do on fsync errors) and restart from what is durable.
+	OnSyncError func(error)
 }
 
 // Open opens or creates the store rooted at dir.
@@ -69,7 +77,7 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
-	s := &Store{root: dir, seed: maphash.MakeSeed(), wopts: pebble.Sync}
+	s := &Store{root: dir, seed: maphash.MakeSeed(), wopts: pebble.Sync, onSyncError: o.OnSyncError}
 	db, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
 		FormatMajorVersion: pebble.FormatNewest,
 		Cache:              cache,
@@ -204,9 +212,17 @@ func (s *Store) commit(b *pebble.Batch) store.Durable {
 	}
 	if err := s.db.ApplyNoSyncWait(b, s.wopts); err != nil {
 		b.Close()
+		s.failed(err)
 		return &syncErr{err: fmt.Errorf("disk: apply: %w", err)}
 	}
-	return &durable{b: b}
+	return &durable{b: b, s: s}
+}
+
+// failed reports a write that could not be made durable.
+func (s *Store) failed(err error) {
+	if s.onSyncError != nil {
+		s.syncFailed.Do(func() { s.onSyncError(err) })
+	}
 }
 
 type syncErr struct{ err error }
@@ -216,6 +232,7 @@ func (e *syncErr) Wait() error { return e.err }
 type durable struct {
 	once sync.Once
 	b    *pebble.Batch
+	s    *Store
 	err  error
 }
 
@@ -225,6 +242,7 @@ func (d *durable) Wait() error {
 		d.b.Close()
 		if d.err != nil {
 			d.err = fmt.Errorf("disk: sync: %w", d.err)
+			d.s.failed(d.err)
 		}
 	})
 	return d.err
