@@ -26,6 +26,11 @@ func (c *call) decodeStrict(v any, optional bool) error {
 	if err != nil {
 		return err
 	}
+	return c.decodeStrictBytes(body, v, optional)
+}
+
+// decodeStrictBytes is decodeStrict on a body already read.
+func (c *call) decodeStrictBytes(body []byte, v any, optional bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil

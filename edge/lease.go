@@ -14,7 +14,7 @@ import (
 
 func (s *Server) acquire(c *call) error {
 	var req api.AcquireRequest
-	if err := c.decodeStrict(&req, false); err != nil {
+	if err := c.decodeControl(&req); err != nil {
 		return err
 	}
 	if req.Key == "" {
@@ -92,7 +92,7 @@ func (s *Server) keepAlive(c *call) error {
 		return err
 	}
 	var req api.KeepAliveRequest
-	if err := c.decodeStrict(&req, false); err != nil {
+	if err := c.decodeControl(&req); err != nil {
 		return err
 	}
 	ref, err := c.ref(first(req.Namespace, c.query("namespace")), first(req.Key, c.query("key")), api.CodeMissingKey)
@@ -123,7 +123,7 @@ func (s *Server) release(c *call) error {
 		return err
 	}
 	var req api.ReleaseRequest
-	if err := c.decodeStrict(&req, false); err != nil {
+	if err := c.decodeControl(&req); err != nil {
 		return err
 	}
 	ref, err := c.ref(first(req.Namespace, c.query("namespace")), first(req.Key, c.query("key")), api.CodeMissingKey)

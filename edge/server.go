@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"net"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,7 @@ func New(svc Services, cfg Config) *Server {
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
 	s.base, s.cancel = context.WithCancel(context.Background())
+	uuid.EnableRandPool() // correlation ids: amortize crypto/rand reads
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,

@@ -55,6 +55,7 @@ type keyActor struct {
 	// pending are blobs being uploaded for this key (not yet staged): the
 	// sweeper must not take them for orphans.
 	pending map[string]struct{}
+	scratch []byte // encode buffer, reused by every persist
 
 	leaseTimer    clock.Timer
 	leaseTimerFor int64 // Expires the timer was armed for
@@ -111,13 +112,19 @@ func (a *keyActor) serve(req *request) {
 
 func (a *keyActor) now() time.Time { return a.svc.clock.Now() }
 
-func storeCtx() (context.Context, context.CancelFunc) {
+// storeCtx bounds one store call. Local stores (pebble, memory: those
+// with atomic batches) answer without network waits, so they get no timer:
+// creating one per write was a measurable cost of every lock cycle.
+func (s *Service) storeCtx() (context.Context, context.CancelFunc) {
+	if s.local {
+		return context.Background(), func() {}
+	}
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
 // load reads the record from the store (ErrNotFound means a fresh key).
 func (a *keyActor) load() error {
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.svc.storeCtx()
 	defer cancel()
 	rec, err := a.svc.st.Get(ctx, a.recKey)
 	switch {
@@ -140,12 +147,12 @@ func (a *keyActor) load() error {
 // success it becomes the actor's state and garbage blobs are deleted once
 // the write is durable.
 func (a *keyActor) persist(next record, garbage []string) (store.Durable, error) {
-	val, err := next.encode()
-	if err != nil {
-		return nil, fmt.Errorf("%w: encode: %v", ErrUnavailable, err)
-	}
+	// Every store copies the value before Apply returns, so one buffer per
+	// actor serves every write.
+	val := next.appendTo(a.scratch[:0])
+	a.scratch = val
 	cond := store.Cond{IfMatch: a.etag, IfNotExists: a.etag == ""}
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.svc.storeCtx()
 	defer cancel()
 	tags, d, err := store.Apply(ctx, a.svc.st, []store.Op{{Key: a.recKey, Value: val, Cond: cond}})
 	if errors.Is(err, store.ErrConflict) {

@@ -28,7 +28,11 @@ const (
 
 // encode returns the record's binary form.
 func (r *record) encode() ([]byte, error) {
-	b := make([]byte, 0, 96+len(r.State)+r.stagedLen())
+	return r.appendTo(make([]byte, 0, 96+len(r.State)+r.stagedLen())), nil
+}
+
+// appendTo appends the record's binary form to b.
+func (r *record) appendTo(b []byte) []byte {
 	b = append(b, codecV1)
 	var flags uint64
 	if r.Lease != nil {
@@ -69,7 +73,7 @@ func (r *record) encode() ([]byte, error) {
 	if len(r.Attachments) > 0 {
 		b = appendAttachments(b, r.Attachments)
 	}
-	return b, nil
+	return b
 }
 
 func (r *record) stagedLen() int {

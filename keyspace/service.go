@@ -48,6 +48,7 @@ type Service struct {
 	draining atomic.Bool
 	observer Observer
 	coord    Coordinator
+	local    bool     // the store has atomic batches (pebble, memory)
 	origins  sync.Map // minted txn id -> Ref of the key that minted it
 }
 
@@ -70,6 +71,7 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	}
 	cfg.Actors.Clock = cfg.Clock
 	s := &Service{st: st, cfg: cfg, clock: cfg.Clock}
+	_, s.local = st.(store.Batcher)
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		ref := parseID(id)
 		return &keyActor{svc: s, ref: ref, recKey: RecordKey(ref)}
@@ -316,7 +318,7 @@ func (s *Service) collect(d store.Durable, garbage []string) {
 }
 
 func (s *Service) deleteBlobs(names []string) {
-	ctx, cancel := storeCtx()
+	ctx, cancel := s.storeCtx()
 	defer cancel()
 	for _, n := range names {
 		_ = s.st.DeleteBlob(ctx, n)

@@ -46,6 +46,10 @@ type Store struct {
 	root  string
 	seed  maphash.Seed
 	locks [stripes]sync.Mutex
+	// etags caches the current ETag of recently written keys per stripe
+	// ("" = known absent), guarded by the stripe's lock: this process is
+	// pebble's only writer, so a conditional write need not read pebble.
+	etags [stripes]map[string]string
 	wopts *pebble.WriteOptions
 	syncs atomic.Int64
 	// onSyncError is Options.OnSyncError, called at most once.
@@ -154,11 +158,44 @@ func (s *Store) currentETag(key string) (string, error) {
 	return formatETag(binary.BigEndian.Uint64(v)), nil
 }
 
+// etagCacheMax bounds the cached ETags of one stripe; past it the stripe's
+// cache starts over.
+const etagCacheMax = 4096
+
+// cachedETag returns the key's current ETag; the caller holds its stripe.
+func (s *Store) cachedETag(key string) (string, error) {
+	st := s.stripe(key)
+	if tag, ok := s.etags[st][key]; ok {
+		return tag, nil
+	}
+	tag, err := s.currentETag(key)
+	if err == nil {
+		s.remember(st, key, tag)
+	}
+	return tag, err
+}
+
+func (s *Store) remember(st int, key, tag string) {
+	m := s.etags[st]
+	if m == nil || len(m) >= etagCacheMax {
+		m = make(map[string]string, 64)
+		s.etags[st] = m
+	}
+	m[key] = tag
+}
+
+// forgetETags drops the cached ETags of ops (after a failed apply).
+func (s *Store) forgetETags(ops []store.Op) {
+	for _, op := range ops {
+		delete(s.etags[s.stripe(op.Key)], op.Key)
+	}
+}
+
 func (s *Store) checkCond(op store.Op) error {
 	if op.Cond == (store.Cond{}) {
 		return nil
 	}
-	cur, err := s.currentETag(op.Key)
+	cur, err := s.cachedETag(op.Key)
 	if err != nil {
 		return err
 	}
@@ -200,7 +237,15 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 			return nil, nil, fmt.Errorf("disk: batch: %w", err)
 		}
 	}
-	return tags, s.commit(b), nil
+	d := s.commit(b)
+	if se, ok := d.(*syncErr); ok && se.err != nil {
+		s.forgetETags(ops)
+		return tags, d, nil
+	}
+	for i, op := range ops {
+		s.remember(s.stripe(op.Key), op.Key, tags[i]) // "" for a delete
+	}
+	return tags, d, nil
 }
 
 // commit applies b; the returned Durable waits for its WAL sync.

@@ -1,0 +1,74 @@
+package edge
+
+import "github.com/lockdhq/lockd/sdk/api"
+
+// decodeControl decodes a hot control body, by decodeFlat when it can and
+// strictly with encoding/json otherwise (and for every error).
+func (c *call) decodeControl(v any) error {
+	body, err := c.readBody(maxControlBody)
+	if err != nil {
+		return err
+	}
+	if fastDecode(body, v) {
+		return nil
+	}
+	return c.decodeStrictBytes(body, v, false)
+}
+
+func fastDecode(body []byte, v any) bool {
+	switch r := v.(type) {
+	case *api.AcquireRequest:
+		return decodeFlat(body, func(k string, x flatValue) bool {
+			switch k {
+			case "key":
+				return setString(&r.Key, x)
+			case "namespace":
+				return setString(&r.Namespace, x)
+			case "owner":
+				return setString(&r.Owner, x)
+			case "txn_id":
+				return setString(&r.TxnID, x)
+			case "ttl_seconds":
+				return setInt(&r.TTLSeconds, x)
+			case "block_seconds":
+				return setInt(&r.BlockSeconds, x)
+			case "if_not_exists":
+				return setBool(&r.IfNotExists, x)
+			}
+			return false
+		})
+	case *api.ReleaseRequest:
+		return decodeFlat(body, func(k string, x flatValue) bool {
+			switch k {
+			case "key":
+				return setString(&r.Key, x)
+			case "namespace":
+				return setString(&r.Namespace, x)
+			case "lease_id":
+				return setString(&r.LeaseID, x)
+			case "txn_id":
+				return setString(&r.TxnID, x)
+			case "rollback":
+				return setBool(&r.Rollback, x)
+			}
+			return false
+		})
+	case *api.KeepAliveRequest:
+		return decodeFlat(body, func(k string, x flatValue) bool {
+			switch k {
+			case "key":
+				return setString(&r.Key, x)
+			case "namespace":
+				return setString(&r.Namespace, x)
+			case "lease_id":
+				return setString(&r.LeaseID, x)
+			case "txn_id":
+				return setString(&r.TxnID, x)
+			case "ttl_seconds":
+				return setInt(&r.TTLSeconds, x)
+			}
+			return false
+		})
+	}
+	return false
+}
