@@ -47,6 +47,10 @@ type Services struct {
 	Index *index.Service
 }
 
+// Correlation ids amortize crypto/rand reads through uuid's pool; it is a
+// process-wide switch, set once before any id is made.
+func init() { uuid.EnableRandPool() }
+
 // Server is the HTTP edge. Create it with New and run it with Serve.
 type Server struct {
 	cfg      Config
@@ -82,7 +86,6 @@ func New(svc Services, cfg Config) *Server {
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
 	s.base, s.cancel = context.WithCancel(context.Background())
-	uuid.EnableRandPool() // correlation ids: amortize crypto/rand reads
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,
