@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -85,6 +86,7 @@ func (v *verifier) run(url string, o server.StoreOptions) error {
 	raw, err := server.OpenStore(url, o)
 	if err != nil {
 		v.check("open "+url, err)
+		advise(v.out, url, o, false)
 		return errors.New("cannot open the store")
 	}
 	defer raw.Close()
@@ -97,8 +99,13 @@ func (v *verifier) run(url string, o server.StoreOptions) error {
 	}
 	fmt.Fprintf(v.out, "      %s\n", mode)
 	st := v.sec.WrapStore(noClose{raw})
-	v.check("records: create, read, compare-and-swap, list, delete", probeRecords(ctx, st))
-	v.check("blobs: write, read, list, delete", probeBlobs(ctx, st))
+	recErr := probeRecords(ctx, st)
+	v.check("records: create, read, compare-and-swap, list, delete", recErr)
+	blobErr := probeBlobs(ctx, st)
+	v.check("blobs: write, read, list, delete", blobErr)
+	if recErr != nil || blobErr != nil {
+		advise(v.out, url, o, recErr != nil && strings.Contains(recErr.Error(), "conditional"))
+	}
 	rep, err := crypt.Inspect(ctx, raw, storeKey(v.sec), 64)
 	if err == nil {
 		fmt.Fprintf(v.out, "      sampled %d record(s), %d blob(s): ", rep.Records, rep.Blobs)
