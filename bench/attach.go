@@ -49,10 +49,12 @@ func attachRoundTrip(t *target, size int64) (up, down float64) {
 	h, err := c.acquire("bench/attach", "bench", 0)
 	check(err)
 	n := rounds(size)
+	chunk := bytes.Repeat([]byte{0xAB}, 1<<20)
 	hdr := []string{"X-Lease-ID", h.LeaseID, "X-Txn-ID", h.TxnID, "X-Fencing-Token", strconv.FormatInt(h.FencingToken, 10)}
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/attachments?key=bench/attach&name=f%d", t.addr, i), io.LimitReader(fill{}, size))
+		req.Body = io.NopCloser(io.LimitReader(&repeat{b: chunk}, size)) // prefilled, like the raw write
 		req.ContentLength = size
 		for j := 0; j < len(hdr); j += 2 {
 			req.Header.Set(hdr[j], hdr[j+1])
@@ -88,4 +90,16 @@ func (fill) Read(p []byte) (int, error) {
 		p[i] = byte(i)
 	}
 	return len(p), nil
+}
+
+// repeat reads b over and over (a prefilled source, as the raw write uses).
+type repeat struct {
+	b   []byte
+	off int
+}
+
+func (r *repeat) Read(p []byte) (int, error) {
+	n := copy(p, r.b[r.off:])
+	r.off = (r.off + n) % len(r.b)
+	return n, nil
 }

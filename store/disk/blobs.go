@@ -20,8 +20,10 @@ func blobKey(name string) []byte {
 }
 
 func (s *Store) blobPath(id string) string {
-	return filepath.Join(s.root, "blobs", id[:2], id)
+	return filepath.Join(s.blobDir(), id)
 }
+
+func (s *Store) blobDir() string { return filepath.Join(s.root, "blobs", "d") }
 
 func newBlobID() string {
 	var b [16]byte
@@ -34,38 +36,31 @@ func newBlobID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// WriteBlob streams r to a new file, syncs it and its directory, then points
-// the index at it. A crash before the index write leaves an unreferenced file
-// that Open's sweep removes.
+// WriteBlob streams r into an empty file whose directory entry is already
+// durable (see filePool), syncs it, then points the index at it. A crash
+// before the index write leaves an unreferenced file that Open's sweep
+// removes.
 func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64, error) {
-	id := newBlobID()
-	tmp := filepath.Join(s.root, "blobs", "tmp", id)
-	n, err := writeSynced(ctx, tmp, r)
+	id, err := s.pool.take()
 	if err != nil {
-		os.Remove(tmp)
 		return 0, err
 	}
-	final := s.blobPath(id)
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("disk: blob dir: %w", err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("disk: blob rename: %w", err)
-	}
-	s.syncs.Add(2) // the file and its directory
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	path := s.blobPath(id)
+	n, err := writeSynced(ctx, path, r)
+	s.syncs.Add(1)
+	if err != nil {
+		os.Remove(path)
 		return 0, err
 	}
 	old, _ := s.blobID(name)
 	b := s.db.NewBatch()
 	if err := b.Set(blobKey(name), []byte(id), nil); err != nil {
 		b.Close()
+		os.Remove(path)
 		return 0, err
 	}
 	if err := s.commit(b).Wait(); err != nil {
-		os.Remove(final)
+		os.Remove(path)
 		return 0, err
 	}
 	if old != "" && old != id {
@@ -74,13 +69,14 @@ func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64,
 	return n, nil
 }
 
+// writeSynced writes r into the existing empty file path and syncs it.
 func writeSynced(ctx context.Context, path string, r io.Reader) (int64, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("disk: create blob: %w", err)
+		return 0, fmt.Errorf("disk: open blob: %w", err)
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(f, ctxReader{ctx: ctx, r: r}, make([]byte, 1<<20))
+	n, err := copyFull(f, ctxReader{ctx: ctx, r: r}, make([]byte, 1<<20))
 	if err != nil {
 		return n, fmt.Errorf("disk: write blob: %w", err)
 	}
@@ -176,17 +172,9 @@ func (s *Store) ListBlobs(_ context.Context, prefix, after string, limit int) ([
 	return s.list(blobPrefix, prefix, after, limit)
 }
 
-// sweepTmp removes half-written blobs and blob files no index entry
-// references (a crash between the file and its index write).
-func (s *Store) sweepTmp() error {
-	tmpDir := filepath.Join(s.root, "blobs", "tmp")
-	entries, err := os.ReadDir(tmpDir)
-	if err != nil {
-		return fmt.Errorf("disk: sweep: %w", err)
-	}
-	for _, e := range entries {
-		os.Remove(filepath.Join(tmpDir, e.Name()))
-	}
+// sweepBlobs removes blob files no index entry references: files of
+// writes that crashed before their index write, and unused pool files.
+func (s *Store) sweepBlobs() error {
 	referenced := map[string]bool{}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{blobPrefix}, UpperBound: []byte{blobPrefix + 1}})
 	if err != nil {
@@ -198,23 +186,50 @@ func (s *Store) sweepTmp() error {
 	if err := it.Close(); err != nil {
 		return err
 	}
-	dirs, err := os.ReadDir(filepath.Join(s.root, "blobs"))
+	files, err := os.ReadDir(s.blobDir())
 	if err != nil {
-		return err
+		return fmt.Errorf("disk: sweep: %w", err)
 	}
-	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == "tmp" {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(s.root, "blobs", d.Name()))
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			if !referenced[f.Name()] {
-				os.Remove(filepath.Join(s.root, "blobs", d.Name(), f.Name()))
-			}
+	for _, f := range files {
+		if !referenced[f.Name()] {
+			os.Remove(filepath.Join(s.blobDir(), f.Name()))
 		}
 	}
 	return nil
+}
+
+// copyFull copies r to w in writes of a full buffer: request bodies arrive
+// in reads of a few KiB, and one write per read would cost a system call
+// per few KiB. Only io.EOF ends the copy; any other error (a truncated
+// body reports io.ErrUnexpectedEOF) fails it.
+func copyFull(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, rerr := fill(r, buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// fill reads into buf until it is full or r fails, returning r's error.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -55,6 +55,7 @@ type Store struct {
 	// onSyncError is Options.OnSyncError, called at most once.
 	onSyncError func(error)
 	syncFailed  sync.Once
+	pool        *filePool
 }
 
 // Options tunes the driver.
@@ -73,7 +74,7 @@ type Options struct {
 
 // Open opens or creates the store rooted at dir.
 func Open(dir string, o Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blobs", "tmp"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "d"), 0o700); err != nil {
 		return nil, fmt.Errorf("disk: create %s: %w", dir, err)
 	}
 	if o.CacheBytes <= 0 {
@@ -96,10 +97,11 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.NoSync {
 		s.wopts = pebble.NoSync
 	}
-	if err := s.sweepTmp(); err != nil {
+	if err := s.sweepBlobs(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	s.pool = newFilePool(s.blobDir(), func() { s.syncs.Add(1) })
 	return s, nil
 }
 
@@ -370,8 +372,9 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-// Close closes pebble.
+// Close stops the file pool and closes pebble.
 func (s *Store) Close() error {
+	s.pool.close()
 	return s.db.Close()
 }
 
