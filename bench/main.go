@@ -32,6 +32,8 @@ var (
 	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,tls)")
 	coldKeys = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProf  = flag.String("memprofile", "", "write a heap profile after the cold scenario")
+	targets  = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
 )
 
 // target is a server under test.
@@ -67,14 +69,15 @@ func main() {
 
 	fmt.Printf("# lockd bench %s, GOMAXPROCS=%d, %v per run\n\n", time.Now().Format(time.RFC3339), gomaxprocs(), *duration)
 	want := func(s string) bool { return *only == "" || strings.Contains(","+*only+",", ","+s+",") }
+	sel := selectTargets(noop, memT, diskT)
 	if want("cycle") {
-		runCycles(noop, memT, diskT)
+		runCycles(sel[0], sel[1:]...)
 	}
 	if want("acqrel") {
-		runAcqRel(noop, memT, diskT)
+		runAcqRel(sel[0], sel[1:]...)
 	}
 	if want("read") {
-		runReads(noop, memT, diskT)
+		runReads(sel[0], sel[1:]...)
 	}
 	if want("hot") {
 		runHot(memT, diskT)
@@ -115,4 +118,20 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// selectTargets returns the ceiling (nil when -targets omits the no-op)
+// followed by the lockd servers -targets names.
+func selectTargets(noop *target, ts ...*target) []*target {
+	on := func(name string) bool { return strings.Contains(","+*targets+",", ","+name+",") }
+	out := []*target{nil}
+	if on("no-op") {
+		out[0] = noop
+	}
+	for _, t := range ts {
+		if on(t.name) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lockdhq/lockd/store/mem"
+	"github.com/lockdhq/lockd/store/disk"
 )
 
 const keySpace = 1024
@@ -65,7 +66,7 @@ func cycle(c *client, w, n int, i int64) error {
 func runCycles(noop *target, targets ...*target) {
 	header("acquire → update (256 B) → release cycles, 1024 keys", "server", "workers", "cycles/s", "p50 ms", "p99 ms", "of no-op", "fsyncs/request")
 	for _, n := range []int{8, 64} {
-		ceil := measure(noop, n, 0, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) }).rate()
+		ceil := ceiling(noop, n, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) })
 		for _, t := range targets {
 			measure(t, n, ceil, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) })
 		}
@@ -86,7 +87,7 @@ func runAcqRel(noop *target, targets ...*target) {
 		}
 	}
 	for _, n := range []int{8, 64} {
-		ceil := measure(noop, n, 0, 2, op(n)).rate()
+		ceil := ceiling(noop, n, 2, op(n))
 		for _, t := range targets {
 			measure(t, n, ceil, 2, op(n))
 		}
@@ -104,7 +105,7 @@ func runReads(noop *target, targets ...*target) {
 	}
 	for _, n := range []int{8, 64} {
 		op := func(c *client, w int, i int64) error { return c.publicGet(keyFor(w, n, i)) }
-		ceil := measure(noop, n, 0, 1, op).rate()
+		ceil := ceiling(noop, n, 1, op)
 		for _, t := range targets {
 			measure(t, n, ceil, 1, op)
 		}
@@ -140,8 +141,10 @@ func runHot(targets ...*target) {
 // runCold touches many distinct keys once and reports how memory follows
 // the hot set once the actors' idle timeout has passed.
 func runCold(tmp string) {
-	header(fmt.Sprintf("%d distinct keys touched once (mem store, 2s actor idle timeout)", *coldKeys), "phase", "live actors", "heap MiB", "RSS MiB")
-	t := startLockd("mem", mem.New(), 2*time.Second)
+	header(fmt.Sprintf("%d distinct keys touched once (disk store, 2s actor idle timeout)", *coldKeys), "phase", "live actors", "heap MiB", "RSS MiB")
+	ds, err := disk.Open(tmp+"/cold", disk.Options{})
+	check(err)
+	t := startLockd("disk", ds, 2*time.Second)
 	defer t.stop()
 	report := func(phase string) {
 		runtime.GC()
@@ -152,8 +155,8 @@ func runCold(tmp string) {
 	report("before")
 	c := newClient(t, 64)
 	var next int64
-	saved := *maxOps
-	*maxOps = int64(*coldKeys)
+	saved, savedD := *maxOps, *duration
+	*maxOps, *duration = int64(*coldKeys), 10*time.Minute // bounded by the key count
 	r := run(64, func(w int, i int64) error {
 		k := fmt.Sprintf("cold/%d", atomicInc(&next))
 		h, err := c.acquire(k, "w", 0)
@@ -162,13 +165,20 @@ func runCold(tmp string) {
 		}
 		return c.release(h, k)
 	})
-	*maxOps = saved
+	*maxOps, *duration = saved, savedD
 	report(fmt.Sprintf("after %d keys", r.ops))
 	deadline := time.Now().Add(30 * time.Second)
 	for t.srv.Keys().Live() > int64(*coldKeys)/100 && time.Now().Before(deadline) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	report("after idle timeout")
+	if *memProf != "" {
+		f, err := os.Create(*memProf)
+		check(err)
+		runtime.GC()
+		check(pprof.WriteHeapProfile(f))
+		f.Close()
+	}
 	fmt.Println()
 }
 
@@ -185,4 +195,12 @@ func rssMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// ceiling measures the no-op server (0 when it is not a target).
+func ceiling(noop *target, n, opsPerCycle int, op func(c *client, w int, i int64) error) float64 {
+	if noop == nil {
+		return 0
+	}
+	return measure(noop, n, 0, opsPerCycle, op).rate()
 }
