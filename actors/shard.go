@@ -47,6 +47,10 @@ type shard struct {
 	live     *atomic.Int64
 	children map[string]*child
 	byPID    map[string]string // child PID id -> actor id
+	// peak is the most children the maps have held since they were last
+	// rebuilt: Go maps keep their buckets after deletes, so the shard
+	// rebuilds them once most children have passivated.
+	peak int
 	// dispatcher runs the children's mailboxes (see poolDispatcher).
 	dispatcher actor.Dispatcher
 }
@@ -61,6 +65,13 @@ func (s *shard) Receive(ctx actor.Context) {
 		s.passivate(ctx, m)
 	case *actor.Terminated:
 		s.forget(m.Who)
+		// protoactor's PIDSet.Remove leaves the removed child's *PID in a
+		// slot past the end of the parent's children slice, and that PID
+		// caches a pointer to the dead process, which reaches the mailbox
+		// and the actor with its state: memory would stay at the peak
+		// number of children. Stop on a dead PID drops the cached pointer
+		// (the stop itself goes to dead letters, which log nothing here).
+		ctx.Stop(m.Who)
 	}
 }
 
@@ -73,6 +84,7 @@ func (s *shard) forward(ctx actor.Context, m envelope) {
 		s.children[id] = c
 		s.byPID[c.pid.Id] = id
 		s.live.Add(1)
+		s.peak = max(s.peak, len(s.children))
 	}
 	c.seq++
 	c.lastUse = s.cfg.Clock.Now()
@@ -83,6 +95,7 @@ func (s *shard) queryIdle(ctx actor.Context) {
 	if s.cfg.IdleAfter < 0 {
 		return
 	}
+	s.shrink()
 	now := s.cfg.Clock.Now()
 	for id, c := range s.children {
 		if c.queried == c.seq || now.Sub(c.lastUse) < s.cfg.IdleAfter {
@@ -103,6 +116,23 @@ func (s *shard) passivate(ctx actor.Context, m passivateOK) {
 	}
 	s.remove(m.id, c)
 	ctx.Poison(c.pid)
+}
+
+// shrink rebuilds the maps when they hold a quarter of their peak or less,
+// so a burst of keys does not pin its bucket memory after passivation.
+func (s *shard) shrink() {
+	if s.peak < 1024 || len(s.children) > s.peak/4 {
+		return
+	}
+	children := make(map[string]*child, len(s.children))
+	byPID := make(map[string]string, len(s.byPID))
+	for id, c := range s.children {
+		children[id] = c
+	}
+	for pid, id := range s.byPID {
+		byPID[pid] = id
+	}
+	s.children, s.byPID, s.peak = children, byPID, len(children)
 }
 
 func (s *shard) remove(id string, c *child) {

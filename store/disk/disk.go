@@ -161,8 +161,9 @@ func (s *Store) currentETag(key string) (string, error) {
 }
 
 // etagCacheMax bounds the cached ETags of one stripe; past it the stripe's
-// cache starts over.
-const etagCacheMax = 4096
+// cache starts over. 256 stripes × 256 keys keep the hot set's ETags
+// (about 16 MiB at most) without growing with the number of keys written.
+const etagCacheMax = 256
 
 // cachedETag returns the key's current ETag; the caller holds its stripe.
 func (s *Store) cachedETag(key string) (string, error) {
