@@ -2,10 +2,12 @@ package actors_test
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -96,6 +98,46 @@ func TestPassivationFollowsHotSet(t *testing.T) {
 	// A passivated id comes back fresh (state reloads from storage in real actors).
 	if n := ask(t, r, "k1"); n != 1 {
 		t.Fatalf("respawned actor answered %d", n)
+	}
+}
+
+// Passivated actors are garbage: nothing in the registry or in protoactor
+// keeps a stopped actor (and the state it holds) reachable.
+func TestPassivatedActorsAreCollected(t *testing.T) {
+	var refs []weak.Pointer[counter]
+	sys := actors.NewSystem()
+	r := actors.NewRegistry(sys, func(id string) actor.Actor {
+		c := &counter{id: id, starts: &atomic.Int64{}, idleOK: true}
+		refs = append(refs, weak.Make(c)) // producers run on the shard, one at a time per shard
+		return c
+	}, actors.Config{IdleAfter: time.Millisecond, Tick: time.Hour, Shards: 1})
+	t.Cleanup(r.Close)
+	for i := 0; i < 200; i++ {
+		ask(t, r, fmt.Sprint("k", i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Live() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		r.PassivateIdle()
+	}
+	if r.Live() != 0 {
+		t.Fatalf("live = %d after passivation", r.Live())
+	}
+	alive := len(refs)
+	for alive > 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		alive = 0
+		for _, w := range refs {
+			if w.Value() != nil {
+				alive++
+			}
+		}
+		if alive > 0 {
+			time.Sleep(10 * time.Millisecond) // terminations reach the shard asynchronously
+		}
+	}
+	if alive > 0 {
+		t.Fatalf("%d of %d passivated actors are still reachable", alive, len(refs))
 	}
 }
 
