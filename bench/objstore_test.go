@@ -14,8 +14,6 @@ import (
 	"github.com/lockdhq/lockd/store/disk"
 )
 
-// roundTripper is a store that counts its HTTP requests (s3, azure).
-
 // objectStores opens the stores the benchmark compares.
 func objectStores(b *testing.B) map[string]func() (store.Store, func() uint64) {
 	return map[string]func() (store.Store, func() uint64){

@@ -112,5 +112,8 @@ func (s *Service) SaveConfig(ctx context.Context, ns string, patch ConfigPatch, 
 	if err != nil {
 		return Config{}, "", fmt.Errorf("%w: save config: %v", ErrUnavailable, err)
 	}
+	if next.Preferred == EngineIndex && !s.opt.Disabled {
+		s.wakeNamespace(ns)
+	}
 	return next, newTag, nil
 }

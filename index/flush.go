@@ -9,7 +9,8 @@ import (
 const asyncFlushTimeout = 2 * time.Minute
 
 // Flush waits until every commit observed before the call is indexed and
-// any reconcile of ns has finished, so a query that follows sees every
+// any reconcile of ns has finished (building the index of a dormant
+// namespace first), so a query that follows sees every
 // commit acknowledged before Flush was called. It returns the
 // namespace's index sequence.
 func (s *Service) Flush(ctx context.Context, ns string) (uint64, error) {
@@ -22,7 +23,7 @@ func (s *Service) Flush(ctx context.Context, ns string) (uint64, error) {
 		s.mu.Unlock()
 		return 0, ErrClosed
 	}
-	s.spaceLocked(ns)
+	s.spaceLocked(ns).wakeLocked()
 	s.queue = append(s.queue, item{ns: ns, barrier: ch})
 	s.mu.Unlock()
 	s.signal()

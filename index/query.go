@@ -157,10 +157,14 @@ func (s *Service) chooseEngine(ctx context.Context, req Request) (Engine, error)
 		if cfg.Preferred == EngineScan {
 			return EngineScan, nil
 		}
+		s.wakeNamespace(req.Namespace)
 		return s.indexOr(ctx, req, cfg.Fallback)
 	case EngineIndex:
 		if s.opt.Disabled {
 			return "", fmt.Errorf("%w: indexing is disabled", ErrEngineUnavailable)
+		}
+		if s.wakeNamespace(req.Namespace) {
+			req.Refresh = true // first use: wait for the build rather than fail
 		}
 		return s.indexOr(ctx, req, "")
 	}

@@ -79,6 +79,17 @@ type item struct {
 type space struct {
 	seq     uint64 // commits applied; persisted in the meta record
 	pending int    // queued commits
+	// dormant: no query has asked for this namespace's index yet, so its
+	// commits are not indexed. The first query that wants the index (or
+	// a flush, or a configuration preferring it) wakes it: it becomes
+	// stale and a reconcile pass builds the index from the committed
+	// documents while new commits are indexed as they come. A namespace
+	// that never had an index has no meta record, which is how a restart
+	// tells that it is dormant.
+	dormant bool
+	// building: the pass that builds a woken namespace's index runs;
+	// explicit index queries wait for it rather than fail.
+	building bool
 	// stale: commits were not indexed (queue overflow, read failure, no
 	// clean shutdown); a reconcile pass must run. reconciling: one runs,
 	// resuming after recAfter.
@@ -89,7 +100,15 @@ type space struct {
 	asyncFlush  bool
 }
 
-func (sp *space) ready() bool { return !sp.stale && !sp.reconciling }
+func (sp *space) ready() bool { return !sp.dormant && !sp.stale && !sp.reconciling }
+
+// wakeLocked makes a dormant namespace build and maintain its index; s.mu
+// must be held, and the caller signals the indexer after unlocking.
+func (sp *space) wakeLocked() {
+	if sp.dormant {
+		sp.dormant, sp.stale, sp.building = false, true, true
+	}
+}
 
 // New creates the service over the document source and the store that
 // holds the index records.
@@ -145,14 +164,18 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // open reads ns's meta and marks it open, durably, before any commit of
-// this process can be indexed.
+// this process can be indexed. A namespace without a meta record never
+// had its index woken and stays dormant.
 func (s *Service) open(ctx context.Context, ns string) error {
 	m, err := s.readMeta(ctx, ns)
 	if err != nil {
 		return err
 	}
-	sp := &space{seq: m.Seq, stale: m.State != "clean"}
-	if !sp.stale {
+	sp := &space{seq: m.Seq, stale: m.State != "clean", dormant: m.State == ""}
+	if sp.dormant {
+		sp.stale = false
+	}
+	if m.State == "clean" {
 		b, _ := json.Marshal(meta{State: "open", Seq: m.Seq})
 		if _, err := s.st.Put(ctx, metaKey(ns), b, store.Cond{}); err != nil {
 			return fmt.Errorf("%w: open %s: %v", ErrUnavailable, ns, err)
@@ -174,22 +197,40 @@ func (s *Service) readMeta(ctx context.Context, ns string) (meta, error) {
 		return meta{}, fmt.Errorf("%w: read meta of %s: %v", ErrUnavailable, ns, err)
 	}
 	var m meta
-	if json.Unmarshal(rec.Value, &m) != nil {
-		return meta{}, nil // unreadable: treated as unclean
+	if json.Unmarshal(rec.Value, &m) != nil || m.State == "" {
+		return meta{State: "unreadable"}, nil // treated as unclean
 	}
 	return m, nil
 }
 
 // spaceLocked returns ns's state, creating it; s.mu must be held. A
-// namespace first seen after Start had no records then, so its (empty)
-// index is complete.
+// namespace first seen after Start had no records then (Start lists
+// every namespace with a record, index meta included), so it starts
+// dormant; when Start could not list them it may have an index that
+// is not current, so it starts stale.
 func (s *Service) spaceLocked(ns string) *space {
 	sp := s.spaces[ns]
 	if sp == nil {
-		sp = &space{stale: s.unknown}
+		sp = &space{stale: s.unknown, dormant: !s.unknown}
 		s.spaces[ns] = sp
 	}
 	return sp
+}
+
+// wakeNamespace makes ns's index maintained from now on (see
+// space.dormant) and reports whether its first build is under way.
+func (s *Service) wakeNamespace(ns string) bool {
+	s.mu.Lock()
+	sp := s.spaceLocked(ns)
+	dormant := sp.dormant
+	sp.wakeLocked()
+	building := sp.building
+	s.mu.Unlock()
+	if dormant {
+		s.log.Info().Str("namespace", ns).Msg("index: building the namespace's index on first use")
+		s.signal()
+	}
+	return building
 }
 
 func (s *Service) signal() {
@@ -200,13 +241,19 @@ func (s *Service) signal() {
 }
 
 // Observe queues a commit for indexing. It never blocks: when the queue
-// is full the namespace is marked stale and reconciled later.
+// is full the namespace is marked stale and reconciled later. Commits of
+// a dormant namespace are not indexed.
 func (s *Service) Observe(c keyspace.Committed) {
 	if s.opt.Disabled {
 		return
 	}
 	s.mu.Lock()
 	sp := s.spaceLocked(c.Namespace)
+	if sp.dormant {
+		sp.seq++ // the sequence counts the commits seen all the same
+		s.mu.Unlock()
+		return
+	}
 	n := int64(len(c.Doc))
 	if s.closing || len(s.queue) >= s.opt.QueueEvents || s.qBytes+n > s.opt.QueueBytes {
 		sp.stale = true
