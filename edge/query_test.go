@@ -154,6 +154,26 @@ func TestIndexFlush(t *testing.T) {
 	})
 }
 
+// With the index turned off every query scans; a flush has nothing to
+// wait for and says so, and auto queries see every commit at once.
+func TestIndexOffFlushAndQuery(t *testing.T) {
+	each(t, server.Config{IndexOff: true}, func(t *testing.T, s *edgetest.Server) {
+		put(t, s, "off", "a", `{"x":1}`)
+		put(t, s, "off", "b", `{"x":2}`)
+		r := s.Do("POST", "/v1/index/flush?namespace=off", nil)
+		var fr api.IndexFlushResponse
+		r.JSON(t, &fr)
+		if r.Status != 200 || !fr.Flushed || fr.Pending {
+			t.Fatalf("flush: %d %s", r.Status, r.Body)
+		}
+		qr, _ := queryKeys(t, s, "/v1/query", map[string]any{"namespace": "off", "selector": map[string]any{"eq": map[string]any{"field": "/x", "value": 2}}})
+		if strings.Join(qr.Keys, ",") != "b" {
+			t.Fatalf("query: %+v", qr)
+		}
+		wantError(t, s.Do("POST", "/v1/query?engine=index", map[string]any{"namespace": "off"}), 400, api.CodeQueryEngineUnavailable)
+	})
+}
+
 func TestQueryBadInput(t *testing.T) {
 	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
 		cases := []struct {

@@ -203,6 +203,9 @@ func (s *Service) ready(ns string) bool {
 // Status returns the commits applied to ns's index and whether commits
 // are pending or a reconcile runs.
 func (s *Service) Status(ns string) (seq uint64, pending bool) {
+	if s.opt.Disabled {
+		return 0, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp := s.spaceLocked(ns)
