@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -36,7 +37,8 @@ func objectStores(b *testing.B) map[string]func() (store.Store, func() uint64) {
 }
 
 // BenchmarkObjectStores measures each lock-cycle step on disk, S3
-// (versitygw) and Azure (Azurite) over HTTP on loopback, with the store
+// (versitygw) and Azure (Azurite) over HTTP on loopback, then queue
+// enqueue and dequeue+ack of 256-byte messages, with the store
 // round trips each costs, and checks that public reads of a hot key stay
 // in the actor's memory:
 //
@@ -97,6 +99,18 @@ func BenchmarkObjectStores(b *testing.B) {
 			phase("update", func(i int) error { return c.update(held[i], key(i)) })
 			phase("release", func(i int) error { return c.release(held[i], key(i)) })
 			phase("public-read", func(i int) error { return c.publicGet(key(i % 16)) }) // hot keys
+			q := newQueueClient(&target{addr: ln.Addr().String()}, 8, "bench-os")
+			phase("enqueue", func(i int) error { return q.enqueue(message256(time.Now())) })
+			phase("dequeue+ack", func(i int) error {
+				ds, err := q.dequeue("w"+strconv.Itoa(i), 5, 1)
+				if err != nil {
+					return err
+				}
+				if len(ds) != 1 {
+					return fmt.Errorf("dequeue %d: got %d messages, want 1", i, len(ds))
+				}
+				return q.ack(ds[0].meta)
+			})
 			if trips != nil {
 				// Let the index write what the commits queued (background
 				// store traffic), then count what the reads alone cost.
