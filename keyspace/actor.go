@@ -43,6 +43,7 @@ type leaseDeadline struct{}
 type keyActor struct {
 	svc    *Service
 	ref    Ref
+	id     string // actorID(ref)
 	recKey string
 	self   *actor.PID
 	system *actor.ActorSystem
@@ -59,6 +60,8 @@ type keyActor struct {
 
 	leaseTimer    clock.Timer
 	leaseTimerFor int64 // Expires the timer was armed for
+
+	pub *published // what public readers see (see published.go)
 }
 
 type waiter struct {
@@ -76,6 +79,9 @@ func (a *keyActor) Receive(ctx actor.Context) {
 		m.Reply(ctx, len(a.waiters) == 0 && len(a.pending) == 0)
 	case *actor.Stopping:
 		a.stopTimers()
+		a.unpublish()
+	case *actor.Restarting:
+		a.unpublish()
 	case *request:
 		a.serve(m)
 	case waiterDeadline:
@@ -131,15 +137,18 @@ func (a *keyActor) load() error {
 	case errors.Is(err, store.ErrNotFound):
 		a.rec, a.etag = record{}, ""
 	case err != nil:
+		a.unpublish()
 		return fmt.Errorf("%w: load %s: %v", ErrUnavailable, a.recKey, err)
 	default:
 		r, derr := decodeRecord(rec.Value)
 		if derr != nil {
+			a.unpublish()
 			return fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, a.recKey, derr)
 		}
 		a.rec, a.etag = r, rec.ETag
 	}
 	a.loaded, a.last = true, store.Done
+	a.publish(store.Done)
 	return nil
 }
 
@@ -157,12 +166,14 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 	tags, d, err := store.Apply(ctx, a.svc.st, []store.Op{{Key: a.recKey, Value: val, Cond: cond}})
 	if errors.Is(err, store.ErrConflict) {
 		a.loaded = false // reload before the next request
+		a.unpublish()
 		return nil, &Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: write %s: %v", ErrUnavailable, a.recKey, err)
 	}
 	a.rec, a.etag, a.last = next, tags[0], d
+	a.publish(d)
 	if len(garbage) > 0 {
 		go a.svc.collect(d, garbage)
 	}

@@ -3,3 +3,13 @@ package keyspace
 // SetTestHook installs a function called before each operation (tests use
 // it to inject panics).
 func SetTestHook(c *Config, f func(Ref, any)) { c.testHook = f }
+
+// PublishedCount reports how many keys have a published view.
+func PublishedCount(s *Service) int {
+	n := 0
+	s.public.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// IsPublicGet lets tests recognise public reads in a test hook.
+func (o *opGet) IsPublicGet() bool { return o.Public }

@@ -50,6 +50,7 @@ type Service struct {
 	coord    Coordinator
 	local    bool     // the store has atomic batches (pebble, memory)
 	origins  sync.Map // minted txn id -> Ref of the key that minted it
+	public   sync.Map // actor id -> *published (see published.go)
 }
 
 // New starts the key service on system over st.
@@ -74,7 +75,7 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	_, s.local = st.(store.Batcher)
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		ref := parseID(id)
-		return &keyActor{svc: s, ref: ref, recKey: RecordKey(ref)}
+		return &keyActor{svc: s, ref: ref, id: id, recKey: RecordKey(ref)}
 	}, cfg.Actors)
 	return s
 }
@@ -206,6 +207,11 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (bool, error)
 // Get returns the holder's view (with a proof) or the committed state
 // (Public). A non-inline body is read with OpenState.
 func (s *Service) Get(ctx context.Context, req GetRequest) (View, error) {
+	if req.Public {
+		if v, ok, err := s.publicView(req.Ref); ok {
+			return v, err
+		}
+	}
 	v, err := s.call(ctx, req.Ref, &opGet{req})
 	if err != nil {
 		return View{}, err
