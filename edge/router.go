@@ -3,9 +3,8 @@ package edge
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -34,13 +33,14 @@ type route struct {
 	methods string // comma-separated allowed methods, "" = any (as lockd v0.9)
 	h       handler
 	latency *metrics.Histogram
+	status  *statusCounters
 	auth    policy // authorization under mTLS (authz.go)
 }
 
 func (s *Server) buildRoutes() map[string]route {
 	r := map[string]route{}
 	add := func(path, name, methods string, h handler) {
-		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path),
+		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), status: &statusCounters{route: name},
 			latency: metrics.GetOrCreateHistogram(fmt.Sprintf(`lockd_http_request_duration_seconds{route=%q}`, name))}
 	}
 	add("/healthz", "healthz", "", s.healthz)
@@ -67,17 +67,27 @@ func (s *Server) leaseRoutes(add addFunc) {
 	add("/v1/metadata", "metadata", "", s.metadata)
 }
 
-var statusCounters sync.Map // "route|status" -> *metrics.Counter
-
-func countStatus(route string, status int) {
-	k := route + "|" + strconv.Itoa(status)
-	c, ok := statusCounters.Load(k)
-	if !ok {
-		c, _ = statusCounters.LoadOrStore(k, metrics.GetOrCreateCounter(
-			fmt.Sprintf(`lockd_http_requests_total{route=%q,status="%d"}`, route, status)))
-	}
-	c.(*metrics.Counter).Inc()
+// statusCounters counts one route's responses by status code without a
+// lookup that allocates on every request.
+type statusCounters struct {
+	route string
+	by    [500]atomic.Pointer[metrics.Counter] // status 100..599
 }
+
+func (sc *statusCounters) count(status int) {
+	if status < 100 || status > 599 {
+		status = 500
+	}
+	p := &sc.by[status-100]
+	c := p.Load()
+	if c == nil {
+		c = metrics.GetOrCreateCounter(fmt.Sprintf(`lockd_http_requests_total{route=%q,status="%d"}`, sc.route, status))
+		p.Store(c)
+	}
+	c.Inc()
+}
+
+var unknownRoute = &statusCounters{route: "unknown"}
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -89,7 +99,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	rt, ok := s.routes[string(ctx.Path())]
 	if !ok {
 		writeError(ctx, fail(404, api.CodeNotFound, "no such endpoint: "+string(ctx.Path())))
-		countStatus("unknown", 404)
+		unknownRoute.count(404)
 		return
 	}
 	defer func() {
@@ -99,7 +109,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			ctx.Response.Header.Set(api.HeaderCorrelationID, c.cid)
 			writeError(ctx, fail(500, api.CodeInternal, "internal server error"))
 		}
-		countStatus(rt.name, ctx.Response.StatusCode())
+		rt.status.count(ctx.Response.StatusCode())
 		rt.latency.UpdateDuration(start)
 	}()
 	if rt.methods != "" && !strings.Contains(","+rt.methods+",", ","+string(ctx.Method())+",") {
