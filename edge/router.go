@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -148,5 +149,21 @@ func correlationID(ctx *fasthttp.RequestCtx) string {
 			return string(v)
 		}
 	}
-	return uuid.Must(uuid.NewV7()).String()
+	return uuid.Must(uuid.NewV7FromReader(runtimeRand{})).String()
+}
+
+// runtimeRand reads the runtime's per-thread ChaCha8 generator (seeded from
+// the OS): unique enough for correlation ids, which are not secrets, and
+// without a call into crypto/rand on every request.
+type runtimeRand struct{}
+
+func (runtimeRand) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		v := rand.Uint64()
+		for j := i; j < len(p) && j < i+8; j++ {
+			p[j] = byte(v)
+			v >>= 8
+		}
+	}
+	return len(p), nil
 }
