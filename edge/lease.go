@@ -44,15 +44,12 @@ func (s *Server) acquire(c *call) error {
 	if err != nil {
 		return err
 	}
-	ctx, wait := c.ctx, s.acquireWait(req.BlockSeconds)
-	if wait > 0 {
-		var stop func()
-		ctx, stop = c.untilClientGone()
-		defer stop()
-	}
-	l, err := s.txns.Acquire(ctx, keyspace.AcquireRequest{
+	// A blocked acquire ends early when its client goes away; the watch is
+	// armed only once the acquire actually waits.
+	l, err := s.txns.Acquire(c.ctx, keyspace.AcquireRequest{
 		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
-		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID,
+		Wait: s.acquireWait(req.BlockSeconds), IfNotExists: req.IfNotExists, TxnID: req.TxnID,
+		WhileBlocked: c.untilClientGone,
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ import (
 type request struct {
 	op    any
 	reply chan reply
+	// parked, when set, is closed by the actor when it queues the request
+	// as a waiter (acquires that may block): the caller arms its timeout and
+	// client watch only then, so acquires of free keys pay for neither.
+	parked chan struct{}
 }
 
 type reply struct {
@@ -235,6 +239,9 @@ func (a *keyActor) lease(op *opAcquire) Lease {
 
 func (a *keyActor) enqueue(req *request, op *opAcquire) {
 	w := &waiter{req: req, op: op}
+	if req.parked != nil {
+		close(req.parked)
+	}
 	w.timer = a.svc.clock.AfterFunc(op.Wait, func() {
 		a.system.Root.Send(a.self, waiterDeadline{req: req})
 	})

@@ -109,20 +109,58 @@ func (s *Service) Drain() { s.draining.Store(true) }
 func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {
 	req := newRequest(op)
 	s.reg.Send(actorID(ref), req)
-	select {
-	case r := <-req.reply:
-		if r.err != nil {
-			return nil, r.err
-		}
-		if r.durable != nil {
-			if err := r.durable.Wait(); err != nil {
-				return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+	return s.await(ctx, ref, req, nil)
+}
+
+// blocking is how a caller waits once the actor has parked its request.
+type blocking struct {
+	timeout time.Duration                    // bound on the wait once parked
+	while   func() (context.Context, func()) // optional early end (see AcquireRequest)
+}
+
+// await waits for the actor's reply to req and for its durability. With b,
+// a parked request is also bounded by b.timeout and b.while.
+func (s *Service) await(ctx context.Context, ref Ref, req *request, b *blocking) (any, error) {
+	var parked <-chan struct{}
+	if b != nil {
+		parked = req.parked
+	}
+	var timeout <-chan time.Time
+	var gone context.Context
+	var goneDone <-chan struct{}
+	for {
+		select {
+		case r := <-req.reply:
+			if r.err != nil {
+				return nil, r.err
 			}
+			if r.durable != nil {
+				if err := r.durable.Wait(); err != nil {
+					return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+				}
+			}
+			return r.val, nil
+		case <-ctx.Done():
+			go s.abandon(ref, req)
+			return nil, ctx.Err()
+		case <-parked:
+			parked = nil
+			t := time.NewTimer(b.timeout)
+			defer t.Stop()
+			timeout = t.C
+			if b.while != nil {
+				var stop func()
+				gone, stop = b.while()
+				defer stop()
+				goneDone = gone.Done()
+			}
+		case <-goneDone:
+			go s.abandon(ref, req)
+			return nil, gone.Err()
+		case <-timeout:
+			go s.abandon(ref, req)
+			return nil, context.DeadlineExceeded
 		}
-		return r.val, nil
-	case <-ctx.Done():
-		go s.abandon(ref, req)
-		return nil, ctx.Err()
 	}
 }
 
@@ -170,13 +208,15 @@ func (s *Service) Acquire(ctx context.Context, req AcquireRequest) (Lease, error
 		op.txnID = xid.New().String()
 	}
 	op.TTL = s.ttl(req.TTL)
+	r := newRequest(op)
+	var b *blocking
 	if req.Wait > 0 {
 		// The actor answers at the deadline; the margin covers scheduling.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Wait+10*time.Second)
-		defer cancel()
+		r.parked = make(chan struct{})
+		b = &blocking{timeout: req.Wait + 10*time.Second, while: req.WhileBlocked}
 	}
-	v, err := s.call(ctx, req.Ref, op)
+	s.reg.Send(actorID(req.Ref), r)
+	v, err := s.await(ctx, req.Ref, r, b)
 	if err != nil {
 		return Lease{}, err
 	}

@@ -1,6 +1,7 @@
 package keyspace
 
 import (
+	"context"
 	"io"
 	"time"
 )
@@ -35,6 +36,11 @@ type AcquireRequest struct {
 	// Enlist marks the lease as a participant of a multi-participant
 	// transaction (set by the coordinator for joining acquires).
 	Enlist bool
+	// WhileBlocked, if set, is called once the acquire has to wait for the
+	// lease: the context it returns ends the wait early (the client went
+	// away) and the func releases what it holds. Acquires answered at once
+	// never call it.
+	WhileBlocked func() (context.Context, func())
 }
 
 // Lease is a granted lease.
