@@ -109,7 +109,9 @@ func (s *Store) check(op store.Op) error {
 	return nil
 }
 
-// applyLocked checks and applies ops to the live view.
+// applyLocked checks and applies ops to the live view. The ops must be the
+// store's own copies (see cloneOps): stored values are never modified, so
+// the live view, the pending log and the durable view share them.
 func (s *Store) applyLocked(ops []store.Op) ([]string, error) {
 	if s.closed {
 		return nil, store.ErrClosed
@@ -126,7 +128,7 @@ func (s *Store) applyLocked(ops []store.Op) ([]string, error) {
 			continue
 		}
 		tags[i] = s.nextETag()
-		s.live[op.Key] = entry{value: bytes.Clone(op.Value), etag: tags[i]}
+		s.live[op.Key] = entry{value: op.Value, etag: tags[i]}
 	}
 	return tags, nil
 }
@@ -140,7 +142,7 @@ func (s *Store) flushLocked(seq uint64) {
 			if op.Delete {
 				delete(s.durable, op.Key)
 			} else {
-				s.durable[op.Key] = entry{value: bytes.Clone(op.Value), etag: p.tags[j]}
+				s.durable[op.Key] = entry{value: op.Value, etag: p.tags[j]}
 			}
 		}
 	}
@@ -152,6 +154,7 @@ func (s *Store) flushLocked(seq uint64) {
 
 // Apply applies ops atomically; they become durable on Wait.
 func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durable, error) {
+	ops = cloneOps(ops) // before the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tags, err := s.applyLocked(ops)
@@ -159,7 +162,7 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 		return nil, nil, err
 	}
 	s.seq++
-	s.pending = append(s.pending, pendingOp{seq: s.seq, ops: cloneOps(ops), tags: tags})
+	s.pending = append(s.pending, pendingOp{seq: s.seq, ops: ops, tags: tags})
 	return tags, &durable{s: s, seq: s.seq}, nil
 }
 
@@ -225,14 +228,15 @@ func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
 }
 
 func (s *Store) syncWrite(op store.Op) ([]string, error) {
+	ops := cloneOps([]store.Op{op})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tags, err := s.applyLocked([]store.Op{op})
+	tags, err := s.applyLocked(ops)
 	if err != nil {
 		return nil, err
 	}
 	s.seq++
-	s.pending = append(s.pending, pendingOp{seq: s.seq, ops: cloneOps([]store.Op{op}), tags: tags})
+	s.pending = append(s.pending, pendingOp{seq: s.seq, ops: ops, tags: tags})
 	s.flushLocked(s.seq)
 	return tags, nil
 }
