@@ -32,7 +32,7 @@ var (
 	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,queue,query,tls)")
 	coldKeys = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	memProf  = flag.String("memprofile", "", "write a heap profile after the cold scenario")
+	memProf  = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
 	targets  = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
 )
 
@@ -99,6 +99,12 @@ func main() {
 	}
 	if want("tls") {
 		runTLS(tmp)
+	}
+	if *memProf != "" && !want("cold") {
+		f, err := os.Create(*memProf)
+		check(err)
+		check(pprof.Lookup("allocs").WriteTo(f, 0))
+		f.Close()
 	}
 }
 

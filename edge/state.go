@@ -99,15 +99,18 @@ func (s *Server) update(c *call) error {
 	if err != nil {
 		return err
 	}
-	defer st.body.Close()
-	body, err := st.body.Reader()
-	if err != nil {
-		return err
-	}
-	res, err := s.keys.Update(c.ctx, keyspace.UpdateRequest{
+	req := keyspace.UpdateRequest{
 		Ref: ref, LeaseProof: proof, IfVersion: ifVersion, IfETag: c.header(api.HeaderIfStateETag),
-		Hidden: hidden, Body: body, Size: st.body.Size(), ETag: st.etag,
-	})
+		Hidden: hidden, ETag: st.etag, Inline: st.inline, Size: int64(len(st.inline)),
+	}
+	if st.inline == nil {
+		defer st.body.Close()
+		if req.Body, err = st.body.Reader(); err != nil {
+			return err
+		}
+		req.Size = st.body.Size()
+	}
+	res, err := s.keys.Update(c.ctx, req)
 	if err != nil {
 		return err
 	}
@@ -146,11 +149,17 @@ func (c *call) expectations() (expectation, error) {
 	return e, nil
 }
 
-// compacted is a validated, compacted JSON body and its SHA-256.
+// compacted is a validated, compacted JSON body and its SHA-256: inline
+// for small bodies, else in body.
 type compacted struct {
-	body *spool.Spool
-	etag string
+	inline []byte
+	body   *spool.Spool
+	etag   string
 }
+
+// smallState is the largest declared body readState compacts in memory in
+// one piece; larger or chunked bodies stream through a spool.
+const smallState = 64 << 10
 
 // readState validates and compacts the request body into a spool, within
 // JSONMax, and checks the client's expectations about the raw bytes.
@@ -158,6 +167,9 @@ func (s *Server) readState(c *call, exp expectation) (compacted, error) {
 	limit := s.cfg.JSONMax
 	if cl := c.Request.Header.ContentLength(); cl > 0 && int64(cl) > limit {
 		return compacted{}, fail(413, api.CodePayloadTooLarge, fmt.Sprintf("state exceeds %d bytes", limit))
+	}
+	if cl := c.Request.Header.ContentLength(); cl >= 0 && cl <= smallState {
+		return readSmallState(c, exp, cl, limit)
 	}
 	raw := &rawMeter{r: c.bodyReader()}
 	if exp.sha256 != "" {
@@ -180,6 +192,34 @@ func (s *Server) readState(c *call, exp expectation) (compacted, error) {
 	}
 	out.etag = hex.EncodeToString(sum.Sum(nil))
 	return out, nil
+}
+
+// readSmallState reads a body of declared length n (within limit) whole,
+// then checks, compacts and hashes it without further copies.
+func readSmallState(c *call, exp expectation, n int, limit int64) (compacted, error) {
+	raw := c.PostBody()
+	if c.RequestBodyStream() != nil {
+		raw = make([]byte, n)
+		if _, err := io.ReadFull(c.bodyReader(), raw); err != nil {
+			return compacted{}, stateError(err, limit)
+		}
+	}
+	m := &rawMeter{n: int64(len(raw))}
+	if exp.sha256 != "" {
+		m.h = sha256.New()
+		m.h.Write(raw)
+	}
+	var out bytes.Buffer
+	out.Grow(len(raw)) // compacting never grows a document
+	err := jsonutil.CompactBytes(&out, raw)
+	if err == nil {
+		err = exp.check(m)
+	}
+	if err != nil {
+		return compacted{}, stateError(err, limit)
+	}
+	sum := sha256.Sum256(out.Bytes())
+	return compacted{inline: out.Bytes(), etag: hex.EncodeToString(sum[:])}, nil
 }
 
 func compactSmall(w io.Writer, r io.Reader, limit int64) error {

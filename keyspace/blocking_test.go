@@ -60,3 +60,20 @@ func TestWhileBlockedOnlyWhenWaiting(t *testing.T) {
 		t.Fatalf("next acquire after the withdrawn waiter: %+v %v", c, err)
 	}
 }
+
+// A caller may hand the whole document as Inline; one larger than
+// InlineMax still goes to a blob.
+func TestUpdateInline(t *testing.T) {
+	e := newEnv(t, func(c *keyspace.Config) { c.InlineMax = 8 })
+	for _, body := range []string{`{"a":1}`, `{"a":"larger than eight bytes"}`} {
+		l := e.acquire("w")
+		res, err := e.svc.Update(ctx(t), keyspace.UpdateRequest{Ref: ref, LeaseProof: proof(l), Inline: []byte(body), ETag: etag(body)})
+		if err != nil || res.Bytes != int64(len(body)) || res.NewETag != etag(body) {
+			t.Fatalf("inline update %q: %+v %v", body, res, err)
+		}
+		e.release(l, false)
+		if got := e.public(); got != body {
+			t.Fatalf("public read %q, want %q", got, body)
+		}
+	}
+}

@@ -278,14 +278,23 @@ func (s *Service) OpenState(ctx context.Context, v View) (io.ReadCloser, error) 
 // key's record; large ones stream to a blob first, after a cheap check of
 // the lease so that a stale writer does not upload for nothing.
 func (s *Service) Update(ctx context.Context, req UpdateRequest) (UpdateResult, error) {
+	if req.Inline != nil {
+		req.Size = int64(len(req.Inline))
+		if req.Size > s.cfg.InlineMax {
+			req.Body = bytes.NewReader(req.Inline)
+		}
+	}
 	op := &opStage{UpdateRequest: req}
-	if req.Size <= s.cfg.InlineMax {
+	switch {
+	case req.Inline != nil && req.Size <= s.cfg.InlineMax:
+		op.inline = req.Inline
+	case req.Size <= s.cfg.InlineMax:
 		body, err := io.ReadAll(io.LimitReader(req.Body, req.Size+1))
 		if err != nil {
 			return UpdateResult{}, err
 		}
 		op.inline = body
-	} else {
+	default:
 		op.blob = blobPrefix(req.Ref) + xid.New().String()
 		check := &opCheck{LeaseProof: req.LeaseProof, IfVersion: req.IfVersion, IfETag: req.IfETag, blob: op.blob}
 		if _, err := s.call(ctx, req.Ref, check); err != nil {
@@ -296,7 +305,7 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (UpdateResult, 
 			return UpdateResult{}, fmt.Errorf("%w: write state: %v", ErrUnavailable, err)
 		}
 	}
-	op.Body = nil
+	op.Body, op.Inline = nil, nil
 	v, err := s.call(ctx, req.Ref, op)
 	if err != nil {
 		if op.blob != "" {

@@ -91,7 +91,8 @@ type View struct {
 }
 
 // UpdateRequest stages a new state. Body is compact JSON of Size bytes
-// whose SHA-256 (hex) is ETag.
+// whose SHA-256 (hex) is ETag. A caller that holds the whole document may
+// give it as Inline instead of Body (the service then owns the slice).
 type UpdateRequest struct {
 	Ref
 	LeaseProof
@@ -99,6 +100,7 @@ type UpdateRequest struct {
 	IfETag    string
 	Hidden    *bool
 	Body      io.Reader
+	Inline    []byte
 	Size      int64
 	ETag      string
 }
