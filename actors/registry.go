@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,8 @@ type Config struct {
 	Shards int
 	// IdleAfter is how long a child may go without messages before the
 	// shard asks it to passivate (default 30s; <0 disables passivation).
+	// Shards notice use at each Tick, so the question comes between
+	// IdleAfter-Tick and IdleAfter+Tick after the last message.
 	IdleAfter time.Duration
 	// Tick is how often shards look for idle children (default IdleAfter/4,
 	// at least 10ms).
@@ -34,11 +37,22 @@ type Config struct {
 }
 
 // Registry routes messages to per-id actors. It is safe for concurrent use.
+//
+// A message for a live actor goes straight to its mailbox: the registry
+// keeps live children in a concurrent map, and a sender counts its message
+// in the child's state word before sending it. A child agrees to passivate
+// only in mailbox order, by marking that word retired when the count still
+// equals the messages it has received (see host), so every counted message
+// has been handled and no sender can count another; senders that find a
+// child retired (or none) go through its shard, which stops the retired
+// child and spawns a fresh one. So no message reaches a stopping actor,
+// where protoactor would drop it.
 type Registry struct {
 	system *actor.ActorSystem
 	shards []*actor.PID
 	seed   maphash.Seed
 	live   atomic.Int64
+	direct sync.Map // id -> *child, while the child is live
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -61,7 +75,7 @@ func NewRegistry(system *actor.ActorSystem, produce Producer, cfg Config) *Regis
 	dispatcher := newPoolDispatcher(300, time.Minute)
 	for i := 0; i < cfg.Shards; i++ {
 		props := actor.PropsFromProducer(func() actor.Actor {
-			return &shard{produce: produce, cfg: cfg, live: &r.live, children: map[string]*child{}, byPID: map[string]string{}, dispatcher: dispatcher}
+			return &shard{produce: produce, cfg: cfg, live: &r.live, direct: &r.direct, lastLook: cfg.Clock.Now(), children: map[string]*child{}, byPID: map[string]string{}, dispatcher: dispatcher}
 		}, actor.WithSupervisor(strategy), actor.WithDispatcher(dispatcher))
 		r.shards = append(r.shards, system.Root.Spawn(props))
 	}
@@ -111,8 +125,24 @@ func (r *Registry) tick(every time.Duration) {
 	}
 }
 
-// Send delivers msg to the actor for id, spawning it if needed.
+// Send delivers msg to the actor for id, spawning it if needed. Two
+// messages one goroutine sends to the same id may arrive in either order
+// when the first went through the shard and the second did not; a message
+// that must follow one still in flight is sent with SendAfter.
 func (r *Registry) Send(id string, msg any) {
+	if v, ok := r.direct.Load(id); ok && v.(*child).count() {
+		r.system.Root.Send(v.(*child).pid, routed{msg})
+		return
+	}
+	r.viaShard(id, msg)
+}
+
+// SendAfter delivers msg after every message this goroutine has already
+// sent to id (it always takes the shard's path, which any earlier message
+// has either taken too or bypassed into the mailbox already).
+func (r *Registry) SendAfter(id string, msg any) { r.viaShard(id, msg) }
+
+func (r *Registry) viaShard(id string, msg any) {
 	s := r.shards[maphash.String(r.seed, id)%uint64(len(r.shards))]
 	r.system.Root.Send(s, envelope{id: id, msg: msg})
 }

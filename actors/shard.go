@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,34 +11,95 @@ import (
 // Passivate is sent by a shard to a child that has been idle. The child
 // calls Reply with whether it may stop (no waiters, no timers it needs).
 type Passivate struct {
-	id  string
-	seq uint64
+	ok bool
 }
 
 // Reply answers the passivation request from inside the child's Receive.
-func (p *Passivate) Reply(ctx actor.Context, ok bool) {
-	if ok {
-		ctx.Send(ctx.Parent(), passivateOK{id: p.id, seq: p.seq})
-	}
-}
+func (p *Passivate) Reply(_ actor.Context, ok bool) { p.ok = ok }
 
 type envelope struct {
 	id  string
 	msg any
 }
 
+// routed wraps every message the registry delivers, so that a child can
+// count them apart from messages it sends itself (timers).
+type routed struct{ msg any }
+
 type tickMsg struct{}
 
+// passivateOK tells the shard that c retired: it received every message
+// counted for it and no sender can count one more.
 type passivateOK struct {
-	id  string
-	seq uint64
+	id string
+	c  *child
 }
 
 type child struct {
-	pid     *actor.PID
-	seq     uint64 // messages forwarded so far
-	lastUse time.Time
-	queried uint64 // seq at the last Passivate sent; 0 = none pending
+	pid *actor.PID
+	// state is the number of messages counted for the child (by senders,
+	// before they send), times two, plus one once the child has retired.
+	state atomic.Uint64
+	// processed is how many routed messages the child has received; only
+	// the child's own goroutine (any incarnation) touches it.
+	processed uint64
+	// Owned by the shard:
+	seen    uint64    // message count at the last look
+	lastUse time.Time // lower bound of the last message's time
+	queried uint64    // count at the last Passivate sent; 0 = none pending
+}
+
+// count records one more message for the child; false means the child
+// retired and the message must go through the shard.
+func (c *child) count() bool {
+	for {
+		s := c.state.Load()
+		if s&1 != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(s, s+2) {
+			return true
+		}
+	}
+}
+
+func (c *child) sent() uint64 { return c.state.Load() >> 1 }
+
+// retire marks the child retired if exactly n messages were counted for
+// it; it reports whether it did.
+func (c *child) retire(n uint64) bool { return c.state.CompareAndSwap(n<<1, n<<1|1) }
+
+// host wraps a child actor. It counts the routed messages and decides
+// passivation in mailbox order: it retires only when it has received every
+// message counted so far, so no counted message can be left in a mailbox
+// that is about to stop (where protoactor would drop it).
+type host struct {
+	id    string
+	c     *child
+	inner actor.Actor
+}
+
+// routedCtx shows the inner actor the routed message itself.
+type routedCtx struct {
+	actor.Context
+	msg any
+}
+
+func (r routedCtx) Message() any { return r.msg }
+
+func (h *host) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case routed:
+		h.c.processed++
+		h.inner.Receive(routedCtx{Context: ctx, msg: m.msg})
+	case *Passivate:
+		h.inner.Receive(ctx)
+		if m.ok && h.c.retire(h.c.processed) {
+			ctx.Send(ctx.Parent(), passivateOK{id: h.id, c: h.c})
+		}
+	default:
+		h.inner.Receive(ctx)
+	}
 }
 
 // shard owns the children of a slice of the id space.
@@ -45,6 +107,7 @@ type shard struct {
 	produce  Producer
 	cfg      Config
 	live     *atomic.Int64
+	direct   *sync.Map // the registry's id -> *child
 	children map[string]*child
 	byPID    map[string]string // child PID id -> actor id
 	// peak is the most children the maps have held since they were last
@@ -53,6 +116,9 @@ type shard struct {
 	peak int
 	// dispatcher runs the children's mailboxes (see poolDispatcher).
 	dispatcher actor.Dispatcher
+	// lastLook is when queryIdle last ran. Senders bypass the shard, so
+	// a child's use is seen at the next look as a changed message count.
+	lastLook time.Time
 }
 
 func (s *shard) Receive(ctx actor.Context) {
@@ -77,18 +143,27 @@ func (s *shard) Receive(ctx actor.Context) {
 
 func (s *shard) forward(ctx actor.Context, m envelope) {
 	c, ok := s.children[m.id]
+	if ok && !c.count() {
+		// It retired and its passivateOK is on the way: stop it now and
+		// give the message to a fresh child.
+		s.remove(m.id, c)
+		ctx.Poison(c.pid)
+		ok = false
+	}
 	if !ok {
 		id := m.id
-		props := actor.PropsFromProducer(func() actor.Actor { return s.produce(id) }, actor.WithDispatcher(s.dispatcher))
-		c = &child{pid: ctx.Spawn(props)}
+		c = &child{lastUse: s.cfg.Clock.Now()}
+		hc := c
+		props := actor.PropsFromProducer(func() actor.Actor { return &host{id: id, c: hc, inner: s.produce(id)} }, actor.WithDispatcher(s.dispatcher))
+		c.pid = ctx.Spawn(props)
+		c.count()
 		s.children[id] = c
 		s.byPID[c.pid.Id] = id
+		s.direct.Store(id, c)
 		s.live.Add(1)
 		s.peak = max(s.peak, len(s.children))
 	}
-	c.seq++
-	c.lastUse = s.cfg.Clock.Now()
-	ctx.Send(c.pid, m.msg)
+	ctx.Send(c.pid, routed{m.msg})
 }
 
 func (s *shard) queryIdle(ctx actor.Context) {
@@ -97,25 +172,28 @@ func (s *shard) queryIdle(ctx actor.Context) {
 	}
 	s.shrink()
 	now := s.cfg.Clock.Now()
-	for id, c := range s.children {
-		if c.queried == c.seq || now.Sub(c.lastUse) < s.cfg.IdleAfter {
+	prev := s.lastLook
+	s.lastLook = now
+	for _, c := range s.children {
+		n := c.sent()
+		if n != c.seen { // used since the previous look, at the earliest then
+			c.seen, c.lastUse = n, prev
 			continue
 		}
-		c.queried = c.seq
-		ctx.Send(c.pid, &Passivate{id: id, seq: c.seq})
+		if c.queried == n || now.Sub(c.lastUse) < s.cfg.IdleAfter {
+			continue
+		}
+		c.queried = n
+		ctx.Send(c.pid, &Passivate{})
 	}
 }
 
-// passivate stops a child that confirmed idleness, unless a message was
-// forwarded to it after the question: that message is in its mailbox and
-// must be handled, so the child lives on.
+// passivate stops a child that retired, unless forward already did.
 func (s *shard) passivate(ctx actor.Context, m passivateOK) {
-	c, ok := s.children[m.id]
-	if !ok || c.seq != m.seq {
-		return
+	if c, ok := s.children[m.id]; ok && c == m.c {
+		s.remove(m.id, c)
+		ctx.Poison(c.pid)
 	}
-	s.remove(m.id, c)
-	ctx.Poison(c.pid)
 }
 
 // shrink rebuilds the maps when they hold a quarter of their peak or less,
@@ -136,6 +214,7 @@ func (s *shard) shrink() {
 }
 
 func (s *shard) remove(id string, c *child) {
+	s.direct.CompareAndDelete(id, c)
 	delete(s.children, id)
 	delete(s.byPID, c.pid.Id)
 	s.live.Add(-1)
@@ -148,6 +227,8 @@ func (s *shard) forget(pid *actor.PID) {
 		return
 	}
 	if c := s.children[id]; c != nil && c.pid.Id == pid.Id {
+		for !c.retire(c.sent()) { // senders go to the shard from now on
+		}
 		s.remove(id, c)
 	}
 }

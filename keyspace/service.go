@@ -169,7 +169,7 @@ func (s *Service) await(ctx context.Context, ref Ref, req *request, b *blocking)
 // nobody is left holding a lease no one knows about.
 func (s *Service) abandon(ref Ref, req *request) {
 	if _, ok := req.op.(*opAcquire); ok {
-		s.reg.Send(actorID(ref), newRequest(&opCancel{target: req}))
+		s.reg.SendAfter(actorID(ref), newRequest(&opCancel{target: req})) // never before its target
 	}
 	select {
 	case r := <-req.reply:

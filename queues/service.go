@@ -153,7 +153,7 @@ func (r reply) wait() (any, error) {
 // failures) so that nobody waits a visibility timeout for them.
 func (s *Service) abandon(ref Ref, req *request) {
 	if _, ok := req.op.(*opDequeue); ok {
-		s.send(ref, newRequest(&opCancel{target: req}))
+		s.reg.SendAfter(actorID(ref), newRequest(&opCancel{target: req})) // never before its target
 	}
 	select {
 	case r := <-req.reply:
