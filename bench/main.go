@@ -27,13 +27,14 @@ import (
 )
 
 var (
-	duration = flag.Duration("d", 5*time.Second, "duration of each measured run")
-	maxOps   = flag.Int64("max", 5_000_000, "upper bound on operations per run")
-	only     = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,queue,query,tls)")
-	coldKeys = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
-	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	memProf  = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
-	targets  = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
+	duration  = flag.Duration("d", 5*time.Second, "duration of each measured run")
+	maxOps    = flag.Int64("max", 5_000_000, "upper bound on operations per run")
+	only      = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,queue,query,tls)")
+	coldKeys  = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
+	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProf   = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
+	cmpRounds = flag.Int("rounds", 1, "interleaved rounds of the cycle, acqrel and read scenarios (rows show the median)")
+	targets   = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
 )
 
 // target is a server under test.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,30 +26,65 @@ func header(title string, cols ...string) {
 	fmt.Printf("## %s\n\n| %s |\n|%s\n", title, strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
 }
 
-// measure runs op on t and prints a row; fsyncs per op for disk.
-func measure(t *target, n int, ceiling float64, opsPerCycle int, op func(c *client, w int, i int64) error) result {
-	c := newClient(t, n)
-	var before int64
-	if t.syncs != nil {
-		before = t.syncs()
+// compare measures the no-op ceiling (when it is a target) and each lockd
+// target in -rounds interleaved rounds, so that load from elsewhere on the
+// machine falls on all of them alike, and prints one row per target: the
+// median round's rate and latencies, the median of the per-round ratios to
+// the no-op, and fsyncs per request over all rounds (disk).
+func compare(noop *target, targets []*target, n, opsPerCycle int, op func(c *client, w int, i int64) error) {
+	all := targets
+	if noop != nil {
+		all = append([]*target{noop}, targets...)
 	}
-	r := run(n, func(w int, i int64) error { return op(c, w, i) })
-	line := fmt.Sprintf("| %s | %d | %.0f | %s | %s |", t.name, n, r.rate(), ms(r.p50), ms(r.p99))
-	if ceiling > 0 {
-		line += fmt.Sprintf(" %.0f%% |", 100*r.rate()/ceiling)
-	} else {
-		line += " — |"
+	res := make([][]result, len(all))
+	syncs := make([]int64, len(all))
+	for round := 0; round < *cmpRounds; round++ {
+		for i, t := range all {
+			c := newClient(t, n)
+			var before int64
+			if t.syncs != nil {
+				before = t.syncs()
+			}
+			r := run(n, func(w int, k int64) error { return op(c, w, k) })
+			if t.syncs != nil {
+				syncs[i] += t.syncs() - before
+			}
+			res[i] = append(res[i], r)
+		}
 	}
-	if t.syncs != nil && r.ops > 0 {
-		line += fmt.Sprintf(" %.2f |", float64(t.syncs()-before)/float64(r.ops*int64(opsPerCycle)))
-	} else {
-		line += " — |"
+	for i, t := range all {
+		rs := append([]result(nil), res[i]...)
+		sort.Slice(rs, func(a, b int) bool { return rs[a].rate() < rs[b].rate() })
+		mid := rs[len(rs)/2]
+		line := fmt.Sprintf("| %s | %d | %.0f | %s | %s |", t.name, n, mid.rate(), ms(mid.p50), ms(mid.p99))
+		if noop != nil && i > 0 {
+			ratios := make([]float64, len(res[i]))
+			for r := range res[i] {
+				ratios[r] = res[i][r].rate() / res[0][r].rate()
+			}
+			sort.Float64s(ratios)
+			line += fmt.Sprintf(" %.0f%% |", 100*ratios[len(ratios)/2])
+		} else {
+			line += " — |"
+		}
+		var ops int64
+		var err error
+		for _, r := range res[i] {
+			ops += r.ops
+			if r.err != nil {
+				err = r.err
+			}
+		}
+		if t.syncs != nil && ops > 0 {
+			line += fmt.Sprintf(" %.2f |", float64(syncs[i])/float64(ops*int64(opsPerCycle)))
+		} else {
+			line += " — |"
+		}
+		if err != nil {
+			line += " error: " + err.Error()
+		}
+		fmt.Println(line)
 	}
-	if r.err != nil {
-		line += " error: " + r.err.Error()
-	}
-	fmt.Println(line)
-	return r
 }
 
 func cycle(c *client, w, n int, i int64) error {
@@ -66,10 +102,7 @@ func cycle(c *client, w, n int, i int64) error {
 func runCycles(noop *target, targets ...*target) {
 	header("acquire → update (256 B) → release cycles, 1024 keys", "server", "workers", "cycles/s", "p50 ms", "p99 ms", "of no-op", "fsyncs/request")
 	for _, n := range []int{8, 64} {
-		ceil := ceiling(noop, n, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) })
-		for _, t := range targets {
-			measure(t, n, ceil, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) })
-		}
+		compare(noop, targets, n, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) })
 	}
 	fmt.Println()
 }
@@ -87,10 +120,7 @@ func runAcqRel(noop *target, targets ...*target) {
 		}
 	}
 	for _, n := range []int{8, 64} {
-		ceil := ceiling(noop, n, 2, op(n))
-		for _, t := range targets {
-			measure(t, n, ceil, 2, op(n))
-		}
+		compare(noop, targets, n, 2, op(n))
 	}
 	fmt.Println()
 }
@@ -105,10 +135,7 @@ func runReads(noop *target, targets ...*target) {
 	}
 	for _, n := range []int{8, 64} {
 		op := func(c *client, w int, i int64) error { return c.publicGet(keyFor(w, n, i)) }
-		ceil := ceiling(noop, n, 1, op)
-		for _, t := range targets {
-			measure(t, n, ceil, 1, op)
-		}
+		compare(noop, targets, n, 1, op)
 	}
 	fmt.Println()
 }
@@ -195,12 +222,4 @@ func rssMiB() float64 {
 		}
 	}
 	return 0
-}
-
-// ceiling measures the no-op server (0 when it is not a target).
-func ceiling(noop *target, n, opsPerCycle int, op func(c *client, w int, i int64) error) float64 {
-	if noop == nil {
-		return 0
-	}
-	return measure(noop, n, 0, opsPerCycle, op).rate()
 }
