@@ -4,12 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"hash"
 	"io"
-	"mime"
-	"mime/multipart"
-
-	"net/textproto"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -17,32 +12,10 @@ import (
 	"time"
 
 	"github.com/lockdhq/lockd/edge/edgetest"
+	"github.com/lockdhq/lockd/internal/bigbody"
 	"github.com/lockdhq/lockd/sdk/api"
 	"github.com/lockdhq/lockd/server"
 )
-
-// patternReader yields n deterministic bytes and hashes what it yields.
-type patternReader struct {
-	left int64
-	i    byte
-	h    hash.Hash
-}
-
-func (p *patternReader) Read(b []byte) (int, error) {
-	if p.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(b)) > p.left {
-		b = b[:p.left]
-	}
-	for k := range b {
-		b[k] = p.i
-		p.i = p.i*31 + 7
-	}
-	p.left -= int64(len(b))
-	p.h.Write(b)
-	return len(b), nil
-}
 
 // heapPeak samples the heap of the whole test process (server and client)
 // until stop is called, which returns the peak growth over the heap at the
@@ -87,25 +60,10 @@ func TestQueueLargePayloadStreams(t *testing.T) {
 	// Not parallel: the allocation counters are process-wide.
 	s := edgetest.Start(t, edgetest.Disk, server.Config{})
 
-	src := &patternReader{left: size, h: sha256.New()}
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="meta"`)
-		w, _ := mw.CreatePart(h)
-		json.NewEncoder(w).Encode(map[string]any{"queue": "big", "payload_content_type": "application/octet-stream"})
-		h = textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="payload"`)
-		w, _ = mw.CreatePart(h)
-		if _, err := io.Copy(w, src); err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		pw.CloseWithError(mw.Close())
-	}()
+	src := bigbody.NewPattern(size)
+	ctype, stream := bigbody.Enqueue("big", src)
 	peak := heapPeak()
-	resp, err := s.Client.Post(s.URL()+"/v1/queue/enqueue", mw.FormDataContentType(), pr)
+	resp, err := s.Client.Post(s.URL()+"/v1/queue/enqueue", ctype, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,22 +86,17 @@ func TestQueueLargePayloadStreams(t *testing.T) {
 		t.Fatalf("dequeue: %v %v", resp, err)
 	}
 	defer resp.Body.Close()
-	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	mr := multipart.NewReader(resp.Body, params["boundary"])
-	meta, err := mr.NextPart()
+	dr, payload, err := bigbody.Delivery(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dr api.DequeueResponse
-	json.NewDecoder(meta).Decode(&dr)
-	payload, err := mr.NextPart()
-	if err != nil || payload.Header.Get("Content-Length") != strconv.Itoa(size) {
-		t.Fatalf("payload part: %v %v", err, payload.Header)
+	if payload.Header.Get("Content-Length") != strconv.Itoa(size) {
+		t.Fatalf("payload part headers %v", payload.Header)
 	}
 	got := sha256.New()
 	n, err := io.Copy(got, payload)
-	if err != nil || n != size || !bytes.Equal(got.Sum(nil), src.h.Sum(nil)) {
-		t.Fatalf("payload: %d bytes, err %v, hash match %v", n, err, bytes.Equal(got.Sum(nil), src.h.Sum(nil)))
+	if err != nil || n != size || !bytes.Equal(got.Sum(nil), src.Sum()) {
+		t.Fatalf("payload: %d bytes, err %v, hash match %v", n, err, bytes.Equal(got.Sum(nil), src.Sum()))
 	}
 	deqAlloc := peak()
 	t.Logf("heap growth while streaming 200 MB: enqueue %d MiB, dequeue %d MiB", enqAlloc>>20, deqAlloc>>20)

@@ -6,19 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/internal/bigbody"
 )
 
 // rssMiB reads the resident set of a process from /proc.
@@ -61,29 +57,6 @@ func rssPeak(p *proc) (stop func() float64) {
 	return func() float64 { close(done); return <-out }
 }
 
-// pattern yields n deterministic bytes and hashes them as it goes.
-type pattern struct {
-	left int64
-	x    byte
-	h    hash.Hash
-}
-
-func newPattern(n int64) *pattern { return &pattern{left: n, h: sha256.New()} }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	if p.left == 0 {
-		return 0, io.EOF
-	}
-	b = b[:min(int64(len(b)), p.left)]
-	for i := range b {
-		b[i] = p.x
-		p.x = p.x*31 + 7
-	}
-	p.left -= int64(len(b))
-	p.h.Write(b)
-	return len(b), nil
-}
-
 // RSS above this during a transfer means the server buffered the body.
 const rssBudgetMiB = 160
 
@@ -103,7 +76,7 @@ func TestOneGiBAttachmentKeepsServerRSSLow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := newPattern(size)
+	src := bigbody.NewPattern(size)
 	req, _ := http.NewRequest("POST", p.URL+"/v1/attachments?key=big&name=blob.bin", src)
 	req.ContentLength = size
 	req.Header.Set("X-Expected-Bytes", strconv.Itoa(size))
@@ -138,7 +111,7 @@ func TestOneGiBAttachmentKeepsServerRSSLow(t *testing.T) {
 	if err != nil || get.StatusCode != 200 || n != size {
 		t.Fatalf("download: status %d, %d bytes, %v", get.StatusCode, n, err)
 	}
-	if !bytes.Equal(sum.Sum(nil), src.h.Sum(nil)) {
+	if !bytes.Equal(sum.Sum(nil), src.Sum()) {
 		t.Fatal("downloaded attachment differs from the upload")
 	}
 	t.Logf("server RSS: %.0f MiB at start, peak %.0f MiB uploading and %.0f MiB downloading 1024 MiB", base, upPeak, downPeak)
@@ -155,25 +128,10 @@ func TestLargeQueuePayloadKeepsServerRSSLow(t *testing.T) {
 	}
 	const size = 200 << 20
 	p := startLockd(t, "--store", "disk://"+t.TempDir())
-	src := newPattern(size)
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="meta"`)
-		w, _ := mw.CreatePart(h)
-		json.NewEncoder(w).Encode(map[string]any{"queue": "big", "payload_content_type": "application/octet-stream"})
-		h = textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="payload"`)
-		w, _ = mw.CreatePart(h)
-		if _, err := io.Copy(w, src); err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		pw.CloseWithError(mw.Close())
-	}()
+	src := bigbody.NewPattern(size)
+	ctype, stream := bigbody.Enqueue("big", src)
 	stop := rssPeak(p)
-	resp, err := http.Post(p.URL+"/v1/queue/enqueue", mw.FormDataContentType(), pr)
+	resp, err := http.Post(p.URL+"/v1/queue/enqueue", ctype, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,25 +149,15 @@ func TestLargeQueuePayloadKeepsServerRSSLow(t *testing.T) {
 		t.Fatalf("dequeue: %v %v", resp, err)
 	}
 	defer resp.Body.Close()
-	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	mr := multipart.NewReader(resp.Body, params["boundary"])
-	meta, err := mr.NextPart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dr api.DequeueResponse
-	if err := json.NewDecoder(meta).Decode(&dr); err != nil {
-		t.Fatal(err)
-	}
-	payload, err := mr.NextPart()
+	dr, payload, err := bigbody.Delivery(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.New()
 	n, err := io.Copy(sum, payload)
 	deqPeak := stop()
-	if err != nil || n != size || !bytes.Equal(sum.Sum(nil), src.h.Sum(nil)) {
-		t.Fatalf("dequeued payload: %d bytes, %v, same bytes %v", n, err, bytes.Equal(sum.Sum(nil), src.h.Sum(nil)))
+	if err != nil || n != size || !bytes.Equal(sum.Sum(nil), src.Sum()) {
+		t.Fatalf("dequeued payload: %d bytes, %v, same bytes %v", n, err, bytes.Equal(sum.Sum(nil), src.Sum()))
 	}
 	m := dr.Message
 	ack, _ := json.Marshal(map[string]any{"queue": "big", "message_id": m.MessageID, "lease_id": m.LeaseID,
