@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/internal/clock"
 )
 
 // counter is a test actor: it counts messages and answers on reply chans.
@@ -204,5 +205,46 @@ func TestTooManyRestartsStopsAndRespawns(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("stopped actor never respawned")
 		}
+	}
+}
+
+// refuser refuses passivation while its flag says so.
+type refuser struct{ allow *atomic.Bool }
+
+func (r *refuser) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case inc:
+		m.reply <- 1
+	case *actors.Passivate:
+		m.Reply(ctx, r.allow.Load())
+	}
+}
+
+// A child that refused passivation (it had waiters then) is asked again
+// later even if no message reached it since.
+func TestRefusedPassivationIsAskedAgain(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	allow := &atomic.Bool{}
+	r := actors.NewRegistry(actors.NewSystem(), func(string) actor.Actor { return &refuser{allow: allow} },
+		actors.Config{IdleAfter: time.Second, Tick: time.Hour, Clock: clk})
+	t.Cleanup(r.Close)
+	ask(t, r, "x")
+	for i := 0; i < 3; i++ { // notice the use, then ask (refused)
+		clk.Advance(2 * time.Second)
+		r.PassivateIdle()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if r.Live() != 1 {
+		t.Fatalf("refusing child passivated: live %d", r.Live())
+	}
+	allow.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Live() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("child that refused once was never asked again")
+		}
+		clk.Advance(2 * time.Second)
+		r.PassivateIdle()
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -44,9 +44,10 @@ type child struct {
 	// the child's own goroutine (any incarnation) touches it.
 	processed uint64
 	// Owned by the shard:
-	seen    uint64    // message count at the last look
-	lastUse time.Time // lower bound of the last message's time
-	queried uint64    // count at the last Passivate sent; 0 = none pending
+	seen      uint64    // message count at the last look
+	lastUse   time.Time // lower bound of the last message's time
+	queried   uint64    // count at the last Passivate sent; 0 = none
+	queriedAt time.Time // when it was sent
 }
 
 // count records one more message for the child; false means the child
@@ -180,10 +181,15 @@ func (s *shard) queryIdle(ctx actor.Context) {
 			c.seen, c.lastUse = n, prev
 			continue
 		}
-		if c.queried == n || now.Sub(c.lastUse) < s.cfg.IdleAfter {
+		if now.Sub(c.lastUse) < s.cfg.IdleAfter {
 			continue
 		}
-		c.queried = n
+		// A child that refused (waiters, or a message still on its way)
+		// is asked again after another IdleAfter, even if no message came.
+		if c.queried == n && now.Sub(c.queriedAt) < s.cfg.IdleAfter {
+			continue
+		}
+		c.queried, c.queriedAt = n, now
 		ctx.Send(c.pid, &Passivate{})
 	}
 }
