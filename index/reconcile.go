@@ -36,6 +36,7 @@ func (s *Service) reconcileStep() bool {
 	case sp.stale:
 		// A commit was dropped during the pass: nextReconcile restarts it.
 	case done:
+		s.passes.Add(1)
 		sp.reconciling, sp.building = false, false
 		for _, w := range sp.waiters {
 			close(w)

@@ -45,6 +45,10 @@ func TestCleanRestartNeedsNoReconcile(t *testing.T) {
 	if pending || seq2 != seq {
 		t.Fatalf("after clean restart: seq %d→%d pending %v", seq, seq2, pending)
 	}
+	e.flush("ns")
+	if n := index.ReconcilePasses(e.idx); n != 0 {
+		t.Fatalf("clean restart ran %d reconcile passes", n)
+	}
 	// Index engine without refresh: the index is ready at once.
 	if got := join(e.query("ns", mustSel(t, "/status=open"), index.EngineIndex, 7)); got != keysOf(20) {
 		t.Fatalf("got %s", got)
@@ -56,11 +60,11 @@ func TestCrashRestartReconciles(t *testing.T) {
 	commitN(e, "ns", 20, "open")
 	e.flush("ns")
 	commitN(e, "ns", 10, "closed")
-	e.crash() // the index of the last commits may be lost; meta says open
-	if _, pending := e.idx.Status("ns"); !pending {
+	e.crash()     // the index of the last commits may be lost; meta says open
+	e.flush("ns") // waits for the reconcile pass
+	if index.ReconcilePasses(e.idx) == 0 {
 		t.Fatal("an unclean namespace must be reconciled")
 	}
-	e.flush("ns")
 	for _, c := range []struct{ sel, want string }{
 		{"/status=open", "k10,k11,k12,k13,k14,k15,k16,k17,k18,k19"},
 		{"/status=closed", keysOf(10)},

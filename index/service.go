@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -57,6 +58,8 @@ type Service struct {
 	opt   Options
 	seal  *sealer // nil: terms are stored as they are
 	log   zerolog.Logger
+
+	passes atomic.Uint64 // reconcile passes completed (tests)
 
 	mu      sync.Mutex
 	queue   []item
