@@ -53,9 +53,6 @@ func heapPeak() (stop func() uint64) {
 // A 200 MB payload streams through enqueue and dequeue: neither the server
 // nor this client holds it in memory.
 func TestQueueLargePayloadStreams(t *testing.T) {
-	if testing.Short() {
-		t.Skip("200 MB payload")
-	}
 	const size = 200 << 20
 	// Not parallel: the allocation counters are process-wide.
 	s := edgetest.Start(t, edgetest.Disk, server.Config{})

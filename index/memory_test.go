@@ -67,9 +67,6 @@ func (s *synthetic) Namespaces(context.Context) ([]string, error) { return []str
 // documents mode) and checks that the live heap never grows by more than
 // a few MiB: the documents (~100 MB) are streamed, not materialized.
 func TestQueryMillionDocumentsBoundedHeap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1,000,000 documents")
-	}
 	const n = 1_000_000
 	src := &synthetic{n: n}
 	idx := index.New(src, mem.New(), index.Options{Disabled: true})

@@ -63,9 +63,6 @@ const rssBudgetMiB = 160
 // A 1 GiB attachment uploads and downloads through the real binary with
 // the server's RSS far below its size, and reads back byte for byte.
 func TestOneGiBAttachmentKeepsServerRSSLow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1 GiB transfer")
-	}
 	const size = 1 << 30
 	p := startLockd(t, "--store", "disk://"+t.TempDir())
 	base, err := rssMiB(p.cmd.Process.Pid)
@@ -123,9 +120,6 @@ func TestOneGiBAttachmentKeepsServerRSSLow(t *testing.T) {
 // A 200 MB queue payload enqueues and dequeues through the real binary with
 // the server's RSS far below its size.
 func TestLargeQueuePayloadKeepsServerRSSLow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("200 MB payload")
-	}
 	const size = 200 << 20
 	p := startLockd(t, "--store", "disk://"+t.TempDir())
 	src := bigbody.NewPattern(size)
