@@ -14,7 +14,9 @@ type flatValue struct {
 // false for an unknown field or a wrong type. decodeFlat reports false for
 // anything it does not fully understand; the caller then decodes the body
 // with encoding/json, which accepts everything valid and words the errors.
-func decodeFlat(b []byte, set func(key string, v flatValue) bool) bool {
+// The key passed to set aliases b (set compares it, switch string(key),
+// without allocating).
+func decodeFlat(b []byte, set func(key []byte, v flatValue) bool) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -60,20 +62,21 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// flatString reads a string of printable ASCII without escapes.
-func flatString(b []byte, i int) (string, int, bool) {
+// flatString reads a string of printable ASCII without escapes and
+// returns its bytes (a slice of b).
+func flatString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", i, false
+		return nil, i, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", j, false
+			return nil, j, false
 		}
 	}
-	return "", len(b), false
+	return nil, len(b), false
 }
 
 func flatScalar(b []byte, i int) (flatValue, int, bool) {
@@ -83,7 +86,7 @@ func flatScalar(b []byte, i int) (flatValue, int, bool) {
 	switch c := b[i]; {
 	case c == '"':
 		s, j, ok := flatString(b, i)
-		return flatValue{kind: 's', s: s}, j, ok
+		return flatValue{kind: 's', s: string(s)}, j, ok
 	case c == '-' || (c >= '0' && c <= '9'):
 		return flatInt(b, i)
 	case hasWord(b, i, "true"):

@@ -15,11 +15,15 @@ func (c *call) decodeControl(v any) error {
 	return c.decodeStrictBytes(body, v, false)
 }
 
+// fastDecode fills the hot request types field by field. The field lists
+// mirror sdk/api: a field added there but not here makes decodeFlat
+// decline, and the body goes to encoding/json, so they cannot drift into
+// wrong answers, only into the slow path.
 func fastDecode(body []byte, v any) bool {
 	switch r := v.(type) {
 	case *api.AcquireRequest:
-		return decodeFlat(body, func(k string, x flatValue) bool {
-			switch k {
+		return decodeFlat(body, func(k []byte, x flatValue) bool {
+			switch string(k) {
 			case "key":
 				return setString(&r.Key, x)
 			case "namespace":
@@ -38,8 +42,8 @@ func fastDecode(body []byte, v any) bool {
 			return false
 		})
 	case *api.ReleaseRequest:
-		return decodeFlat(body, func(k string, x flatValue) bool {
-			switch k {
+		return decodeFlat(body, func(k []byte, x flatValue) bool {
+			switch string(k) {
 			case "key":
 				return setString(&r.Key, x)
 			case "namespace":
@@ -54,8 +58,8 @@ func fastDecode(body []byte, v any) bool {
 			return false
 		})
 	case *api.KeepAliveRequest:
-		return decodeFlat(body, func(k string, x flatValue) bool {
-			switch k {
+		return decodeFlat(body, func(k []byte, x flatValue) bool {
+			switch string(k) {
 			case "key":
 				return setString(&r.Key, x)
 			case "namespace":
