@@ -311,16 +311,10 @@ func (in *injector) onExit(unexpected bool, err error, tail string) {
 	}()
 }
 
-// unexpectedExits counts server exits the harness did not cause, outside
+// unexpectedExit reports a server exit the harness did not cause, outside
 // disk-full windows.
-func (in *injector) unexpectedExits() []FaultEvent {
-	var out []FaultEvent
-	for _, ev := range in.Events() {
-		if ev.Kind == FaultCrash && !strings.Contains(ev.Detail, "disk-full") {
-			out = append(out, ev)
-		}
-	}
-	return out
+func (ev FaultEvent) unexpectedExit() bool {
+	return ev.Kind == FaultCrash && !strings.Contains(ev.Detail, "disk-full")
 }
 
 func lastLines(s string, n int) string {

@@ -74,13 +74,6 @@ func NewProxy(upstream string, seed uint64) (*Proxy, error) {
 // Addr is the proxy's listen address.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// SetUpstream points new connections at addr.
-func (p *Proxy) SetUpstream(addr string) {
-	p.mu.Lock()
-	p.upstream = addr
-	p.mu.Unlock()
-}
-
 // SetChaos switches the fault mode; stalled bytes flow again when a
 // mode without the stall begins.
 func (p *Proxy) SetChaos(c Chaos) {

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -243,19 +242,21 @@ func livenessVerdict(phase string, inj *injector, own bool, fin Final) Verdict {
 		v.Status, v.Summary = Skipped, "the harness does not own the server"
 		return v
 	}
+	exits := 0
 	for _, ev := range inj.Events() {
 		v.Checked++
 		switch {
 		case ev.Err != "" && ev.Kind != FaultCrash:
 			v.fail(Failure{Message: fmt.Sprintf("%s at %s: %s", ev.Kind, fmtDur(ev.Start), ev.Err)})
-		case ev.Kind == FaultCrash && !strings.Contains(ev.Detail, "disk-full"):
+		case ev.unexpectedExit():
+			exits++
 			v.fail(Failure{Message: fmt.Sprintf("server exited on its own at %s: %s %s", fmtDur(ev.Start), ev.Detail, ev.Err)})
 		}
 	}
 	if len(fin.Missing) > 0 {
 		v.fail(Failure{Message: fmt.Sprintf("%d keys could not be read after the faults healed: %v", len(fin.Missing), fin.Missing)})
 	}
-	v.Summary = fmt.Sprintf("%d fault events, %d unexpected exits", v.Checked, len(inj.unexpectedExits()))
+	v.Summary = fmt.Sprintf("%d fault events, %d unexpected exits", v.Checked, exits)
 	for _, ev := range inj.Events() {
 		if ev.Finding == "" {
 			continue

@@ -30,8 +30,14 @@ func (t *traffic) acquire(ctx context.Context, w *worker, key, txnID string, ttl
 // committed value) and records it.
 func (t *traffic) leaseGet(ctx context.Context, w *worker, sess *sdk.LeaseSession) (Val, Op, error) {
 	op := Op{Kind: KindLeaseGet, Worker: w.id, Key: sess.Key, Call: t.rec.Now()}
-	var v Val
 	gr, err := sess.Get(ctx)
+	return t.recordRead(op, gr, err)
+}
+
+// recordRead decodes a read's answer into the counter value, completes op
+// (its Call set before the request) and records it.
+func (t *traffic) recordRead(op Op, gr *sdk.GetResponse, err error) (Val, Op, error) {
+	var v Val
 	if err == nil {
 		var b []byte
 		if b, err = gr.Bytes(); err == nil {
@@ -59,9 +65,11 @@ func (t *traffic) rollback(ctx context.Context, grant *Op, sess *sdk.LeaseSessio
 
 // cycle is one lock cycle on key: acquire (block seconds, or no wait),
 // read the counter under the lease, stage n+1 and release (commit), or
-// now and then roll back. It reports whether some answer was uncertain.
-func (t *traffic) cycle(ctx context.Context, w *worker, key string, block int64) bool {
-	sess, grant, err := t.acquire(ctx, w, key, "", t.p.TTL, block)
+// now and then roll back. With hold > 0 it is a slow holder: it keeps the
+// lease for hold between its read and its commit, and always commits. It
+// reports whether some answer was uncertain.
+func (t *traffic) cycle(ctx context.Context, w *worker, key string, block int64, hold time.Duration) bool {
+	sess, grant, err := t.acquire(ctx, w, key, "", t.p.TTL+hold, block)
 	if err != nil {
 		return grant.Outcome == Unknown
 	}
@@ -71,7 +79,12 @@ func (t *traffic) cycle(ctx context.Context, w *worker, key string, block int64)
 		t.rollback(ctx, &grant, sess)
 		return rd.Outcome == Unknown
 	}
-	nv := Val{N: old.N + 1, W: w.tag("c")}
+	tag := "c"
+	if hold > 0 {
+		sleepCtx(ctx, hold)
+		tag = "s"
+	}
+	nv := Val{N: old.N + 1, W: w.tag(tag)}
 	op := Op{Kind: KindCycle, Worker: w.id, Key: key, Old: []Val{old}, New: []Val{nv}, Call: rd.Call,
 		Token: grant.Token, LeaseID: grant.LeaseID}
 	if _, err := sess.UpdateBytes(ctx, t.encode(nv)); err != nil {
@@ -85,7 +98,7 @@ func (t *traffic) cycle(ctx context.Context, w *worker, key string, block int64)
 		return o == Unknown
 	}
 	grant.EndCall = t.rec.Now()
-	if w.rng.Float64() < t.p.RollbackRatio {
+	if hold == 0 && w.rng.Float64() < t.p.RollbackRatio {
 		op.Kind = KindRollback
 		err = sess.Rollback(ctx)
 	} else {
@@ -118,7 +131,7 @@ func (t *traffic) zombie(ctx context.Context, w, succ *worker, key string, pause
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t.slowCycle(ctx, succ, key, int64((pause+2*time.Second)/time.Second), pause)
+		t.cycle(ctx, succ, key, int64((pause+2*time.Second)/time.Second), pause)
 	}()
 	defer func() { <-done }()
 	sleepCtx(ctx, pause)
@@ -140,56 +153,12 @@ func (t *traffic) zombie(ctx context.Context, w, succ *worker, key string, pause
 	t.rec.Add(op)
 }
 
-// slowCycle is a lock cycle that holds the lease for hold between its
-// read and its commit (a slow holder).
-func (t *traffic) slowCycle(ctx context.Context, w *worker, key string, block int64, hold time.Duration) {
-	sess, grant, err := t.acquire(ctx, w, key, "", t.p.TTL+hold, block)
-	if err != nil {
-		return
-	}
-	defer func() { t.rec.Add(grant) }()
-	old, rd, err := t.leaseGet(ctx, w, sess)
-	if err != nil {
-		t.rollback(ctx, &grant, sess)
-		return
-	}
-	sleepCtx(ctx, hold)
-	nv := Val{N: old.N + 1, W: w.tag("s")}
-	op := Op{Kind: KindCycle, Worker: w.id, Key: key, Old: []Val{old}, New: []Val{nv}, Call: rd.Call,
-		Token: grant.Token, LeaseID: grant.LeaseID}
-	if _, err := sess.UpdateBytes(ctx, t.encode(nv)); err != nil {
-		op.Kind = KindRollback
-		op.set(t.rollback(ctx, &grant, sess))
-		op.Return = t.rec.Now()
-		t.rec.Add(op)
-		return
-	}
-	grant.EndCall = t.rec.Now()
-	err = sess.Release(ctx)
-	op.Return = t.rec.Now()
-	op.set(err)
-	t.rec.Add(op)
-}
-
 // read is a public read of a random key's committed state.
 func (t *traffic) read(ctx context.Context, w *worker) bool {
-	keys := t.lay.AllKeys()
-	key := keys[w.rng.IntN(len(keys))]
+	key := t.keys[w.rng.IntN(len(t.keys))]
 	op := Op{Kind: KindRead, Worker: w.id, Key: key, Call: t.rec.Now()}
-	var v Val
 	gr, err := t.cli.Get(ctx, key)
-	if err == nil {
-		var b []byte
-		if b, err = gr.Bytes(); err == nil {
-			v, err = decodeVal(b)
-		}
-	}
-	op.Return = t.rec.Now()
-	op.set(err)
-	if err == nil {
-		op.Read = &v
-	}
-	t.rec.Add(op)
+	_, op, _ = t.recordRead(op, gr, err)
 	return op.Outcome == Unknown
 }
 

@@ -24,6 +24,7 @@ type traffic struct {
 	hc      *http.Client
 	rec     *Recorder
 	lay     Layout
+	keys    []string // lay.AllKeys(), for public reads
 	p       *Profile
 	pad     string
 	lim     *limiter
@@ -56,7 +57,7 @@ func newTraffic(p *Profile, endpoints []string, rec *Recorder, lay Layout) (*tra
 	if err != nil {
 		return nil, err
 	}
-	return &traffic{cli: cli, hc: hc, rec: rec, lay: lay, p: p, pad: strings.Repeat("x", p.PayloadBytes),
+	return &traffic{cli: cli, hc: hc, rec: rec, lay: lay, keys: lay.AllKeys(), p: p, pad: strings.Repeat("x", p.PayloadBytes),
 		lim: newLimiter(p.Rate)}, nil
 }
 
@@ -150,9 +151,9 @@ func (t *traffic) loop(stop, ctx context.Context, w *worker) {
 		var uncertain bool
 		switch t.p.Mix.pick(w.rng) {
 		case "cycle":
-			uncertain = t.cycle(ctx, w, t.lay.Counters[w.rng.IntN(len(t.lay.Counters))], sdk.BlockNoWait)
+			uncertain = t.cycle(ctx, w, t.lay.Counters[w.rng.IntN(len(t.lay.Counters))], sdk.BlockNoWait, 0)
 		case "hot":
-			uncertain = t.cycle(ctx, w, t.lay.Hot[w.rng.IntN(len(t.lay.Hot))], int64(t.p.Block/time.Second))
+			uncertain = t.cycle(ctx, w, t.lay.Hot[w.rng.IntN(len(t.lay.Hot))], int64(t.p.Block/time.Second), 0)
 		case "txn":
 			uncertain = t.txn(ctx, w)
 		case "read":
