@@ -35,6 +35,19 @@ type reply struct {
 
 func newRequest(op any) *request { return &request{op: op, reply: make(chan reply, 1)} }
 
+// wait returns the reply's value once what it reflects is durable.
+func (r reply) wait() (any, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.durable != nil {
+		if err := r.durable.Wait(); err != nil {
+			return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+		}
+	}
+	return r.val, nil
+}
+
 func (r *request) answer(val any, err error, d store.Durable) {
 	r.reply <- reply{val: val, err: err, durable: d}
 }

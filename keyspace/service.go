@@ -131,15 +131,7 @@ func (s *Service) await(ctx context.Context, ref Ref, req *request, b *blocking)
 	for {
 		select {
 		case r := <-req.reply:
-			if r.err != nil {
-				return nil, r.err
-			}
-			if r.durable != nil {
-				if err := r.durable.Wait(); err != nil {
-					return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
-				}
-			}
-			return r.val, nil
+			return r.wait()
 		case <-ctx.Done():
 			go s.abandon(ref, req)
 			return nil, ctx.Err()
