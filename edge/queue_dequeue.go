@@ -140,9 +140,7 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 	}
 	bodies, err := openPayloads(c.ctx, ds)
 	if err != nil {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = qs.Release(rctx, ds)
+		releaseDetached(qs, ds)
 		return err
 	}
 	boundary := multipart.NewWriter(io.Discard).Boundary()
@@ -257,4 +255,13 @@ func apiMessage(d *queues.Delivery) api.Message {
 		m.StateLeaseExpiresAtUnix, m.StateETag = st.ExpiresAt.Unix(), st.ETag
 	}
 	return m
+}
+
+// releaseDetached returns deliveries the client will never see to their
+// queue (not counted as failures), outside the request's context, which
+// may be over.
+func releaseDetached(qs *queues.Service, ds []*queues.Delivery) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = qs.Release(ctx, ds)
 }

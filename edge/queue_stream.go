@@ -86,9 +86,7 @@ func streamDeliveries(ctx context.Context, qs *queues.Service, mw *multipart.Wri
 			err = w.Flush()
 		}
 		if err != nil {
-			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = qs.Release(rctx, ds[i:])
+			releaseDetached(qs, ds[i:])
 			return err
 		}
 	}

@@ -1,9 +1,6 @@
 package edge
 
 import (
-	"context"
-	"time"
-
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/txn"
 )
@@ -26,9 +23,7 @@ func (s *Server) enlistDeliveries(c *call, qs *queues.Service, ref queues.Ref, t
 	for _, d := range ds {
 		p := messageParticipant(ref, d.ID, d.LeaseID, d.Fencing)
 		if err := s.txns.Enlist(c.ctx, txnID, p); err != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = qs.Release(ctx, ds)
+			releaseDetached(qs, ds)
 			return err
 		}
 	}
