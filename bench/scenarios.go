@@ -38,7 +38,7 @@ func compare(noop *target, targets []*target, n, opsPerCycle int, op func(c *cli
 	}
 	res := make([][]result, len(all))
 	syncs := make([]int64, len(all))
-	for round := 0; round < *cmpRounds; round++ {
+	for round := 0; round < max(*cmpRounds, 1); round++ {
 		for i, t := range all {
 			c := newClient(t, n)
 			var before int64
