@@ -138,7 +138,7 @@ func (s *Service) reconcileDoc(ctx context.Context, ns string, d keyspace.Docume
 		if err != nil {
 			return nil, err
 		}
-		want = s.sealed(stateOf(d.Version, raw))
+		want = s.docState(d.Version, raw)
 	}
 	return diffOps(ns, d.Key, old, had, want), nil
 }

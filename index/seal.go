@@ -58,9 +58,3 @@ func (s *sealer) lookups(p plan) plan {
 	}
 	return out
 }
-
-// sealed seals a document state's terms.
-func (s *Service) sealed(d docState) docState {
-	d.terms = s.seal.terms(d.terms)
-	return d
-}

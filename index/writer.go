@@ -44,7 +44,15 @@ func (s *Service) commitState(ctx context.Context, it item) (docState, error) {
 			return docState{}, err
 		}
 	}
-	return s.sealed(stateOf(ev.Version, raw)), nil
+	return s.docState(ev.Version, raw), nil
+}
+
+// docState is the index state of a document: its terms, sealed when the
+// store is encrypted.
+func (s *Service) docState(version int64, raw []byte) docState {
+	d := stateOf(version, raw)
+	d.terms = s.seal.terms(d.terms)
+	return d
 }
 
 // stateOf flattens a document; a document that does not decode is kept
