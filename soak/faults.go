@@ -224,7 +224,11 @@ func (in *injector) diskFull(ctx context.Context, ev *FaultEvent) error {
 	in.mu.Lock()
 	in.inDiskFull = true
 	in.mu.Unlock()
-	sleepCtx(ctx, ev.For) // the fault window
+	end := time.Now().Add(ev.For) // the fault window
+	// Traffic alone may not grow a file in a short window (pebble writes
+	// into WAL space it reserved): probe until the server refuses a write.
+	in.probe(time.Until(end), false)
+	sleepCtx(ctx, time.Until(end))
 	restore()
 	in.mu.Lock()
 	in.inDiskFull = false
@@ -253,6 +257,13 @@ const diskFullRecovery = 5 * time.Second
 // event to wait on for "the server writes again": it can only try, so
 // the attempts are paced and bounded in count and time.
 func (in *injector) probeWrite(bound time.Duration) (time.Duration, bool) {
+	return in.probe(bound, true)
+}
+
+// probe commits lock cycles on the probe key, paced, until one succeeds
+// (succeed) or fails (!succeed), or bound passes; it reports how long that
+// took and whether it happened.
+func (in *injector) probe(bound time.Duration, succeed bool) (time.Duration, bool) {
 	start := time.Now()
 	key := in.tr.lay.Queue + "-probe"
 	for i := 0; i < 100 && time.Since(start) < bound; i++ {
@@ -262,7 +273,7 @@ func (in *injector) probeWrite(bound time.Duration) (time.Duration, bool) {
 			err = sess.Release(ctx)
 		}
 		cancel()
-		if err == nil {
+		if (err == nil) == succeed {
 			return time.Since(start), true
 		}
 		sleepCtx(in.opCtx, 100*time.Millisecond) // pacing between probes
