@@ -225,8 +225,9 @@ func (in *injector) diskFull(ctx context.Context, ev *FaultEvent) error {
 	in.inDiskFull = true
 	in.mu.Unlock()
 	end := time.Now().Add(ev.For) // the fault window
-	// Traffic alone may not grow a file in a short window (pebble writes
-	// into WAL space it reserved): probe until the server refuses a write.
+	// Traffic alone may not try to grow a file in a short window (a run
+	// under heavy load once saw no refused write): probe until the server
+	// refuses one.
 	in.probe(time.Until(end), false)
 	sleepCtx(ctx, time.Until(end))
 	restore()
