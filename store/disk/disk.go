@@ -246,7 +246,13 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 		return tags, d, nil
 	}
 	for i, op := range ops {
-		s.remember(s.stripe(op.Key), op.Key, tags[i]) // "" for a delete
+		// Cache the tags of conditionally written records (the ones
+		// checked again) and keep cached ones current; unconditional bulk
+		// writes (index entries) would only push the hot set out.
+		st := s.stripe(op.Key)
+		if _, cached := s.etags[st][op.Key]; cached || op.Cond != (store.Cond{}) {
+			s.remember(st, op.Key, tags[i]) // "" for a delete
+		}
 	}
 	return tags, d, nil
 }
