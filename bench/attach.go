@@ -7,20 +7,35 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"time"
 )
 
 // runAttach measures attachment upload and download throughput on disk
-// against a raw sequential write (with fsync) to the same file system.
+// against a raw sequential write (with fsync) to the same file system. With
+// -rounds N the raw write and the transfers alternate N times and each
+// column shows its median ("of raw" is the median of the per-round ratios):
+// the raw write's speed moves by 2x from minute to minute on this disk.
 func runAttach(disk *target, dir string) {
 	header("attachments on disk (one stream at a time)", "size", "raw write MB/s", "upload MB/s", "of raw", "download MB/s")
 	for _, size := range []int64{1 << 20, 100 << 20} {
-		raw := rawWrite(dir, size)
-		up, down := attachRoundTrip(disk, size)
-		fmt.Printf("| %d MiB | %.0f | %.0f | %.0f%% | %.0f |\n", size>>20, raw, up, 100*up/raw, down)
+		var raws, ups, downs, ratios []float64
+		for round := 0; round < max(*cmpRounds, 1); round++ {
+			raw := rawWrite(dir, size)
+			up, down := attachRoundTrip(disk, size)
+			raws, ups, downs, ratios = append(raws, raw), append(ups, up), append(downs, down), append(ratios, up/raw)
+		}
+		fmt.Printf("| %d MiB | %.0f | %.0f | %.0f%% | %.0f |\n", size>>20, mid(raws), mid(ups), 100*mid(ratios), mid(downs))
 	}
 	fmt.Println()
+}
+
+// mid returns the median of xs (the upper one of an even count).
+func mid(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 // rounds repeats small transfers so each figure covers at least ~200 MB.

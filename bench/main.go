@@ -33,7 +33,7 @@ var (
 	coldKeys  = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProf   = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
-	cmpRounds = flag.Int("rounds", 1, "interleaved rounds of the cycle, acqrel and read scenarios (rows show the median)")
+	cmpRounds = flag.Int("rounds", 1, "interleaved rounds of the cycle, acqrel, read and attach scenarios (rows show the median)")
 	targets   = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
 )
 

@@ -2,11 +2,9 @@ package keyspace
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 
@@ -70,7 +68,8 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (AttachResult, 
 	if req.MaxBytes > 0 && req.MaxBytes < limit {
 		limit = req.MaxBytes
 	}
-	m := &meter{r: req.Body, limit: limit, h: sha256.New()}
+	m := &meter{r: req.Body, limit: limit, h: newHashPipe()}
+	defer m.h.Close()
 	if _, err := s.st.WriteBlob(ctx, att.Blob, m); err != nil {
 		s.forget(req.Ref, att.Blob)
 		if m.over {
@@ -78,7 +77,7 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (AttachResult, 
 		}
 		return AttachResult{}, fmt.Errorf("%w: upload: %v", ErrUnavailable, err)
 	}
-	att.Size, att.SHA256 = m.n, hex.EncodeToString(m.h.Sum(nil))
+	att.Size, att.SHA256 = m.n, hex.EncodeToString(m.h.Sum())
 	if err := checkExpected(req, att); err != nil {
 		s.forget(req.Ref, att.Blob)
 		s.deleteBlobs([]string{att.Blob})
@@ -117,7 +116,7 @@ type meter struct {
 	r     io.Reader
 	n     int64
 	limit int64
-	h     hash.Hash
+	h     *hashPipe
 	over  bool
 }
 

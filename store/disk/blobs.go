@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -69,6 +70,10 @@ func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64,
 	return n, nil
 }
 
+// copyBufs holds blob writes' copy buffers (1 MiB each, so that a small
+// upload does not allocate and clear a fresh one).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // writeSynced writes r into the existing empty file path and syncs it.
 func writeSynced(ctx context.Context, path string, r io.Reader) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -76,7 +81,9 @@ func writeSynced(ctx context.Context, path string, r io.Reader) (int64, error) {
 		return 0, fmt.Errorf("disk: open blob: %w", err)
 	}
 	defer f.Close()
-	n, err := copyFull(f, ctxReader{ctx: ctx, r: r}, make([]byte, 1<<20))
+	buf := copyBufs.Get().(*[]byte)
+	n, err := copyFull(f, ctxReader{ctx: ctx, r: r}, *buf)
+	copyBufs.Put(buf)
 	if err != nil {
 		return n, fmt.Errorf("disk: write blob: %w", err)
 	}
