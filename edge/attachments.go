@@ -83,8 +83,8 @@ func (s *Server) attach(c *call) error {
 		return err
 	}
 	h := &c.Response.Header
-	h.Set(api.HeaderFencingToken, strconv.FormatUint(proof.Fencing, 10))
-	h.Set(api.HeaderKeyVersion, strconv.FormatInt(res.Version, 10))
+	setUintHeader(h, api.HeaderFencingToken, proof.Fencing)
+	setIntHeader(h, api.HeaderKeyVersion, res.Version)
 	h.Set(api.HeaderAttachmentID, res.Attachment.ID)
 	writeJSON(c.RequestCtx, 200, api.AttachResponse{Namespace: ref.Namespace, Key: ref.Key,
 		Attachment: attachmentInfo(res.Attachment), Noop: res.Noop, Version: res.Version})
@@ -149,7 +149,7 @@ func (s *Server) getAttachment(c *call) error {
 	}
 	h.Set(api.HeaderAttachmentID, a.ID)
 	h.Set(api.HeaderAttachmentName, a.Name)
-	h.Set(api.HeaderAttachmentSize, strconv.FormatInt(a.Size, 10))
+	setIntHeader(h, api.HeaderAttachmentSize, a.Size)
 	h.Set(api.HeaderAttachmentSHA256, a.SHA256)
 	h.Set(api.HeaderAttachmentCreatedAt, time.Unix(a.Created, 0).UTC().Format(time.RFC3339))
 	h.Set(api.HeaderAttachmentUpdatedAt, time.Unix(a.Updated, 0).UTC().Format(time.RFC3339))
@@ -176,8 +176,8 @@ func (s *Server) detach(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(proof.Fencing, 10))
-	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.Version, 10))
+	setUintHeader(&c.Response.Header, api.HeaderFencingToken, proof.Fencing)
+	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, res.Version)
 	writeJSON(c.RequestCtx, 200, api.DeleteAttachmentResponse{Deleted: res.Deleted > 0, Version: res.Version})
 	return nil
 }
@@ -195,7 +195,7 @@ func (s *Server) detachAll(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.Version, 10))
+	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, res.Version)
 	writeJSON(c.RequestCtx, 200, api.DeleteAllAttachmentsResponse{Deleted: res.Deleted, Version: res.Version})
 	return nil
 }

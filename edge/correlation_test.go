@@ -3,6 +3,7 @@ package edge_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -31,6 +32,9 @@ func TestGeneratedCorrelationIDs(t *testing.T) {
 		u, err := uuid.Parse(cid)
 		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
 			t.Fatalf("generated correlation id %q: version %v variant %v err %v", cid, u.Version(), u.Variant(), err)
+		}
+		if sec, _ := u.Time().UnixTime(); sec < time.Now().Unix()-60 || sec > time.Now().Unix()+60 {
+			t.Fatalf("correlation id %q carries time %d, now is %d", cid, sec, time.Now().Unix())
 		}
 		if seen[cid] {
 			t.Fatalf("correlation id %q generated twice", cid)

@@ -3,6 +3,8 @@ package edge
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
 )
 
 // jsonObject appends a JSON object field by field without reflection; the
@@ -107,4 +109,16 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(append(b, s[start:]...), '"')
+}
+
+// setIntHeader sets a response header to a decimal number without allocating.
+func setIntHeader(h *fasthttp.ResponseHeader, key string, v int64) {
+	var buf [24]byte
+	h.SetBytesV(key, strconv.AppendInt(buf[:0], v, 10))
+}
+
+// setUintHeader is setIntHeader for unsigned numbers (fencing tokens).
+func setUintHeader(h *fasthttp.ResponseHeader, key string, v uint64) {
+	var buf [24]byte
+	h.SetBytesV(key, strconv.AppendUint(buf[:0], v, 10))
 }

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,8 +53,8 @@ func (s *Server) acquire(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(l.Fencing, 10))
-	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(l.Version, 10))
+	setUintHeader(&c.Response.Header, api.HeaderFencingToken, l.Fencing)
+	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, l.Version)
 	o := newObject(make([]byte, 0, 320))
 	o.str("correlation_id", c.cid, true)
 	o.int("expires_at_unix", l.ExpiresAt.Unix(), false)
@@ -107,7 +106,7 @@ func (s *Server) keepAlive(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderFencingToken, strconv.FormatUint(fencing, 10))
+	setUintHeader(&c.Response.Header, api.HeaderFencingToken, fencing)
 	o := newObject(nil)
 	o.int("expires_at_unix", exp.Unix(), false)
 	writeRaw(c.RequestCtx, 200, o.end())

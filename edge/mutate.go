@@ -3,7 +3,6 @@ package edge
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/lockdhq/lockd/index/lql"
@@ -63,14 +62,14 @@ func (s *Server) mutate(c *call) error {
 	}
 	written = res.Bytes
 	h := &c.Response.Header
-	h.Set(api.HeaderKeyVersion, strconv.FormatInt(res.NewVersion, 10))
+	setIntHeader(h, api.HeaderKeyVersion, res.NewVersion)
 	h.Set(api.HeaderETag, res.NewETag)
 	for k, v := range map[string]int64{
 		api.HeaderMutateCandidatesSeen: 1, api.HeaderMutateCandidatesWritten: 1,
 		api.HeaderMutateBytesRead: read, api.HeaderMutateBytesWritten: written,
 		api.HeaderMutateBytesCaptured: written, api.HeaderMutateSpillCount: 0, api.HeaderMutateSpillBytes: 0,
 	} {
-		h.Set(k, strconv.FormatInt(v, 10))
+		setIntHeader(h, k, v)
 	}
 	writeJSON(c.RequestCtx, 200, api.UpdateResponse{
 		NewVersion: res.NewVersion, NewStateETag: res.NewETag, Bytes: res.Bytes, Metadata: meta(res.Hidden),

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/sdk/api"
@@ -149,21 +148,40 @@ func correlationID(ctx *fasthttp.RequestCtx) string {
 			return string(v)
 		}
 	}
-	return uuid.Must(uuid.NewV7FromReader(runtimeRand{})).String()
+	return newCorrelationID()
 }
 
-// runtimeRand reads the runtime's per-thread ChaCha8 generator (seeded from
-// the OS): unique enough for correlation ids, which are not secrets, and
-// without a call into crypto/rand on every request.
-type runtimeRand struct{}
-
-func (runtimeRand) Read(p []byte) (int, error) {
-	for i := 0; i < len(p); i += 8 {
-		v := rand.Uint64()
-		for j := i; j < len(p) && j < i+8; j++ {
-			p[j] = byte(v)
-			v >>= 8
+// newCorrelationID returns a UUIDv7 (RFC 9562: 48-bit Unix milliseconds,
+// version, 74 random bits) drawn from the runtime's per-thread ChaCha8
+// generator (seeded from the OS): unique enough for correlation ids, which
+// are not secrets, without a call into crypto/rand or an allocation beyond
+// the string.
+func newCorrelationID() string {
+	var u [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	a, b := rand.Uint64(), rand.Uint64()
+	for i := 6; i < 16; i++ {
+		u[i] = byte(a)
+		a >>= 8
+		if i == 11 {
+			a = b
 		}
 	}
-	return len(p), nil
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+	const hexdig = "0123456789abcdef"
+	var s [36]byte
+	j := 0
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hexdig[x>>4], hexdig[x&0x0f]
+		j += 2
+	}
+	return string(s[:])
 }

@@ -46,20 +46,21 @@ func (s *Server) get(c *call) error {
 		c.SetStatusCode(204)
 		return nil
 	}
-	body, err := s.keys.OpenState(c.ctx, v)
-	if err != nil {
-		return err
+	var body io.ReadCloser
+	if v.Inline == nil {
+		if body, err = s.keys.OpenState(c.ctx, v); err != nil {
+			return err
+		}
 	}
 	h := &c.Response.Header
 	h.Set(api.HeaderETag, v.ETag)
-	h.Set(api.HeaderKeyVersion, strconv.FormatInt(v.Version, 10))
+	setIntHeader(h, api.HeaderKeyVersion, v.Version)
 	if !public {
-		h.Set(api.HeaderFencingToken, strconv.FormatUint(v.Fencing, 10))
+		setUintHeader(h, api.HeaderFencingToken, v.Fencing)
 	}
 	c.SetContentType("application/json")
 	c.SetStatusCode(200)
 	if v.Inline != nil {
-		body.Close()
 		c.SetBody(v.Inline) // small states come from the actor's memory
 		return nil
 	}
@@ -114,7 +115,7 @@ func (s *Server) update(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.NewVersion, 10))
+	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, res.NewVersion)
 	c.Response.Header.Set(api.HeaderETag, res.NewETag)
 	o := newObject(make([]byte, 0, 160))
 	o.int("bytes", res.Bytes, false)
@@ -339,7 +340,7 @@ func (s *Server) remove(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.NewVersion, 10))
+	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, res.NewVersion)
 	writeJSON(c.RequestCtx, 200, api.RemoveResponse{Removed: res.Removed, NewVersion: res.NewVersion})
 	return nil
 }
@@ -379,7 +380,7 @@ func (s *Server) metadata(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.Response.Header.Set(api.HeaderKeyVersion, strconv.FormatInt(res.Version, 10))
+	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, res.Version)
 	writeJSON(c.RequestCtx, 200, api.MetadataUpdateResponse{Namespace: ref.Namespace, Key: ref.Key, Version: res.Version, Metadata: meta(res.Hidden)})
 	return nil
 }
