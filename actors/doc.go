@@ -5,12 +5,19 @@
 // Guarantees:
 //   - At most one live actor per id. Messages for an id are delivered to it
 //     one at a time, in the order Send was called from one goroutine.
-//   - Callers never hold a child's PID: every message goes through the
-//     shard that owns the id, so a passivated child can never receive (and
-//     silently drop) a message.
-//   - A child is only stopped after it confirmed, with nothing queued after
-//     the confirmation request, that it is idle (Passivate).
+//   - No message is lost to passivation. A message to a live child goes
+//     straight to its mailbox, counted in the child's state before it is
+//     sent; the child retires, in mailbox order, only once it has received
+//     every counted message, and later messages go through the shard that
+//     owns the id, which respawns it.
+//   - A child is only stopped after it confirmed that it is idle
+//     (Passivate) and retired.
 //   - A child that panics is restarted by its shard (a fresh instance from
 //     the producer, which reloads from storage in Started); after too many
 //     restarts in a short window it is stopped and respawned on next use.
+//
+// Request, Caller.Await and Blocking are the request/reply protocol of the
+// domain actors: one reply per request, a durability wait before the
+// caller acts on it, and for requests an actor may park (blocking acquire,
+// long-poll dequeue) a timeout and client watch armed only once parked.
 package actors

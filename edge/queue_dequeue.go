@@ -110,15 +110,11 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		return err
 	}
 	wait, retry := s.queueWait(req.WaitSeconds)
-	ctx := c.ctx
-	if wait > 0 { // a consumer that hangs up must not be handed a message
-		var stop func()
-		ctx, stop = c.untilClientGone()
-		defer stop()
-	}
-	ds, err := qs.Dequeue(ctx, queues.DequeueRequest{
+	// A consumer that hangs up while its dequeue waits must not be handed
+	// a message; the watch is armed only once the dequeue actually waits.
+	ds, err := qs.Dequeue(c.ctx, queues.DequeueRequest{
 		Ref: ref, Owner: req.Owner, Visibility: seconds(req.VisibilityTimeoutSeconds), Wait: wait,
-		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful,
+		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful, WhileBlocked: c.untilClientGone,
 	})
 	if err != nil {
 		return emptyQueue(err, retry)

@@ -15,42 +15,11 @@ import (
 
 // request is one call into a key actor. The actor answers every request
 // exactly once on reply (buffered), possibly later (blocked acquires).
-type request struct {
-	op    any
-	reply chan reply
-	// parked, when set, is closed by the actor when it queues the request
-	// as a waiter (acquires that may block): the caller arms its timeout and
-	// client watch only then, so acquires of free keys pay for neither.
-	parked chan struct{}
-}
+// request is a message a caller waits on (actors.Request: one reply,
+// parked when the actor queues it as a waiter).
+type request = actors.Request
 
-type reply struct {
-	val any
-	err error
-	// durable, when set, must be waited for before the caller may act on
-	// the reply: the reply describes a write (or reads state) that is
-	// durable only once it returns.
-	durable store.Durable
-}
-
-func newRequest(op any) *request { return &request{op: op, reply: make(chan reply, 1)} }
-
-// wait returns the reply's value once what it reflects is durable.
-func (r reply) wait() (any, error) {
-	if r.err != nil {
-		return nil, r.err
-	}
-	if r.durable != nil {
-		if err := r.durable.Wait(); err != nil {
-			return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
-		}
-	}
-	return r.val, nil
-}
-
-func (r *request) answer(val any, err error, d store.Durable) {
-	r.reply <- reply{val: val, err: err, durable: d}
-}
+func newRequest(op any) *request { return actors.NewRequest(op) }
 
 // Timer messages.
 type waiterDeadline struct{ req *request }
@@ -115,19 +84,19 @@ func (a *keyActor) serve(req *request) {
 	defer func() {
 		if p := recover(); p != nil {
 			err := fmt.Errorf("%w: internal error: %v", ErrUnavailable, p)
-			req.answer(nil, err, nil)
+			req.Answer(nil, err, nil)
 			a.failWaiters(err)
 			panic(p)
 		}
 	}()
 	if !a.loaded {
 		if err := a.load(); err != nil {
-			req.answer(nil, err, nil)
+			req.Answer(nil, err, nil)
 			return
 		}
 	}
 	if hook := a.svc.cfg.testHook; hook != nil {
-		hook(a.ref, req.op)
+		hook(a.ref, req.Op)
 	}
 	a.dispatch(req)
 	a.armLeaseTimer()
@@ -222,7 +191,7 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 		a.waiters = a.waiters[1:]
 		w.timer.Stop()
 		if w.op.IfNotExists && next.exists(now) {
-			w.req.answer(nil, next.fail(ErrAlreadyExists, "key already exists"), a.last)
+			w.req.Answer(nil, next.fail(ErrAlreadyExists, "key already exists"), a.last)
 			continue
 		}
 		next = next.grant(now, w.op.Owner, w.op.leaseID, w.op.txnID, w.op.TTL, w.op.Enlist)
@@ -231,12 +200,12 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 	d, err := a.persist(next, garbage)
 	if granted != nil {
 		if err != nil {
-			granted.req.answer(nil, err, nil)
+			granted.req.Answer(nil, err, nil)
 		} else {
 			if granted.op.TxnID == "" { // minted here, as in acquire: joiners must find it
 				a.svc.origins.Store(granted.op.txnID, a.ref)
 			}
-			granted.req.answer(a.lease(granted.op), nil, d)
+			granted.req.Answer(a.lease(granted.op), nil, d)
 		}
 	}
 	return d, err
@@ -252,9 +221,7 @@ func (a *keyActor) lease(op *opAcquire) Lease {
 
 func (a *keyActor) enqueue(req *request, op *opAcquire) {
 	w := &waiter{req: req, op: op}
-	if req.parked != nil {
-		close(req.parked)
-	}
+	req.Park()
 	w.timer = a.svc.clock.AfterFunc(op.Wait, func() {
 		a.system.Root.Send(a.self, waiterDeadline{req: req})
 	})
@@ -275,7 +242,7 @@ func (a *keyActor) removeWaiter(req *request) bool {
 
 func (a *keyActor) timeoutWaiter(req *request) {
 	if a.removeWaiter(req) {
-		req.answer(nil, a.waiting(a.now()), nil)
+		req.Answer(nil, a.waiting(a.now()), nil)
 	}
 	a.armLeaseTimer()
 }
@@ -293,7 +260,7 @@ func (a *keyActor) waiting(now time.Time) *Error {
 func (a *keyActor) failWaiters(err error) {
 	for _, w := range a.waiters {
 		w.timer.Stop()
-		w.req.answer(nil, err, nil)
+		w.req.Answer(nil, err, nil)
 	}
 	a.waiters = nil
 	a.stopTimers()

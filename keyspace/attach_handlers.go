@@ -31,70 +31,70 @@ type AttachResult struct {
 func (a *keyActor) attach(now time.Time, req *request, op *opAttach) {
 	delete(a.pending, op.att.Blob)
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if op.preventOverwrite {
 		if cur := a.rec.holderAttachments()[op.att.Name]; cur != nil {
 			v, _ := a.rec.holderVersion()
-			req.answer(AttachResult{Attachment: cur.public(), Noop: true, Version: v}, nil, a.last)
+			req.Answer(AttachResult{Attachment: cur.public(), Noop: true, Version: v}, nil, a.last)
 			return
 		}
 	}
 	next, garbage := a.rec.stageAttach(op.att)
 	d, err := a.persist(next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(AttachResult{Attachment: op.att.public(), Version: next.Staged.Version}, nil, d)
+	req.Answer(AttachResult{Attachment: op.att.public(), Version: next.Staged.Version}, nil, d)
 }
 
 func (a *keyActor) detach(now time.Time, req *request, op *opDetach) {
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	found := findAttachment(a.rec.holderAttachments(), op.name, op.id)
 	if found == nil {
 		v, _ := a.rec.holderVersion()
-		req.answer(DetachResult{Deleted: 0, Version: v}, nil, a.last)
+		req.Answer(DetachResult{Deleted: 0, Version: v}, nil, a.last)
 		return
 	}
 	next, garbage := a.rec.stageDetach(found.Name)
 	d, err := a.persist(next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(DetachResult{Deleted: 1, Version: next.Staged.Version}, nil, d)
+	req.Answer(DetachResult{Deleted: 1, Version: next.Staged.Version}, nil, d)
 }
 
 func (a *keyActor) detachAll(now time.Time, req *request, op *opDetachAll) {
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	n := len(a.rec.holderAttachments())
 	next, garbage := a.rec.stageDetachAll()
 	d, err := a.persist(next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(DetachResult{Deleted: n, Version: next.Staged.Version}, nil, d)
+	req.Answer(DetachResult{Deleted: n, Version: next.Staged.Version}, nil, d)
 }
 
 func (a *keyActor) listAttachments(now time.Time, req *request, op *opAttachments) {
 	if op.public {
-		req.answer(sortedAttachments(a.rec.Attachments), nil, a.last)
+		req.Answer(sortedAttachments(a.rec.Attachments), nil, a.last)
 		return
 	}
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(sortedAttachments(a.rec.holderAttachments()), nil, a.last)
+	req.Answer(sortedAttachments(a.rec.holderAttachments()), nil, a.last)
 }
 
 // DetachResult reports staged attachment deletions.

@@ -42,7 +42,7 @@ type (
 
 func (a *keyActor) dispatch(req *request) {
 	now := a.now()
-	switch op := req.op.(type) {
+	switch op := req.Op.(type) {
 	case *opAcquire:
 		a.acquire(now, req, op)
 	case *opKeepAlive:
@@ -53,18 +53,18 @@ func (a *keyActor) dispatch(req *request) {
 		a.get(now, req, op)
 	case *opCheck:
 		if err := a.checkWrite(now, op.LeaseProof); err != nil {
-			req.answer(nil, err, nil)
+			req.Answer(nil, err, nil)
 			return
 		}
 		if err := a.rec.cas(op.IfVersion, op.IfETag); err != nil {
-			req.answer(nil, err, nil)
+			req.Answer(nil, err, nil)
 			return
 		}
 		a.addPending(op.blob)
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opForget:
 		delete(a.pending, op.blob)
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opStage:
 		a.stage(now, req, op)
 	case *opRemove:
@@ -72,7 +72,7 @@ func (a *keyActor) dispatch(req *request) {
 	case *opMetadata:
 		a.metadata(now, req, op)
 	case *opDescribe:
-		req.answer(a.rec.describe(a.ref), nil, a.last)
+		req.Answer(a.rec.describe(a.ref), nil, a.last)
 	case *opAttach:
 		a.attach(now, req, op)
 	case *opDetach:
@@ -90,14 +90,14 @@ func (a *keyActor) dispatch(req *request) {
 	case *opSweep:
 		a.sweep(now, req, op)
 	case *opQueued:
-		req.answer(len(a.waiters), nil, nil)
+		req.Answer(len(a.waiters), nil, nil)
 	case *opCancel:
 		if a.removeWaiter(op.target) {
-			op.target.answer(nil, ErrUnavailable, nil)
+			op.target.Answer(nil, ErrUnavailable, nil)
 		}
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	default:
-		req.answer(nil, errors.New("keyspace: unknown operation"), nil)
+		req.Answer(nil, errors.New("keyspace: unknown operation"), nil)
 	}
 }
 
@@ -107,12 +107,12 @@ func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 		a.handoff(now, a.rec, nil) // a failed write left waiters behind
 	}
 	if op.IfNotExists && a.rec.exists(now) {
-		req.answer(nil, a.rec.fail(ErrAlreadyExists, "key already exists"), a.last)
+		req.Answer(nil, a.rec.fail(ErrAlreadyExists, "key already exists"), a.last)
 		return
 	}
 	if a.rec.live(now) != nil || len(a.waiters) > 0 {
 		if op.Wait <= 0 {
-			req.answer(nil, a.waiting(now), nil)
+			req.Answer(nil, a.waiting(now), nil)
 			return
 		}
 		a.enqueue(req, op)
@@ -121,13 +121,13 @@ func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 	next := a.rec.grant(now, op.Owner, op.leaseID, op.txnID, op.TTL, op.Enlist)
 	d, err := a.persist(next, nil)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if op.TxnID == "" { // minted here: remember where, for joiners
 		a.svc.origins.Store(op.txnID, a.ref)
 	}
-	req.answer(a.lease(op), nil, d)
+	req.Answer(a.lease(op), nil, d)
 }
 
 // checkProof verifies a proof; an expired lease is settled (dropped and
@@ -153,7 +153,7 @@ func (a *keyActor) checkWrite(now time.Time, p LeaseProof) error {
 
 func (a *keyActor) keepAlive(now time.Time, req *request, op *opKeepAlive) {
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	next := a.rec
@@ -162,10 +162,10 @@ func (a *keyActor) keepAlive(now time.Time, req *request, op *opKeepAlive) {
 	next.Lease = &l
 	d, err := a.persist(next, nil)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(l.expiresAt(), nil, d)
+	req.Answer(l.expiresAt(), nil, d)
 }
 
 // release commits or rolls back. Like lockd v0.9 it is idempotent: a proof
@@ -179,16 +179,16 @@ func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
 	switch {
 	case l == nil || l.ID != op.LeaseID || l.Fencing != op.Fencing:
 		if err := a.rec.pastRelease(op.LeaseProof, op.Rollback); err != nil {
-			req.answer(nil, err, nil)
+			req.Answer(nil, err, nil)
 			return
 		}
-		req.answer(true, nil, a.last)
+		req.Answer(true, nil, a.last)
 		return
 	case op.TxnID != "" && op.TxnID != l.Txn:
-		req.answer(nil, a.rec.fail(ErrTxnMismatch, "txn_id does not match the lease's transaction"), nil)
+		req.Answer(nil, a.rec.fail(ErrTxnMismatch, "txn_id does not match the lease's transaction"), nil)
 		return
 	case a.enlisted(l):
-		req.answer(nil, ErrEnlisted, nil)
+		req.Answer(nil, ErrEnlisted, nil)
 		return
 	case a.rec.expired(now):
 		a.settle(now)
@@ -203,77 +203,77 @@ func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
 	}
 	d, err := a.handoff(now, next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if committing {
 		a.notify(d)
 	}
-	req.answer(true, nil, d)
+	req.Answer(true, nil, d)
 }
 
 func (a *keyActor) get(now time.Time, req *request, op *opGet) {
 	if op.Public {
-		req.answer(a.rec.committedView(), nil, a.last)
+		req.Answer(a.rec.committedView(), nil, a.last)
 		return
 	}
 	if err := a.checkProof(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(a.rec.holderView(), nil, a.last)
+	req.Answer(a.rec.holderView(), nil, a.last)
 }
 
 func (a *keyActor) stage(now time.Time, req *request, op *opStage) {
 	delete(a.pending, op.blob)
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if err := a.rec.cas(op.IfVersion, op.IfETag); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	next, garbage := a.rec.stageState(op.inline, op.blob, op.Size, op.ETag, op.Hidden)
 	d, err := a.persist(next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	res := UpdateResult{NewVersion: next.Staged.Version, NewETag: op.ETag, Bytes: op.Size, Hidden: next.hidden()}
-	req.answer(res, nil, d)
+	req.Answer(res, nil, d)
 }
 
 func (a *keyActor) remove(now time.Time, req *request, op *opRemove) {
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if err := a.rec.cas(op.IfVersion, op.IfETag); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if !a.rec.hasAnyState() {
 		v, _ := a.rec.holderVersion()
-		req.answer(RemoveResult{Removed: false, NewVersion: v}, nil, a.last)
+		req.Answer(RemoveResult{Removed: false, NewVersion: v}, nil, a.last)
 		return
 	}
 	next, garbage := a.rec.stageRemove()
 	d, err := a.persist(next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(RemoveResult{Removed: true, NewVersion: next.Staged.Version}, nil, d)
+	req.Answer(RemoveResult{Removed: true, NewVersion: next.Staged.Version}, nil, d)
 }
 
 func (a *keyActor) metadata(now time.Time, req *request, op *opMetadata) {
 	if err := a.checkWrite(now, op.LeaseProof); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if err := a.rec.cas(op.IfVersion, ""); err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	next := a.rec
@@ -283,8 +283,8 @@ func (a *keyActor) metadata(now time.Time, req *request, op *opMetadata) {
 	}
 	d, err := a.persist(next, nil)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
-	req.answer(MetadataResult{Version: next.Staged.Version, Hidden: next.hidden()}, nil, d)
+	req.Answer(MetadataResult{Version: next.Staged.Version, Hidden: next.hidden()}, nil, d)
 }

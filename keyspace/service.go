@@ -51,6 +51,7 @@ type Service struct {
 	local    bool     // the store has atomic batches (pebble, memory)
 	origins  sync.Map // minted txn id -> Ref of the key that minted it
 	public   sync.Map // actor id -> *published (see published.go)
+	caller   actors.Caller
 }
 
 // New starts the key service on system over st.
@@ -73,6 +74,7 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	cfg.Actors.Clock = cfg.Clock
 	s := &Service{st: st, cfg: cfg, clock: cfg.Clock}
 	_, s.local = st.(store.Batcher)
+	s.caller = actors.Caller{Unavailable: ErrUnavailable, Abandon: s.abandon}
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		ref := parseID(id)
 		return &keyActor{svc: s, ref: ref, id: id, recKey: RecordKey(ref)}
@@ -107,77 +109,28 @@ func (s *Service) Drain() { s.draining.Store(true) }
 // call sends op to the key's actor and waits for its reply and for the
 // durability of whatever the reply reflects.
 func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {
-	req := newRequest(op)
-	s.reg.Send(actorID(ref), req)
-	return s.await(ctx, ref, req, nil)
-}
-
-// blocking is how a caller waits once the actor has parked its request.
-type blocking struct {
-	timeout time.Duration                    // bound on the wait once parked
-	while   func() (context.Context, func()) // optional early end (see AcquireRequest)
-}
-
-// await waits for the actor's reply to req and for its durability. With b,
-// a parked request is also bounded by b.timeout and b.while.
-func (s *Service) await(ctx context.Context, ref Ref, req *request, b *blocking) (any, error) {
-	var parked <-chan struct{}
-	if b != nil {
-		parked = req.parked
-	}
-	var timeout <-chan time.Time
-	var gone context.Context
-	var goneDone <-chan struct{}
-	for {
-		select {
-		case r := <-req.reply:
-			return r.wait()
-		case <-ctx.Done():
-			go s.abandon(ref, req)
-			return nil, ctx.Err()
-		case <-parked:
-			parked = nil
-			t := time.NewTimer(b.timeout)
-			defer t.Stop()
-			timeout = t.C
-			if b.while != nil {
-				var stop func()
-				gone, stop = b.while()
-				defer stop()
-				goneDone = gone.Done()
-			}
-		case <-goneDone:
-			go s.abandon(ref, req)
-			return nil, gone.Err()
-		case <-timeout:
-			go s.abandon(ref, req)
-			return nil, context.DeadlineExceeded
-		}
-	}
+	id, req := actorID(ref), newRequest(op)
+	s.reg.Send(id, req)
+	return s.caller.Await(ctx, id, req, nil)
 }
 
 // abandon withdraws a request whose caller left. A blocked acquire is
 // cancelled; if the lease was granted meanwhile it is rolled back so that
 // nobody is left holding a lease no one knows about.
-func (s *Service) abandon(ref Ref, req *request) {
-	if _, ok := req.op.(*opAcquire); ok {
-		s.reg.SendAfter(actorID(ref), newRequest(&opCancel{target: req})) // never before its target
+func (s *Service) abandon(id string, req *request) {
+	if _, ok := req.Op.(*opAcquire); ok {
+		s.reg.SendAfter(id, newRequest(&opCancel{target: req})) // never before its target
 	}
-	select {
-	case r := <-req.reply:
-		l, ok := r.val.(Lease)
-		if !ok || r.err != nil {
-			return
-		}
-		if r.durable != nil {
-			_ = r.durable.Wait()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		proof := LeaseProof{LeaseID: l.LeaseID, Fencing: l.Fencing, TxnID: l.TxnID}
-		_, _ = s.call(ctx, ref, &opRelease{ReleaseRequest{Ref: ref, LeaseProof: proof, Rollback: true}})
-	case <-time.After(time.Minute):
+	v, ok := req.Late(time.Minute)
+	l, isLease := v.(Lease)
+	if !ok || !isLease {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ref := parseID(id)
+	proof := LeaseProof{LeaseID: l.LeaseID, Fencing: l.Fencing, TxnID: l.TxnID}
+	_, _ = s.call(ctx, ref, &opRelease{ReleaseRequest{Ref: ref, LeaseProof: proof, Rollback: true}})
 }
 
 // ttl resolves a requested TTL.
@@ -200,15 +153,15 @@ func (s *Service) Acquire(ctx context.Context, req AcquireRequest) (Lease, error
 		op.txnID = xid.New().String()
 	}
 	op.TTL = s.ttl(req.TTL)
-	r := newRequest(op)
-	var b *blocking
+	id, r := actorID(req.Ref), newRequest(op)
+	var b *actors.Blocking
 	if req.Wait > 0 {
 		// The actor answers at the deadline; the margin covers scheduling.
-		r.parked = make(chan struct{})
-		b = &blocking{timeout: req.Wait + 10*time.Second, while: req.WhileBlocked}
+		r.Blocks()
+		b = &actors.Blocking{Timeout: req.Wait + 10*time.Second, While: req.WhileBlocked}
 	}
-	s.reg.Send(actorID(req.Ref), r)
-	v, err := s.await(ctx, req.Ref, r, b)
+	s.reg.Send(id, r)
+	v, err := s.caller.Await(ctx, id, r, b)
 	if err != nil {
 		return Lease{}, err
 	}

@@ -30,7 +30,7 @@ func (a *keyActor) sweep(now time.Time, req *request, op *opSweep) {
 			orphans = append(orphans, n)
 		}
 	}
-	req.answer(orphans, nil, a.last)
+	req.Answer(orphans, nil, a.last)
 }
 
 // blobRef parses a state or attachment blob name: "<ns>/s/<key>:<id>" or

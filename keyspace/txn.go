@@ -55,11 +55,11 @@ func (a *keyActor) prepare(now time.Time, req *request, op *opPrepare) {
 	l := a.rec.live(now)
 	switch {
 	case l != nil && l.Txn == op.txnID:
-		req.answer(nil, nil, a.last)
+		req.Answer(nil, nil, a.last)
 	case a.rec.Lease != nil && a.rec.Lease.Txn == op.txnID:
-		req.answer(nil, a.rec.fail(ErrLeaseExpired, "participant lease expired before the decision"), nil)
+		req.Answer(nil, a.rec.fail(ErrLeaseExpired, "participant lease expired before the decision"), nil)
 	default:
-		req.answer(nil, a.rec.fail(ErrLeaseRequired, "participant no longer holds the lease"), nil)
+		req.Answer(nil, a.rec.fail(ErrLeaseRequired, "participant no longer holds the lease"), nil)
 	}
 }
 
@@ -68,7 +68,7 @@ func (a *keyActor) prepare(now time.Time, req *request, op *opPrepare) {
 func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
 	l := a.rec.Lease
 	if l == nil || l.Txn != op.txnID {
-		req.answer(false, nil, a.last)
+		req.Answer(false, nil, a.last)
 		return
 	}
 	var next record
@@ -82,13 +82,13 @@ func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
 	a.dropOrigin(l.Txn)
 	d, err := a.handoff(now, next, garbage)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	if committing {
 		a.notify(d)
 	}
-	req.answer(true, nil, d)
+	req.Answer(true, nil, d)
 }
 
 // enlist marks the lease of txnID as a participant of a multi-participant
@@ -96,11 +96,11 @@ func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
 func (a *keyActor) enlist(now time.Time, req *request, op *opEnlist) {
 	l := a.rec.live(now)
 	if l == nil || l.Txn != op.txnID {
-		req.answer(nil, a.rec.fail(ErrLeaseRequired, "the transaction's lease on this key is gone"), nil)
+		req.Answer(nil, a.rec.fail(ErrLeaseRequired, "the transaction's lease on this key is gone"), nil)
 		return
 	}
 	if l.Enlisted {
-		req.answer(nil, nil, a.last)
+		req.Answer(nil, nil, a.last)
 		return
 	}
 	next := a.rec
@@ -108,7 +108,7 @@ func (a *keyActor) enlist(now time.Time, req *request, op *opEnlist) {
 	nl.Enlisted = true
 	next.Lease = &nl
 	d, err := a.persist(next, nil)
-	req.answer(nil, err, d)
+	req.Answer(nil, err, d)
 }
 
 func (a *keyActor) dropOrigin(txnID string) {

@@ -15,24 +15,11 @@ import (
 
 // request is one call into a queue actor. The actor answers every request
 // exactly once on reply (buffered), possibly later (blocked dequeues).
-type request struct {
-	op    any
-	reply chan reply
-}
+// request is a message a caller waits on (actors.Request: one reply,
+// parked when the actor queues it as a waiting consumer).
+type request = actors.Request
 
-type reply struct {
-	val any
-	err error
-	// durable, when set, must be waited for before the caller may act on
-	// the reply.
-	durable store.Durable
-}
-
-func newRequest(op any) *request { return &request{op: op, reply: make(chan reply, 1)} }
-
-func (r *request) answer(val any, err error, d store.Durable) {
-	r.reply <- reply{val: val, err: err, durable: d}
-}
+func newRequest(op any) *request { return actors.NewRequest(op) }
 
 // Timer messages.
 type (
@@ -98,7 +85,7 @@ func (a *queueActor) turn(req *request, fn func()) {
 		if p := recover(); p != nil {
 			err := fmt.Errorf("%w: internal error: %v", ErrUnavailable, p)
 			if req != nil {
-				req.answer(nil, err, nil)
+				req.Answer(nil, err, nil)
 			}
 			a.failOutcomes(err)
 			a.stopAll(err)
@@ -108,7 +95,7 @@ func (a *queueActor) turn(req *request, fn func()) {
 	if !a.loaded {
 		if err := a.load(); err != nil {
 			if req != nil {
-				req.answer(nil, err, nil)
+				req.Answer(nil, err, nil)
 			}
 			return
 		}
@@ -249,8 +236,8 @@ func (a *queueActor) failOutcomes(err error) {
 // computed then, when ETags are known.
 func (a *queueActor) later(req *request, val func() any) {
 	a.outcomes = append(a.outcomes, outcome{
-		ok:   func(d store.Durable) { req.answer(val(), nil, d) },
-		fail: func(err error) { req.answer(nil, err, nil) },
+		ok:   func(d store.Durable) { req.Answer(val(), nil, d) },
+		fail: func(err error) { req.Answer(nil, err, nil) },
 	})
 }
 
@@ -290,7 +277,7 @@ func (a *queueActor) stopTimer() {
 func (a *queueActor) stopAll(err error) {
 	for _, c := range a.waiters {
 		a.dropWaiter(c)
-		c.req.answer(nil, err, nil)
+		c.req.Answer(nil, err, nil)
 	}
 	a.waiters = nil
 	for _, c := range a.subs {

@@ -127,7 +127,7 @@ func (a *queueActor) removeWaiter(match func(*consumer) bool) (*consumer, bool) 
 
 func (a *queueActor) timeoutWaiter(c *consumer) {
 	if _, ok := a.removeWaiter(func(w *consumer) bool { return w == c }); ok {
-		c.req.answer(nil, fail(ErrEmpty, "no messages available"), nil)
+		c.req.Answer(nil, fail(ErrEmpty, "no messages available"), nil)
 	}
 }
 

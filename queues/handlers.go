@@ -77,7 +77,7 @@ type settled struct {
 
 func (a *queueActor) handle(req *request) {
 	now := a.now()
-	switch op := req.op.(type) {
+	switch op := req.Op.(type) {
 	case *opEnqueue:
 		a.enqueue(now, req, op)
 	case *opDequeue:
@@ -86,7 +86,7 @@ func (a *queueActor) handle(req *request) {
 		a.ack(now, req, op)
 	case *opCheck:
 		_, err := a.core.check(now, a.core.lane(op.dlq), op.id, op.p)
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 	case *opNack:
 		a.nack(now, req, op)
 	case *opExtend:
@@ -98,35 +98,35 @@ func (a *queueActor) handle(req *request) {
 		}
 		a.later(req, func() any { return nil })
 	case *opStats:
-		req.answer(a.stats(op.dlq), nil, nil)
+		req.Answer(a.stats(op.dlq), nil, nil)
 	case *opCancel:
 		if c, ok := a.removeWaiter(func(c *consumer) bool { return c.req == op.target }); ok {
-			c.req.answer(nil, fail(ErrUnavailable, "dequeue cancelled"), nil)
+			c.req.Answer(nil, fail(ErrUnavailable, "dequeue cancelled"), nil)
 		}
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opSubscribe:
 		a.subs = append(a.subs, op.c)
 		a.svc.consumers.Add(1)
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opUnsubscribe:
 		a.unsubscribe(op.c)
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opWatch:
 		a.watchers = append(a.watchers, op.w)
 		op.w.publish(a.event(op.w.dlq))
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opUnwatch:
 		a.watchers = deleteItem(a.watchers, op.w)
-		req.answer(nil, nil, nil)
+		req.Answer(nil, nil, nil)
 	case *opList:
-		req.answer(a.list(op), nil, a.last) // once what it shows is durable
+		req.Answer(a.list(op), nil, a.last) // once what it shows is durable
 	case *opOrphans:
 		a.orphans(req, op)
 	case *opRequeue:
 		done, skipped := a.core.requeue(now, op.ids, op.all, op.delay)
 		a.later(req, func() any { return RequeueResult{Requeued: done, Skipped: skipped} })
 	default:
-		req.answer(nil, errors.New("queues: unknown operation"), nil)
+		req.Answer(nil, errors.New("queues: unknown operation"), nil)
 	}
 }
 
@@ -160,9 +160,10 @@ func (a *queueActor) dequeue(req *request, op *opDequeue) {
 		return
 	}
 	if op.wait <= 0 {
-		req.answer(nil, fail(ErrEmpty, "no messages available"), nil)
+		req.Answer(nil, fail(ErrEmpty, "no messages available"), nil)
 		return
 	}
+	req.Park()
 	a.addWaiter(c, op.wait)
 }
 
@@ -180,7 +181,7 @@ func (a *queueActor) ack(now time.Time, req *request, op *opAck) {
 	txn := leaseTxn(l, op.id)
 	e, err := a.core.ack(now, l, op.id, op.p)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	a.forget(e)
@@ -201,7 +202,7 @@ func (a *queueActor) nack(now time.Time, req *request, op *opNack) {
 	txn := leaseTxn(l, op.id)
 	e, dead, err := a.core.nack(now, l, op.id, op.p, op.intent, op.delay, op.lastErr)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	a.later(req, func() any {
@@ -216,7 +217,7 @@ func (a *queueActor) nack(now time.Time, req *request, op *opNack) {
 func (a *queueActor) extend(now time.Time, req *request, op *opExtend) {
 	e, by, err := a.core.extend(now, a.core.lane(op.dlq), op.id, op.p, op.by)
 	if err != nil {
-		req.answer(nil, err, nil)
+		req.Answer(nil, err, nil)
 		return
 	}
 	s := settled{txn: e.rec.Lease.Txn, cid: e.rec.CorrelationID, expires: unixTime(e.rec.Lease.Expires), vis: by}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/lockdhq/lockd/actors"
 )
 
 // Enqueue stores body and enqueues it (Prepare, then EnqueuePrepared).
@@ -51,14 +53,17 @@ func (s *Service) Dequeue(ctx context.Context, req DequeueRequest) ([]*Delivery,
 		}
 		req.Max = 1
 	}
+	op := &opDequeue{dlq: req.DLQ, owner: req.Owner, vis: req.Visibility, wait: req.Wait, max: req.Max, txn: req.TxnID}
+	id, r := actorID(req.Ref), newRequest(op)
+	var b *actors.Blocking
 	if req.Wait > 0 {
 		// The actor answers at the deadline; the margin covers scheduling.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Wait+10*time.Second)
-		defer cancel()
+		// Timer and client watch are armed only if it parks the request.
+		r.Blocks()
+		b = &actors.Blocking{Timeout: req.Wait + 10*time.Second, While: req.WhileBlocked}
 	}
-	op := &opDequeue{dlq: req.DLQ, owner: req.Owner, vis: req.Visibility, wait: req.Wait, max: req.Max, txn: req.TxnID}
-	v, err := s.call(ctx, req.Ref, op)
+	s.reg.Send(id, r)
+	v, err := s.caller.Await(ctx, id, r, b)
 	if err != nil {
 		return nil, err
 	}

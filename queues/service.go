@@ -2,7 +2,6 @@ package queues
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,6 +54,7 @@ type Service struct {
 	reg       *actors.Registry
 	newID     func() string
 	consumers atomic.Int64 // waiting dequeues and subscriptions, all queues
+	caller    actors.Caller
 }
 
 // New starts the queue service on system over st.
@@ -85,6 +85,7 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	}
 	cfg.Actors.Clock = cfg.Clock
 	s := &Service{st: st, cfg: cfg, clock: cfg.Clock, newID: cfg.NewID}
+	s.caller = actors.Caller{Unavailable: ErrUnavailable, Abandon: s.abandon}
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		return &queueActor{svc: s, ref: parseID(id)}
 	}, cfg.Actors)
@@ -125,50 +126,26 @@ func (s *Service) send(ref Ref, req *request) { s.reg.Send(actorID(ref), req) }
 // call sends op to the queue's actor and waits for its reply and for the
 // durability of whatever the reply reflects.
 func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {
-	req := newRequest(op)
-	s.send(ref, req)
-	select {
-	case r := <-req.reply:
-		return r.wait()
-	case <-ctx.Done():
-		go s.abandon(ref, req)
-		return nil, ctx.Err()
-	}
-}
-
-func (r reply) wait() (any, error) {
-	if r.err != nil {
-		return nil, r.err
-	}
-	if r.durable != nil {
-		if err := r.durable.Wait(); err != nil {
-			return nil, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
-		}
-	}
-	return r.val, nil
+	id, req := actorID(ref), newRequest(op)
+	s.reg.Send(id, req)
+	return s.caller.Await(ctx, id, req, nil)
 }
 
 // abandon withdraws a request whose caller left. A blocked dequeue is
 // cancelled; deliveries made meanwhile are released (they do not count as
 // failures) so that nobody waits a visibility timeout for them.
-func (s *Service) abandon(ref Ref, req *request) {
-	if _, ok := req.op.(*opDequeue); ok {
-		s.reg.SendAfter(actorID(ref), newRequest(&opCancel{target: req})) // never before its target
+func (s *Service) abandon(id string, req *request) {
+	if _, ok := req.Op.(*opDequeue); ok {
+		s.reg.SendAfter(id, newRequest(&opCancel{target: req})) // never before its target
 	}
-	select {
-	case r := <-req.reply:
-		ds, ok := r.val.([]*Delivery)
-		if !ok || r.err != nil {
-			return
-		}
-		if r.durable != nil && r.durable.Wait() != nil {
-			return
-		}
-		ctx, cancel := storeCtx()
-		defer cancel()
-		_ = s.Release(ctx, ds)
-	case <-time.After(time.Minute):
+	v, ok := req.Late(time.Minute)
+	ds, isDeliveries := v.([]*Delivery)
+	if !ok || !isDeliveries {
+		return
 	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	_ = s.Release(ctx, ds)
 }
 
 // collect deletes garbage blobs once the write that unreferenced them is

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -536,5 +537,57 @@ func TestColdInlinePayloads(t *testing.T) {
 		if got[id] != fmt.Sprintf("payload-%d", i+1) {
 			t.Fatalf("after requeue %s: %q", id, got[id])
 		}
+	}
+}
+
+// A long-poll dequeue arms WhileBlocked only when it waits, and ending its
+// context withdraws the waiter so the next message goes to someone else.
+func TestDequeueWhileBlockedOnlyWhenWaiting(t *testing.T) {
+	e := newEnv(t)
+	var armed, released atomic.Int32
+	gone, leave := context.WithCancel(context.Background())
+	defer leave()
+	while := func() (context.Context, func()) {
+		armed.Add(1)
+		return gone, func() { released.Add(1) }
+	}
+	e.enqueue("m1")
+	ds, err := e.svc.Dequeue(ctx(t), queues.DequeueRequest{Ref: ref, Owner: "a", Wait: time.Minute, WhileBlocked: while})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("dequeue of a ready message: %d, %v", len(ds), err)
+	}
+	if armed.Load() != 0 {
+		t.Fatal("WhileBlocked called although a message was ready")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Dequeue(ctx(t), queues.DequeueRequest{Ref: ref, Owner: "b", Wait: time.Minute, WhileBlocked: while})
+		errc <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for armed.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("WhileBlocked not called for a waiting dequeue")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	leave() // the waiting consumer goes away
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("withdrawn waiter got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not released when its consumer left")
+	}
+	if released.Load() != 1 {
+		t.Fatalf("WhileBlocked release called %d times", released.Load())
+	}
+	// The withdrawal is asynchronous: a message that reached the waiter
+	// first is released on its behalf, so c may wait a moment.
+	e.enqueue("m2")
+	next, err := e.svc.Dequeue(ctx(t), queues.DequeueRequest{Ref: ref, Owner: "c", Wait: 5 * time.Second})
+	if err != nil || len(next) != 1 || payload(t, next[0]) != "m2" {
+		t.Fatalf("next dequeue after the withdrawn waiter: %d, %v", len(next), err)
 	}
 }

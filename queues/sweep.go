@@ -28,7 +28,7 @@ func (a *queueActor) orphans(req *request, op *opOrphans) {
 			out = append(out, n)
 		}
 	}
-	req.answer(out, nil, a.last)
+	req.Answer(out, nil, a.last)
 }
 
 // payloadRef parses a payload blob name "<ns>/q/<queue>:p/<id>" and returns

@@ -1,6 +1,7 @@
 package queues
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -108,6 +109,11 @@ type DequeueRequest struct {
 	// Stateful also leases each message's workflow state (needs a
 	// StateLeaser).
 	Stateful bool
+	// WhileBlocked, when set, is called once the dequeue actually waits
+	// (no message was ready); the wait ends early when the returned context
+	// does (the consumer went away), and the returned func is called when
+	// the wait is over. A dequeue answered at once never calls it.
+	WhileBlocked func() (context.Context, func())
 }
 
 // Proof identifies a delivery: what ack, nack and extend present.

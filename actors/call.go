@@ -1,0 +1,147 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Durable is a write a reply reflects; Wait returns once it is durable (or
+// can never be).
+type Durable interface{ Wait() error }
+
+// Request is a message whose sender waits for exactly one reply (Await).
+// The actor answers it once with Answer and, if it queues the request
+// instead of answering at once, calls Park first.
+type Request struct {
+	Op    any
+	reply chan Reply
+	// parked is closed by Park; nil unless the caller waits with Blocking,
+	// so requests that can never wait pay for no channel.
+	parked chan struct{}
+}
+
+// Reply is an actor's answer. Durable, when set, must be waited for
+// before the caller acts on Val.
+type Reply struct {
+	Val     any
+	Err     error
+	Durable Durable
+}
+
+// NewRequest returns a request carrying op.
+func NewRequest(op any) *Request { return &Request{Op: op, reply: make(chan Reply, 1)} }
+
+// Answer replies to r. An actor answers each request exactly once; Answer
+// never blocks.
+func (r *Request) Answer(val any, err error, d Durable) {
+	r.reply <- Reply{Val: val, Err: err, Durable: d}
+}
+
+// Park tells a Blocking caller that its request now waits in the actor (a
+// blocked acquire, a long-poll dequeue): only then does the caller arm its
+// timeout and client watch. An actor parks a request at most once.
+func (r *Request) Park() {
+	if r.parked != nil {
+		close(r.parked)
+	}
+}
+
+// Blocking bounds a request that the actor may park. Once parked, the
+// caller gives up after Timeout, or when the context While returns ends
+// (While is optional; its func is called when the wait ends).
+type Blocking struct {
+	Timeout time.Duration
+	While   func() (context.Context, func())
+}
+
+// Blocks prepares r to be parked under b; call it before sending r.
+func (r *Request) Blocks() { r.parked = make(chan struct{}) }
+
+// Caller waits for requests' replies on behalf of a domain service.
+type Caller struct {
+	// Unavailable wraps the error of a reply whose write could not be made
+	// durable.
+	Unavailable error
+	// Abandon withdraws the request r sent to actor id whose caller stopped
+	// waiting (context done, parked timeout, While ended). It runs on its
+	// own goroutine and must handle a reply that arrives later (e.g.
+	// release what it grants).
+	Abandon func(id string, r *Request)
+}
+
+// Await waits for the reply of r, sent to actor id, and for the
+// durability of what it reflects. With b (and r.Blocks called before
+// sending), a parked request is also bounded by b.Timeout and b.While.
+// When the wait ends early, Abandon takes over r and Await returns the
+// reason.
+func (c *Caller) Await(ctx context.Context, id string, r *Request, b *Blocking) (any, error) {
+	if b == nil {
+		select {
+		case rep := <-r.reply:
+			return c.wait(rep)
+		case <-ctx.Done():
+			go c.Abandon(id, r)
+			return nil, ctx.Err()
+		}
+	}
+	parked := (<-chan struct{})(r.parked)
+	var timeout <-chan time.Time
+	var gone context.Context
+	var goneDone <-chan struct{}
+	for {
+		select {
+		case rep := <-r.reply:
+			return c.wait(rep)
+		case <-ctx.Done():
+			go c.Abandon(id, r)
+			return nil, ctx.Err()
+		case <-parked:
+			parked = nil
+			t := time.NewTimer(b.Timeout)
+			defer t.Stop()
+			timeout = t.C
+			if b.While != nil {
+				var stop func()
+				gone, stop = b.While()
+				defer stop()
+				goneDone = gone.Done()
+			}
+		case <-goneDone:
+			go c.Abandon(id, r)
+			return nil, gone.Err()
+		case <-timeout:
+			go c.Abandon(id, r)
+			return nil, context.DeadlineExceeded
+		}
+	}
+}
+
+func (c *Caller) wait(rep Reply) (any, error) {
+	if rep.Err != nil {
+		return nil, rep.Err
+	}
+	if rep.Durable != nil {
+		if err := rep.Durable.Wait(); err != nil {
+			return nil, fmt.Errorf("%w: sync: %v", c.Unavailable, err)
+		}
+	}
+	return rep.Val, nil
+}
+
+// Late returns the reply of an abandoned request once it is durable, or
+// false if it failed, was not durable, or did not come within d.
+func (r *Request) Late(d time.Duration) (any, bool) {
+	select {
+	case rep := <-r.reply:
+		if rep.Err != nil {
+			return nil, false
+		}
+		if rep.Durable != nil && rep.Durable.Wait() != nil {
+			return nil, false
+		}
+		return rep.Val, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
