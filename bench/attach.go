@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 )
@@ -29,13 +28,6 @@ func runAttach(disk *target, dir string) {
 		fmt.Printf("| %d MiB | %.0f | %.0f | %.0f%% | %.0f |\n", size>>20, mid(raws), mid(ups), 100*mid(ratios), mid(downs))
 	}
 	fmt.Println()
-}
-
-// mid returns the median of xs (the upper one of an even count).
-func mid(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 // rounds repeats small transfers so each figure covers at least ~200 MB.

@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,34 +35,34 @@ func compare(noop *target, targets []*target, n, opsPerCycle int, op func(c *cli
 	if noop != nil {
 		all = append([]*target{noop}, targets...)
 	}
-	res := make([][]result, len(all))
 	syncs := make([]int64, len(all))
-	for round := 0; round < max(*cmpRounds, 1); round++ {
-		for i, t := range all {
-			c := newClient(t, n)
-			var before int64
-			if t.syncs != nil {
-				before = t.syncs()
-			}
-			r := run(n, func(w int, k int64) error { return op(c, w, k) })
-			if t.syncs != nil {
-				syncs[i] += t.syncs() - before
-			}
-			res[i] = append(res[i], r)
+	res := interleave(*cmpRounds, len(all), func(i int) result {
+		t := all[i]
+		c := newClient(t, n)
+		var before int64
+		if t.syncs != nil {
+			before = t.syncs()
 		}
-	}
+		r := run(n, func(w int, k int64) error { return op(c, w, k) })
+		if t.syncs != nil {
+			syncs[i] += t.syncs() - before
+		}
+		return r
+	})
 	for i, t := range all {
-		rs := append([]result(nil), res[i]...)
-		sort.Slice(rs, func(a, b int) bool { return rs[a].rate() < rs[b].rate() })
-		mid := rs[len(rs)/2]
-		line := fmt.Sprintf("| %s | %d | %.0f | %s | %s |", t.name, n, mid.rate(), ms(mid.p50), ms(mid.p99))
+		m := medianRound(res[i])
+		line := fmt.Sprintf("| %s | %d | %.0f | %s | %s |", t.name, n, m.rate(), ms(m.p50), ms(m.p99))
 		if noop != nil && i > 0 {
+			// The median of per-round ratios, not the ratio of the median
+			// rounds (as runTLS does): the no-op ceiling and a lockd
+			// server measured back to back share the load of that
+			// moment, so their ratio moves less between rounds than
+			// either rate does.
 			ratios := make([]float64, len(res[i]))
 			for r := range res[i] {
 				ratios[r] = res[i][r].rate() / res[0][r].rate()
 			}
-			sort.Float64s(ratios)
-			line += fmt.Sprintf(" %.0f%% |", 100*ratios[len(ratios)/2])
+			line += fmt.Sprintf(" %.0f%% |", 100*mid(ratios))
 		} else {
 			line += " — |"
 		}

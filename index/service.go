@@ -129,7 +129,7 @@ func New(src Source, st store.Store, opt Options) *Service {
 		spaces: map[string]*space{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.batch, _ = st.(store.Batcher)
 	if len(opt.SealKey) > 0 {
-		s.seal = &sealer{key: opt.SealKey}
+		s.seal = newSealer(opt.SealKey)
 	}
 	return s
 }

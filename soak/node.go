@@ -49,12 +49,37 @@ func nodeArgs(bin string) []string {
 	return args
 }
 
-// supportsFlag reports whether the binary's --help lists flag.
+// supportsFlag reports whether the binary's --help lists flag. It is safe
+// for concurrent use.
 func supportsFlag(bin, flag string) bool {
+	return regexp.MustCompile(regexp.QuoteMeta(flag) + `([\s\[=]|$)`).Match(helpText(bin))
+}
+
+// helpProbes caches the --help output of each binary path (*helpProbe):
+// every phase starts a node, and the answer does not change within a run.
+var helpProbes sync.Map
+
+type helpProbe struct {
+	mu   sync.Mutex // held while probing, so one path is probed once
+	done bool       // the binary ran (even with a non-zero exit); a failed start or timeout is retried
+	out  []byte
+}
+
+// helpText returns the output of `bin --help`, run once per path.
+func helpText(bin string) []byte {
+	v, _ := helpProbes.LoadOrStore(bin, &helpProbe{})
+	p := v.(*helpProbe)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return p.out
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
-	return regexp.MustCompile(regexp.QuoteMeta(flag) + `([\s\[=]|$)`).Match(out)
+	out, err := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
+	var exit *exec.ExitError
+	p.out, p.done = out, ctx.Err() == nil && (err == nil || errors.As(err, &exit))
+	return out
 }
 
 // start runs the process and waits (bounded) until it logs that it
