@@ -41,25 +41,27 @@ func NewWithEndpoints(endpoints []string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&c.cfg)
 	}
-	var err error
-	if c.tr, err = newTransports(&c.cfg); err != nil {
-		return nil, err
-	}
+	var all []string
 	for _, raw := range endpoints {
 		list, err := ParseEndpoints(raw, c.cfg.disableMTLS)
 		if err != nil {
 			return nil, err
 		}
-		for _, n := range list {
-			ep, err := c.tr.endpoint(n)
-			if err != nil {
-				return nil, err
-			}
-			c.eps = append(c.eps, ep)
-		}
+		all = append(all, list...)
 	}
-	if len(c.eps) == 0 {
+	if len(all) == 0 {
 		return nil, ErrNoEndpoints
+	}
+	var err error
+	if c.tr, err = newTransports(&c.cfg, all); err != nil {
+		return nil, err
+	}
+	for _, n := range all {
+		ep, err := c.tr.endpoint(n)
+		if err != nil {
+			return nil, err
+		}
+		c.eps = append(c.eps, ep)
 	}
 	return c, nil
 }

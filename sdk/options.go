@@ -125,7 +125,11 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithTLSConfig sets the TLS configuration of https endpoints (client
 // certificates for mTLS, root CAs). It takes precedence over WithBundle.
-// Without either, https verifies the server against the system roots.
+// Without either, an https endpoint uses the client bundle in
+// $HOME/.lockd: the only client*.pem file, or client.pem when there are
+// several. Several without client.pem (or a folder that cannot be read)
+// makes New fail; no bundle at all means the system roots and no client
+// certificate.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.tls = cfg }
 }

@@ -2,28 +2,32 @@ package sdk
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+
 	"github.com/lockdhq/lockd/internal/tlsutil"
 )
 
 // clientTLS returns the TLS configuration of https endpoints: the caller's
-// own, one built from a bundle (explicit, or the single
-// $HOME/.lockd/client*.pem that lockd's first start creates), or the
-// system defaults (nil).
-func clientTLS(cfg *config) (*tls.Config, error) {
+// own; one built from the WithBundle file; when discover is set, one built
+// from the bundle found in $HOME/.lockd (the only client*.pem, or
+// client.pem among several, as lockd's first start creates it); or the
+// system defaults (nil) when there is no bundle. Several bundles without
+// client.pem, or a folder that cannot be read, is an error rather than a
+// connection without a client certificate.
+func clientTLS(cfg *config, discover bool) (*tls.Config, error) {
 	if cfg.tls != nil {
 		return cfg.tls.Clone(), nil
 	}
-	if cfg.disableMTLS {
+	if cfg.disableMTLS || (cfg.bundlePath == "" && !discover) {
 		return nil, nil
 	}
-	path := cfg.bundlePath
-	if path == "" {
-		found, err := tlsutil.DiscoverClientBundle()
-		if err != nil {
-			return nil, nil // no bundle: plain https with the system CAs
-		}
-		path = found
+	path, err := tlsutil.ResolveClientBundle(cfg.bundlePath)
+	if errors.Is(err, tlsutil.ErrNoClientBundle) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lockd: %w", err)
 	}
 	return LoadBundle(path)
 }

@@ -8,10 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +131,14 @@ func mtlsServer(t *testing.T) (addr, bundle string, ca *tlsutil.CABundle) {
 
 func writeClientBundle(t *testing.T, ca *tlsutil.CABundle, dir string) string {
 	t.Helper()
+	path := filepath.Join(dir, "client.pem")
+	writeClientBundleAs(t, ca, path)
+	return path
+}
+
+// writeClientBundleAs writes a new client bundle of ca to path.
+func writeClientBundleAs(t *testing.T, ca *tlsutil.CABundle, path string) {
+	t.Helper()
 	cb, err := ca.IssueClient(tlsutil.RoleSDK, tlsutil.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -136,11 +147,9 @@ func writeClientBundle(t *testing.T, ca *tlsutil.CABundle, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "client.pem")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
 }
 
 func TestMTLSBundle(t *testing.T) {
@@ -168,19 +177,100 @@ func TestMTLSBundle(t *testing.T) {
 	}
 }
 
-// With no bundle option the SDK finds $HOME/.lockd/client*.pem, as lockd's
-// first start writes it.
+// With no bundle option the SDK looks in $HOME/.lockd, as lockd's first
+// start writes it: the only client*.pem, or client.pem among several.
 func TestMTLSBundleDiscovery(t *testing.T) {
 	addr, _, ca := mtlsServer(t)
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	if err := os.MkdirAll(filepath.Join(home, ".lockd"), 0o700); err != nil {
+	other, err := tlsutil.NewCA("other", 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	writeClientBundle(t, ca, filepath.Join(home, ".lockd"))
-	c := newClient(t, "https://"+addr)
-	if _, err := c.Describe(testCtx(t), "x"); err != nil {
-		t.Fatalf("discovered bundle: %v", err)
+	for _, tc := range []struct {
+		name  string
+		files map[string]*tlsutil.CABundle
+		// wantNewErr lists what the error of New must name; nil: New
+		// succeeds.
+		wantNewErr []string
+		// wantServed: the server accepts the client; otherwise the
+		// client, without a bundle, does not trust the server.
+		wantServed bool
+	}{
+		{name: "none", files: nil},
+		{name: "one", files: map[string]*tlsutil.CABundle{"client-ci.pem": ca}, wantServed: true},
+		{name: "several", files: map[string]*tlsutil.CABundle{"client-a.pem": ca, "client02.pem": ca},
+			wantNewErr: []string{"client-a.pem", "client02.pem"}},
+		// client-a.pem sorts first and is of another CA: using it fails.
+		{name: "client.pem among several", files: map[string]*tlsutil.CABundle{"client-a.pem": other, "client.pem": ca},
+			wantServed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			dir := filepath.Join(home, ".lockd")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for name, ca := range tc.files {
+				writeClientBundleAs(t, ca, filepath.Join(dir, name))
+			}
+			c, err := sdk.New("https://"+addr, sdk.WithRetries(0))
+			if tc.wantNewErr != nil {
+				if err == nil {
+					c.Close()
+					t.Fatal("New succeeded with an ambiguous bundle choice")
+				}
+				for _, want := range tc.wantNewErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Fatalf("error %q does not name %s", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, err = c.Describe(testCtx(t), "x")
+			var verr *tls.CertificateVerificationError
+			switch {
+			case tc.wantServed && err != nil:
+				t.Fatalf("discovered bundle: %v", err)
+			case !tc.wantServed && !errors.As(err, &verr):
+				t.Fatalf("without a bundle: %v, want the system roots to refuse the server", err)
+			}
+		})
+	}
+}
+
+// Endpoints that do not dial https never look for a bundle: a broken
+// $HOME/.lockd does not stop them.
+func TestBundleDiscoveryOnlyForHTTPS(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := filepath.Join(home, ".lockd")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"client-a.pem", "client02.pem"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("not a bundle"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sdk.New("https://127.0.0.1:1"); err == nil {
+		t.Fatal("ambiguous bundles accepted for https")
+	}
+	for name, mk := range map[string]func() (*sdk.Client, error){
+		"http":         func() (*sdk.Client, error) { return sdk.New("http://127.0.0.1:1") },
+		"unix":         func() (*sdk.Client, error) { return sdk.New("unix:///nonexistent/lockd.sock") },
+		"disable-mtls": func() (*sdk.Client, error) { return sdk.New("127.0.0.1:1", sdk.WithDisableMTLS(true)) },
+		"tls config":   func() (*sdk.Client, error) { return sdk.New("https://127.0.0.1:1", sdk.WithTLSConfig(&tls.Config{})) },
+		"http client":  func() (*sdk.Client, error) { return sdk.New("https://127.0.0.1:1", sdk.WithHTTPClient(&http.Client{})) },
+	} {
+		c, err := mk()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c.Close()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -90,10 +91,17 @@ type transports struct {
 	tcp *http.Client
 }
 
-func newTransports(cfg *config) (*transports, error) {
+// newTransports builds the transports of the normalised endpoints eps.
+// $HOME/.lockd is searched for a bundle only when the client's own
+// transport dials an https endpoint, so plain-http, unix-socket and
+// WithHTTPClient users are never stopped by a broken folder.
+func newTransports(cfg *config, eps []string) (*transports, error) {
 	t := &transports{cfg: cfg}
+	discover := cfg.httpClient == nil && slices.ContainsFunc(eps, func(ep string) bool {
+		return strings.HasPrefix(ep, "https://")
+	})
 	var err error
-	if t.tls, err = clientTLS(cfg); err != nil {
+	if t.tls, err = clientTLS(cfg, discover); err != nil {
 		return nil, err
 	}
 	if cfg.httpClient != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lockdhq/lockd/internal/tlsutil"
 )
 
 // clientShell runs lockd client commands against one server.
@@ -276,4 +279,59 @@ func shortDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// The client finds its bundle in $HOME/.lockd as the SDK does: client.pem
+// among several. Several without client.pem is an error, not a connection
+// without a client certificate, and plain http never looks.
+func TestClientBundleDiscovery(t *testing.T) {
+	p := startSecure(t, t.TempDir(), "--store", "mem://")
+	c := newClientShell(t, p.URL)
+	dir := filepath.Join(c.dir, ".lockd")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	own, err := os.ReadFile(filepath.Join(p.home, ".lockd", "client.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "client.pem"), own, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// client-a.pem sorts first and is of another CA: chosen by mistake,
+	// it would not trust the server.
+	other, err := tlsutil.NewCA("other", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := other.IssueClient(tlsutil.RoleSDK, tlsutil.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cb.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "client-a.pem"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.mustSh(`lockd client describe --key k`)
+
+	if err := os.Rename(filepath.Join(dir, "client.pem"), filepath.Join(dir, "client02.pem")); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := c.sh(`lockd client describe --key k`)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("several bundles without client.pem: %v, want a non-zero exit", err)
+	}
+	line := strings.TrimSpace(errOut)
+	for _, want := range []string{"lockd: client describe: ", "several client bundles", "client-a.pem", "client02.pem", "--bundle"} {
+		if strings.Contains(line, "\n") || !strings.Contains(line, want) {
+			t.Fatalf("stderr %q, want one line with %q", errOut, want)
+		}
+	}
+	c.mustSh(`lockd client --bundle .lockd/client02.pem describe --key k`)
+	c.failSh(`lockd client --bundle .lockd/missing.pem describe --key k`, "missing.pem")
+	c.failSh(`lockd client --server http://127.0.0.1:1 describe --key k --timeout 2s`, "connection refused")
 }

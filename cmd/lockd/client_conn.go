@@ -2,15 +2,13 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/lockdhq/lockd/internal/tlsutil"
 	"github.com/lockdhq/lockd/sdk"
 )
 
@@ -71,7 +69,7 @@ func newConnFlags() *connFlags {
 	c := &connFlags{fs: pflag.NewFlagSet("connection", pflag.ContinueOnError)}
 	fs := c.fs
 	fs.StringVar(&c.server, "server", defaultServer, "server URL(s), comma-separated: https://HOST:PORT, http://HOST:PORT, unix:///PATH.sock, or HOST:PORT (https unless --disable-mtls)")
-	fs.StringVar(&c.bundle, "bundle", "", "client bundle PEM for mTLS (default: the one $HOME/.lockd/client*.pem)")
+	fs.StringVar(&c.bundle, "bundle", "", "client bundle PEM for mTLS (default: the only $HOME/.lockd/client*.pem, or client.pem among several)")
 	fs.BoolVar(&c.disableMTLS, "disable-mtls", false, "plain HTTP for HOST:PORT servers; no client certificate")
 	fs.DurationVar(&c.timeout, "timeout", sdk.DefaultHTTPTimeout, "HTTP timeout of each request (server-side waits are added)")
 	fs.DurationVar(&c.closeTimeout, "close-timeout", sdk.DefaultCloseTimeout, "timeout of a release")
@@ -130,24 +128,16 @@ func anyHTTPS(eps []string) bool {
 	return false
 }
 
-// bundlePath is --bundle, else the single $HOME/.lockd/client*.pem, else
-// "" (https with the system roots and no client certificate).
+// bundlePath is --bundle (the file must exist), else the only
+// $HOME/.lockd/client*.pem or client.pem among several, else "" (https
+// with the system roots and no client certificate). Several bundles
+// without client.pem, or a folder that cannot be read, is an error.
 func (c *connFlags) bundlePath() (string, error) {
-	if c.bundle != "" {
-		return c.bundle, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
+	path, err := tlsutil.ResolveClientBundle(c.bundle)
+	if errors.Is(err, tlsutil.ErrNoClientBundle) {
 		return "", nil
 	}
-	found, _ := filepath.Glob(filepath.Join(home, ".lockd", "client*.pem"))
-	switch len(found) {
-	case 0:
-		return "", nil
-	case 1:
-		return found[0], nil
-	}
-	return "", fmt.Errorf("several client bundles found (%s); choose one with --bundle", strings.Join(found, ", "))
+	return path, err
 }
 
 func (cl *cli) logger() (*slog.Logger, error) {

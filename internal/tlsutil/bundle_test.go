@@ -297,6 +297,29 @@ func TestDiscoverClientBundle(t *testing.T) {
 	}
 }
 
+// A missing folder holds no bundle; one that cannot be read is an error,
+// not an empty folder (tests run as root, so a file stands in for it).
+func TestDiscoverClientBundleFolder(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := tlsutil.DiscoverClientBundleIn(filepath.Join(dir, "none")); !errors.Is(err, tlsutil.ErrNoClientBundle) {
+		t.Fatalf("missing folder: %v", err)
+	}
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tlsutil.DiscoverClientBundleIn(notDir)
+	if err == nil || errors.Is(err, tlsutil.ErrNoClientBundle) || !strings.Contains(err.Error(), notDir) {
+		t.Fatalf("unreadable folder: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "client-a.pem"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "client02.pem"), nil, 0o600)
+	_, err = tlsutil.DiscoverClientBundleIn(dir)
+	if err == nil || !strings.Contains(err.Error(), "client-a.pem") || !strings.Contains(err.Error(), "client02.pem") {
+		t.Fatalf("ambiguous choice: %v", err)
+	}
+}
+
 // TestHandshake runs the server and client configurations against each
 // other over loopback: a bundle client succeeds; the server's host name is
 // not checked, its CA and identity are.

@@ -132,8 +132,9 @@ func Glob(dir, prefix string) ([]string, error) {
 
 // DiscoverClientBundle finds the SDK client bundle in $HOME/.lockd: the
 // only client*.pem file, or client.pem when there are several. It returns
-// ErrNoClientBundle when there is none, and an error naming the candidates
-// when the choice is ambiguous.
+// ErrNoClientBundle when there is none (or no such folder), and another
+// error when the choice is ambiguous (naming the candidates) or the folder
+// cannot be read.
 func DiscoverClientBundle() (string, error) {
 	dir, err := DefaultDir()
 	if err != nil {
@@ -157,7 +158,7 @@ func ResolveClientBundle(explicit string) (string, error) {
 
 // DiscoverClientBundleIn is DiscoverClientBundle for the folder dir.
 func DiscoverClientBundleIn(dir string) (string, error) {
-	found, err := Glob(dir, "client")
+	found, err := clientBundles(dir)
 	if err != nil {
 		return "", err
 	}
@@ -172,5 +173,26 @@ func DiscoverClientBundleIn(dir string) (string, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("tlsutil: several client bundles in %s (%s); choose one with --bundle", dir, strings.Join(found, ", "))
+	return "", fmt.Errorf("tlsutil: several client bundles in %s and none is %s (%s): choose one with --bundle (SDK: WithBundle)",
+		dir, ClientFile, strings.Join(found, ", "))
+}
+
+// clientBundles returns the files dir/client*.pem, sorted. Unlike Glob it
+// reports a folder that exists but cannot be read, so a broken folder is
+// not mistaken for an empty one.
+func clientBundles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tlsutil: look for client bundles: %w", err)
+	}
+	var found []string
+	for _, e := range entries {
+		if ok, _ := filepath.Match("client*.pem", e.Name()); ok {
+			found = append(found, filepath.Join(dir, e.Name()))
+		}
+	}
+	return found, nil
 }
