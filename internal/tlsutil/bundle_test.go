@@ -371,3 +371,12 @@ func TestHandshake(t *testing.T) {
 		t.Fatal("client accepted a server of another CA")
 	}
 }
+
+// Without a home directory there is no bundle to find: https clients keep
+// the system roots instead of failing.
+func TestDiscoverClientBundleWithoutHome(t *testing.T) {
+	t.Setenv("HOME", "")
+	if _, err := tlsutil.DiscoverClientBundle(); !errors.Is(err, tlsutil.ErrNoClientBundle) {
+		t.Fatalf("no home directory: %v", err)
+	}
+}

@@ -132,13 +132,15 @@ func Glob(dir, prefix string) ([]string, error) {
 
 // DiscoverClientBundle finds the SDK client bundle in $HOME/.lockd: the
 // only client*.pem file, or client.pem when there are several. It returns
-// ErrNoClientBundle when there is none (or no such folder), and another
-// error when the choice is ambiguous (naming the candidates) or the folder
-// cannot be read.
+// ErrNoClientBundle when there is none (or no such folder, or no home
+// directory), and another error when the choice is ambiguous (naming the
+// candidates) or the folder cannot be read.
 func DiscoverClientBundle() (string, error) {
 	dir, err := DefaultDir()
 	if err != nil {
-		return "", err
+		// No home directory (a system service, say) has no bundle in it:
+		// such clients keep using https with the system roots.
+		return "", fmt.Errorf("%w: %v", ErrNoClientBundle, err)
 	}
 	return DiscoverClientBundleIn(dir)
 }
