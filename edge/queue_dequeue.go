@@ -119,7 +119,7 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 	if err != nil {
 		return emptyQueue(err, retry)
 	}
-	if err := s.enlistDeliveries(c, qs, ref, req.TxnID, ds); err != nil {
+	if err := s.enlistDeliveries(c.ctx, qs, ref, req.TxnID, ds); err != nil {
 		return err
 	}
 	c.setCorrelation(ds[0].CorrelationID)

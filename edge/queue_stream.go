@@ -16,10 +16,10 @@ import (
 // vanished client is noticed.
 const heartbeat = 15 * time.Second
 
-// untilShutdown returns a context that ends when the server shuts down or
-// cancel is called.
+// untilShutdown returns the context of a stream: it ends as soon as the
+// server starts shutting down, or when cancel is called.
 func (c *call) untilShutdown() (context.Context, context.CancelFunc) {
-	return context.WithCancel(c.ctx)
+	return context.WithCancel(c.srv.streams)
 }
 
 func (s *Server) queueSubscribe(c *call) error          { return s.subscribe(c, false) }
@@ -27,8 +27,10 @@ func (s *Server) queueSubscribeWithState(c *call) error { return s.subscribe(c, 
 
 // subscribe streams deliveries as one multipart/related response: a meta
 // and a payload part per message, flushed as each arrives, with at most
-// page_size (the prefetch) unsettled at a time. The stream ends when the
-// client goes away (noticed at the next write) or the server shuts down.
+// page_size (the prefetch) unsettled at a time. With a txn_id each delivery
+// is enlisted in that transaction (its commit acks it, its rollback nacks
+// it), as a dequeue's are. The stream ends when the client goes away
+// (noticed at the next write) or the server shuts down.
 func (s *Server) subscribe(c *call, stateful bool) error {
 	qs, err := s.queueService(true)
 	if err != nil {
@@ -61,6 +63,11 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 		}
 		for {
 			ds, err := sub.Next(ctx)
+			if err == nil {
+				// An enlisted delivery that cannot join its transaction
+				// (decided meanwhile, say) is released and ends the stream.
+				err = s.enlistDeliveries(ctx, qs, ref, req.TxnID, ds)
+			}
 			if err != nil {
 				_ = mw.Close()
 				return

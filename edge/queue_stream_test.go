@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -175,4 +176,39 @@ func TestQueueSubscribeWithState(t *testing.T) {
 		}
 		mustOK(t, ack(s, d.Message, "state_lease_id", d.StateLeaseID, "state_fencing_token", d.StateFencingToken), "ack")
 	})
+}
+
+// Shutdown ends open subscription and watch streams at once instead of
+// waiting its whole timeout for them; the subscriber sees its stream end.
+func TestShutdownEndsStreams(t *testing.T) {
+	s := edgetest.Start(t, edgetest.Mem, server.Config{})
+	sub := subscribe(t, s, "/v1/queue/subscribe", map[string]any{"queue": "bye", "owner": "s1"})
+	watch := streamRequest(t, s, "/v1/queue/watch", map[string]any{"queue": "bye"})
+	defer watch.Body.Close()
+	eventually(t, "a subscriber", func() bool { return stats(t, s, "bye").Subscribers == 1 })
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		closed <- s.Close(ctx)
+	}()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("shutdown waited for the open streams")
+	}
+	select {
+	case _, ok := <-sub.out:
+		if ok {
+			t.Fatal("delivery on a queue nobody enqueued to")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription stream still open after shutdown")
+	}
+	if _, err := io.ReadAll(watch.Body); err != nil {
+		t.Logf("watch stream ended with %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/lockdhq/lockd/edge/edgetest"
 	"github.com/lockdhq/lockd/sdk/api"
@@ -106,6 +107,45 @@ func TestDisconnectedDequeueWaiterGetsNothing(t *testing.T) {
 		enqueue(t, s, "jobs", `{"job":5}`)
 		if d := dequeueOne(t, s, "jobs"); d.Message.Attempts != 1 {
 			t.Fatalf("message was delivered to the consumer that hung up: %+v", d.Message)
+		}
+	})
+}
+
+// Deliveries of a subscription that names a txn_id are enlisted like a
+// dequeue's: the transaction's commit acks them, its rollback nacks them.
+func TestQueueSubscriptionEnlists(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		commit := acquire(t, s, "sub-commit", "w")
+		sub := subscribe(t, s, "/v1/queue/subscribe", map[string]any{"queue": "subjobs", "owner": "s1", "page_size": 1, "txn_id": commit.TxnID})
+		enqueue(t, s, "subjobs", `{"job":1}`)
+		d := sub.next(t)
+		if d.Message.TxnID != commit.TxnID {
+			t.Fatalf("delivery txn %s, want %s", d.Message.TxnID, commit.TxnID)
+		}
+		mustOK(t, commit.release(false), "commit")
+		eventually(t, "the commit acks the subscribed message", func() bool {
+			st := stats(t, s, "subjobs")
+			return st.InFlight == 0 && st.Ready == 0
+		})
+
+		rollback := acquire(t, s, "sub-rollback", "w")
+		sub2 := subscribe(t, s, "/v1/queue/subscribe", map[string]any{"queue": "subjobs2", "owner": "s2", "page_size": 1, "txn_id": rollback.TxnID})
+		enqueue(t, s, "subjobs2", `{"job":2}`)
+		sub2.next(t)
+		mustOK(t, rollback.release(true), "rollback")
+		// The nacked message cannot join the decided transaction again: the
+		// subscription hands it back and ends, and a dequeue gets it.
+		select {
+		case d, ok := <-sub2.out:
+			if ok {
+				t.Fatalf("delivery %s after the subscription's transaction was decided", d.MessageID)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("subscription of a decided transaction did not end")
+		}
+		again := dequeueOne(t, s, "subjobs2")
+		if string(again.Payload) != `{"job":2}` || again.Message.FailureAttempts != 1 {
+			t.Fatalf("after rollback: %s %+v", again.Payload, again.Message)
 		}
 	})
 }

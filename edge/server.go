@@ -67,6 +67,11 @@ type Server struct {
 	// handler returns, while a store client may still hold the context.
 	base   context.Context
 	cancel context.CancelFunc
+	// streams bounds the open-ended responses (subscribe, watch); Shutdown
+	// ends it first, so that they do not hold the shutdown for its whole
+	// timeout while ordinary requests finish.
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // New builds the edge over the domain services.
@@ -86,6 +91,7 @@ func New(svc Services, cfg Config) *Server {
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
 	s.base, s.cancel = context.WithCancel(context.Background())
+	s.streams, s.endStreams = context.WithCancel(s.base)
 	s.routes = s.buildRoutes()
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,
@@ -120,9 +126,10 @@ func (s *Server) Drain() {
 	s.keys.Drain()
 }
 
-// Shutdown stops accepting connections and waits for handlers until ctx
-// ends.
+// Shutdown ends subscription and watch streams, stops accepting
+// connections and waits for other handlers until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.endStreams()
 	err := s.http.ShutdownWithContext(ctx)
 	s.cancel()
 	return err
