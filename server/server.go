@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/valyala/fasthttp"
 	"net"
 	"os"
 	"sync"
@@ -160,6 +161,10 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // https under mTLS).
 func (s *Server) URL() string { return s.cfg.Security.scheme() + "://" + s.ln.Addr().String() }
 
+// Handler is the server's HTTP handler, to drive it without a network
+// (benchmarks of the request path).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.edge.Handler() }
+
 // Keys exposes the key service (tests, metrics).
 func (s *Server) Keys() *keyspace.Service { return s.keys }
 
@@ -174,6 +179,10 @@ func (s *Server) Close(ctx context.Context) error {
 	s.close.Do(func() {
 		close(s.stop)
 		err = s.edge.Shutdown(ctx)
+		// Shutdown closes the listeners Serve has registered; a Serve
+		// goroutine that had not started yet would register ln afterwards
+		// and serve forever, so close ln here too.
+		s.ln.Close()
 		if serr := <-s.done; serr != nil && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, serr)
 		}
