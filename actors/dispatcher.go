@@ -35,22 +35,30 @@ func (d *poolDispatcher) Schedule(fn func()) {
 // Throughput is how many messages a mailbox processes per run.
 func (d *poolDispatcher) Throughput() int { return d.throughput }
 
+// worker runs fn, then whatever it is handed next; it exits once it has
+// had no work for a whole idle period (between idle and twice idle after
+// its last run). The timer is not reset per run, which would cost two
+// timer operations on every message.
 func (d *poolDispatcher) worker(fn func()) {
 	t := time.NewTimer(d.idle)
 	defer t.Stop()
+	busy := false
 	for {
 		fn()
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(d.idle)
+		busy = true
 		select {
 		case fn = <-d.work:
 		case <-t.C:
-			return
+			if !busy {
+				return
+			}
+			busy = false
+			t.Reset(d.idle)
+			select { // one more idle period: work or exit
+			case fn = <-d.work:
+			case <-t.C:
+				return
+			}
 		}
 	}
 }

@@ -47,7 +47,8 @@ type keyActor struct {
 	leaseTimer    clock.Timer
 	leaseTimerFor int64 // Expires the timer was armed for
 
-	pub *published // what public readers see (see published.go)
+	pub  *published // what public readers see (see published.go)
+	slot *pubSlot   // this actor's entry in the service's table
 }
 
 type waiter struct {

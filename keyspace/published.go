@@ -2,6 +2,7 @@ package keyspace
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/lockdhq/lockd/store"
 )
@@ -23,6 +24,10 @@ type published struct {
 	durable store.Durable
 }
 
+// pubSlot is a live actor's entry in the table; the actor swaps views in
+// it, so a commit does not replace the table entry (an allocation).
+type pubSlot struct{ p atomic.Pointer[published] }
+
 // publish makes the record's committed view the one public readers see,
 // if it changed. d is the write the view depends on.
 func (a *keyActor) publish(d store.Durable) {
@@ -32,16 +37,24 @@ func (a *keyActor) publish(d store.Durable) {
 	}
 	p := &published{view: v, durable: d}
 	a.pub = p
-	a.svc.public.Store(a.id, p)
+	if a.slot == nil {
+		a.slot = &pubSlot{}
+		a.slot.p.Store(p)
+		a.svc.public.Store(a.id, a.slot)
+		return
+	}
+	a.slot.p.Store(p)
 }
 
 // unpublish withdraws the actor's view: readers ask the actor until it
 // publishes again.
 func (a *keyActor) unpublish() {
-	if a.pub != nil {
-		a.svc.public.CompareAndDelete(a.id, a.pub)
-		a.pub = nil
+	if a.slot != nil {
+		a.slot.p.Store(nil)
+		a.svc.public.CompareAndDelete(a.id, a.slot)
+		a.slot = nil
 	}
+	a.pub = nil
 }
 
 func sameView(a, b View) bool {
@@ -57,7 +70,10 @@ func (s *Service) publicView(ref Ref) (View, bool, error) {
 	if !ok {
 		return View{}, false, nil
 	}
-	p := v.(*published)
+	p := v.(*pubSlot).p.Load()
+	if p == nil {
+		return View{}, false, nil
+	}
 	if err := p.durable.Wait(); err != nil {
 		return View{}, true, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
 	}

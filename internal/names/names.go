@@ -51,7 +51,7 @@ func Key(key string) (string, error) {
 	if len(key) > MaxLen {
 		return "", fmt.Errorf("key too long (max %d characters): %w", MaxLen, ErrInvalid)
 	}
-	for _, seg := range strings.Split(key, "/") {
+	for seg := range strings.SplitSeq(key, "/") {
 		if seg == "" {
 			return "", fmt.Errorf("key contains empty segment: %w", ErrInvalid)
 		}
