@@ -131,7 +131,7 @@ func (r *Registry) tick(every time.Duration) {
 // that must follow one still in flight is sent with SendAfter.
 func (r *Registry) Send(id string, msg any) {
 	if v, ok := r.direct.Load(id); ok && v.(*child).count() {
-		r.system.Root.Send(v.(*child).pid, routed{msg})
+		r.system.Root.Send(v.(*child).pid, wrap(msg))
 		return
 	}
 	r.viaShard(id, msg)

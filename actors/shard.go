@@ -23,8 +23,17 @@ type envelope struct {
 }
 
 // routed wraps every message the registry delivers, so that a child can
-// count them apart from messages it sends itself (timers).
+// count them apart from messages it sends itself (timers). Wrappers are
+// pooled: each is received by exactly one host, which returns it.
 type routed struct{ msg any }
+
+var routedPool = sync.Pool{New: func() any { return new(routed) }}
+
+func wrap(msg any) *routed {
+	r := routedPool.Get().(*routed)
+	r.msg = msg
+	return r
+}
 
 type tickMsg struct{}
 
@@ -78,21 +87,28 @@ type host struct {
 	id    string
 	c     *child
 	inner actor.Actor
+	rc    routedCtx
 }
 
-// routedCtx shows the inner actor the routed message itself.
+// routedCtx shows the inner actor the routed message itself. A host reuses
+// one (it handles one message at a time, and actors do not keep their
+// context past Receive), so a message costs no allocation here.
 type routedCtx struct {
 	actor.Context
 	msg any
 }
 
-func (r routedCtx) Message() any { return r.msg }
+func (r *routedCtx) Message() any { return r.msg }
 
 func (h *host) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case routed:
+	case *routed:
 		h.c.processed++
-		h.inner.Receive(routedCtx{Context: ctx, msg: m.msg})
+		h.rc.Context, h.rc.msg = ctx, m.msg
+		m.msg = nil
+		routedPool.Put(m)
+		h.inner.Receive(&h.rc)
+		h.rc = routedCtx{}
 	case *Passivate:
 		h.inner.Receive(ctx)
 		if m.ok && h.c.retire(h.c.processed) {
@@ -164,7 +180,7 @@ func (s *shard) forward(ctx actor.Context, m envelope) {
 		s.live.Add(1)
 		s.peak = max(s.peak, len(s.children))
 	}
-	ctx.Send(c.pid, routed{m.msg})
+	ctx.Send(c.pid, wrap(m.msg))
 }
 
 func (s *shard) queryIdle(ctx actor.Context) {
