@@ -55,18 +55,19 @@ func (s *Server) acquire(c *call) error {
 	}
 	setUintHeader(&c.Response.Header, api.HeaderFencingToken, l.Fencing)
 	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, l.Version)
-	o := newObject(make([]byte, 0, 320))
-	o.str("correlation_id", c.cid, true)
-	o.int("expires_at_unix", l.ExpiresAt.Unix(), false)
-	o.int("fencing_token", int64(l.Fencing), false)
-	o.str("key", l.Key, false)
-	o.str("lease_id", l.LeaseID, false)
-	o.str("namespace", l.Namespace, false)
-	o.str("owner", l.Owner, false)
-	o.str("state_etag", l.ETag, true)
-	o.str("txn_id", l.TxnID, false)
-	o.int("version", l.Version, false)
-	writeRaw(c.RequestCtx, 200, o.end())
+	cid := c.cid
+	writeObject(c.RequestCtx, func(o *jsonObject) {
+		o.str("correlation_id", cid, true)
+		o.int("expires_at_unix", l.ExpiresAt.Unix(), false)
+		o.int("fencing_token", int64(l.Fencing), false)
+		o.str("key", l.Key, false)
+		o.str("lease_id", l.LeaseID, false)
+		o.str("namespace", l.Namespace, false)
+		o.str("owner", l.Owner, false)
+		o.str("state_etag", l.ETag, true)
+		o.str("txn_id", l.TxnID, false)
+		o.int("version", l.Version, false)
+	})
 	return nil
 }
 

@@ -117,12 +117,12 @@ func (s *Server) update(c *call) error {
 	}
 	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, res.NewVersion)
 	c.Response.Header.Set(api.HeaderETag, res.NewETag)
-	o := newObject(make([]byte, 0, 160))
-	o.int("bytes", res.Bytes, false)
-	o.raw("metadata", metaJSON(res.Hidden))
-	o.str("new_state_etag", res.NewETag, true)
-	o.int("new_version", res.NewVersion, false)
-	writeRaw(c.RequestCtx, 200, o.end())
+	writeObject(c.RequestCtx, func(o *jsonObject) {
+		o.int("bytes", res.Bytes, false)
+		o.raw("metadata", metaJSON(res.Hidden))
+		o.str("new_state_etag", res.NewETag, true)
+		o.int("new_version", res.NewVersion, false)
+	})
 	return nil
 }
 

@@ -47,8 +47,9 @@ type keyActor struct {
 	leaseTimer    clock.Timer
 	leaseTimerFor int64 // Expires the timer was armed for
 
-	pub  *published // what public readers see (see published.go)
-	slot *pubSlot   // this actor's entry in the service's table
+	op   [1]store.Op // persist's batch (stores do not keep it)
+	pub  *published  // what public readers see (see published.go)
+	slot *pubSlot    // this actor's entry in the service's table
 }
 
 type waiter struct {
@@ -150,7 +151,9 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 	cond := store.Cond{IfMatch: a.etag, IfNotExists: a.etag == ""}
 	ctx, cancel := a.svc.storeCtx()
 	defer cancel()
-	tags, d, err := store.Apply(ctx, a.svc.st, []store.Op{{Key: a.recKey, Value: val, Cond: cond}})
+	a.op[0] = store.Op{Key: a.recKey, Value: val, Cond: cond}
+	tags, d, err := store.Apply(ctx, a.svc.st, a.op[:])
+	a.op[0] = store.Op{}
 	if errors.Is(err, store.ErrConflict) {
 		a.loaded = false // reload before the next request
 		a.unpublish()

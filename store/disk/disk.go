@@ -230,10 +230,13 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 		} else {
 			tag := newETag()
 			tags[i] = formatETag(tag)
-			val := make([]byte, 8+len(op.Value))
-			binary.BigEndian.PutUint64(val, tag)
-			copy(val[8:], op.Value)
-			err = b.Set(recKey(op.Key), val, nil)
+			// Key and value are written straight into the batch.
+			d := b.SetDeferred(1+len(op.Key), 8+len(op.Value))
+			d.Key[0] = recPrefix
+			copy(d.Key[1:], op.Key)
+			binary.BigEndian.PutUint64(d.Value, tag)
+			copy(d.Value[8:], op.Value)
+			err = d.Finish()
 		}
 		if err != nil {
 			b.Close()
