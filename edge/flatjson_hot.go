@@ -57,6 +57,32 @@ func fastDecode(body []byte, v any) bool {
 			}
 			return false
 		})
+	case *api.AckRequest:
+		return decodeFlat(body, func(k []byte, x flatValue) bool {
+			switch string(k) {
+			case "queue":
+				return setString(&r.Queue, x)
+			case "namespace":
+				return setString(&r.Namespace, x)
+			case "message_id":
+				return setString(&r.MessageID, x)
+			case "lease_id":
+				return setString(&r.LeaseID, x)
+			case "fencing_token":
+				return setInt(&r.FencingToken, x)
+			case "meta_etag":
+				return setString(&r.MetaETag, x)
+			case "txn_id":
+				return setString(&r.TxnID, x)
+			case "state_etag":
+				return setString(&r.StateETag, x)
+			case "state_lease_id":
+				return setString(&r.StateLeaseID, x)
+			case "state_fencing_token":
+				return setInt(&r.StateFencingToken, x)
+			}
+			return false
+		})
 	case *api.KeepAliveRequest:
 		return decodeFlat(body, func(k []byte, x flatValue) bool {
 			switch string(k) {

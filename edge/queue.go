@@ -105,7 +105,7 @@ func (s *Server) queueAck(c *call) error {
 		return err
 	}
 	var req api.AckRequest
-	if err := c.decodeStrict(&req, false); err != nil {
+	if err := c.decodeControl(&req); err != nil {
 		return err
 	}
 	if req.Queue == "" || req.MessageID == "" || req.LeaseID == "" {

@@ -2,13 +2,9 @@ package edge
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"mime/multipart"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -123,15 +119,15 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		return err
 	}
 	c.setCorrelation(ds[0].CorrelationID)
-	if small(ds) {
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		bodies, _ := openPayloads(c.ctx, ds) // in memory: cannot fail
-		_ = writeDeliveries(mw, ds, bodies, len(ds) > 1)
-		_ = mw.Close()
-		c.SetContentType("multipart/related; boundary=" + mw.Boundary())
+	if small(ds) { // built straight into the response body
+		boundary := newBoundary()
+		c.SetContentType("multipart/related; boundary=" + boundary)
 		c.SetStatusCode(200)
-		c.SetBody(buf.Bytes())
+		c.Response.ResetBody()
+		pw := newPartWriter(c.Response.BodyWriter(), boundary)
+		bodies, _ := openPayloads(c.ctx, ds) // in memory: cannot fail
+		_ = writeDeliveries(pw, ds, bodies, len(ds) > 1)
+		_ = pw.close()
 		return nil
 	}
 	bodies, err := openPayloads(c.ctx, ds)
@@ -139,14 +135,13 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		releaseDetached(qs, ds)
 		return err
 	}
-	boundary := multipart.NewWriter(io.Discard).Boundary()
+	boundary := newBoundary()
 	c.SetContentType("multipart/related; boundary=" + boundary)
 	c.SetStatusCode(200)
 	c.SetBodyStreamWriter(func(w *bufio.Writer) {
-		mw := multipart.NewWriter(w)
-		_ = mw.SetBoundary(boundary)
-		_ = writeDeliveries(mw, ds, bodies, len(ds) > 1)
-		_ = mw.Close()
+		pw := newPartWriter(w, boundary)
+		_ = writeDeliveries(pw, ds, bodies, len(ds) > 1)
+		_ = pw.close()
 		closeAll(bodies)
 	})
 	return nil
@@ -197,37 +192,37 @@ func closeAll(ps []payload) {
 
 // writeDeliveries writes a meta part and a payload part per delivery, as
 // lockd v0.9 does (parts are numbered when several share a response).
-func writeDeliveries(mw *multipart.Writer, ds []*queues.Delivery, bodies []payload, numbered bool) error {
+func writeDeliveries(pw *partWriter, ds []*queues.Delivery, bodies []payload, numbered bool) error {
+	var num [24]byte
 	for i, d := range ds {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Disposition", disposition("meta", fmt.Sprintf("meta-%d.json", i), numbered))
-		part, err := mw.CreatePart(h)
+		if err := pw.open(disposition("meta", "meta-", i, ".json", numbered), "Content-Type: application/json"); err != nil {
+			return err
+		}
+		if err := json.NewEncoder(pw.w).Encode(api.DequeueResponse{Message: apiMessage(d), NextCursor: d.ID}); err != nil {
+			return err
+		}
+		ctype := first(d.ContentType, "application/octet-stream")
+		if strings.ContainsAny(ctype, "\r\n") {
+			ctype = "application/octet-stream"
+		}
+		err := pw.open(disposition("payload", "payload-", i, "", numbered),
+			"Content-Length: "+string(strconv.AppendInt(num[:0], bodies[i].size, 10)), "Content-Type: "+ctype)
 		if err != nil {
 			return err
 		}
-		if err := json.NewEncoder(part).Encode(api.DequeueResponse{Message: apiMessage(d), NextCursor: d.ID}); err != nil {
-			return err
-		}
-		h = textproto.MIMEHeader{}
-		h.Set("Content-Type", first(d.ContentType, "application/octet-stream"))
-		h.Set("Content-Length", strconv.FormatInt(bodies[i].size, 10))
-		h.Set("Content-Disposition", disposition("payload", fmt.Sprintf("payload-%d", i), numbered))
-		if part, err = mw.CreatePart(h); err != nil {
-			return err
-		}
-		if _, err := io.Copy(part, bodies[i].r); err != nil {
+		if _, err := io.Copy(pw.w, bodies[i].r); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func disposition(name, file string, numbered bool) string {
-	if numbered {
-		return fmt.Sprintf("form-data; name=%q; filename=%q", name, file)
+// disposition is a part's Content-Disposition header line.
+func disposition(name, prefix string, i int, suffix string, numbered bool) string {
+	if !numbered {
+		return `Content-Disposition: form-data; name="` + name + `"`
 	}
-	return fmt.Sprintf("form-data; name=%q", name)
+	return `Content-Disposition: form-data; name="` + name + `"; filename="` + prefix + strconv.Itoa(i) + suffix + `"`
 }
 
 // apiMessage is a delivery on the wire.

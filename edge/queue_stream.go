@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"mime/multipart"
 	"time"
 
 	"github.com/lockdhq/lockd/queues"
@@ -48,14 +47,13 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 		return err
 	}
 	ctx, cancel := c.untilShutdown()
-	boundary := multipart.NewWriter(nil).Boundary()
+	boundary := newBoundary()
 	c.SetContentType("multipart/related; boundary=" + boundary)
 	c.SetStatusCode(200)
 	c.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
 		defer sub.Close()
-		mw := multipart.NewWriter(w)
-		_ = mw.SetBoundary(boundary)
+		pw := newPartWriter(w, boundary)
 		// A preamble line (ignored by multipart readers) sends the headers
 		// now rather than with the first delivery.
 		if _, err := w.WriteString("\r\n"); err != nil || w.Flush() != nil {
@@ -69,10 +67,10 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 				err = s.enlistDeliveries(ctx, qs, ref, req.TxnID, ds)
 			}
 			if err != nil {
-				_ = mw.Close()
+				_ = pw.close()
 				return
 			}
-			if err := streamDeliveries(ctx, qs, mw, w, ds); err != nil {
+			if err := streamDeliveries(ctx, qs, pw, w, ds); err != nil {
 				return
 			}
 		}
@@ -82,11 +80,11 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 
 // streamDeliveries writes and flushes deliveries; those that could not be
 // written are released.
-func streamDeliveries(ctx context.Context, qs *queues.Service, mw *multipart.Writer, w *bufio.Writer, ds []*queues.Delivery) error {
+func streamDeliveries(ctx context.Context, qs *queues.Service, pw *partWriter, w *bufio.Writer, ds []*queues.Delivery) error {
 	for i := range ds {
 		bodies, err := openPayloads(ctx, ds[i:i+1])
 		if err == nil {
-			err = writeDeliveries(mw, ds[i:i+1], bodies, false)
+			err = writeDeliveries(pw, ds[i:i+1], bodies, false)
 			closeAll(bodies)
 		}
 		if err == nil {

@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"mime"
+	"mime/multipart"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -70,6 +73,93 @@ func BenchmarkHandlerCycle(b *testing.B) {
 			do("/v1/release", []byte(`{"key":"`+key+`","lease_id":"`+l.LeaseID+`","txn_id":"`+l.TxnID+`"}`), "X-Fencing-Token", fence)
 		}
 	})
+}
+
+// BenchmarkHandlerQueue drives enqueue (256 B JSON, multipart) → dequeue
+// (page of 4, every fourth op) → ack through the handler without a
+// network: lockd's own cost per message, like BenchmarkHandlerCycle.
+//
+//	go test -run '^$' -bench HandlerQueue -benchmem ./server
+func BenchmarkHandlerQueue(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := server.StartOn(ln, mem.New(), server.Config{SweeperInterval: -1})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	}()
+	h := srv.Handler()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormField("meta")
+	w.Write([]byte(`{"queue":"bench","payload_content_type":"application/json"}`))
+	w, _ = mw.CreateFormField("payload")
+	w.Write([]byte(`{"pad":"` + string(make256()) + `"}`))
+	mw.Close()
+	enq, ctype := body.Bytes(), mw.FormDataContentType()
+	var ctx fasthttp.RequestCtx
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	do := func(path, ct string, body []byte) *fasthttp.Response {
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType(ct)
+		req.SetRequestURI(path)
+		req.SetBody(body)
+		ctx.Init(&req, addr, nil)
+		h(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("%s: %d %s", path, ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+		return &ctx.Response
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 4 {
+		for j := 0; j < 4; j++ {
+			do("/v1/queue/enqueue", ctype, enq)
+		}
+		resp := do("/v1/queue/dequeue", "application/json", []byte(`{"queue":"bench","owner":"b","page_size":4}`))
+		_, params, err := mime.ParseMediaType(string(resp.Header.ContentType()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var acks [][]byte
+		mr := multipart.NewReader(bytes.NewReader(resp.Body()), params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if p.FormName() != "meta" {
+				continue
+			}
+			var m struct {
+				Message struct {
+					Queue        string `json:"queue"`
+					MessageID    string `json:"message_id"`
+					LeaseID      string `json:"lease_id"`
+					FencingToken int64  `json:"fencing_token"`
+					MetaETag     string `json:"meta_etag"`
+					TxnID        string `json:"txn_id"`
+				} `json:"message"`
+			}
+			if err := json.NewDecoder(p).Decode(&m); err != nil {
+				b.Fatal(err)
+			}
+			a, _ := json.Marshal(map[string]any{"queue": m.Message.Queue, "message_id": m.Message.MessageID, "lease_id": m.Message.LeaseID,
+				"fencing_token": m.Message.FencingToken, "meta_etag": m.Message.MetaETag, "txn_id": m.Message.TxnID})
+			acks = append(acks, a)
+		}
+		if len(acks) != 4 {
+			b.Fatalf("dequeued %d of 4", len(acks))
+		}
+		for _, a := range acks {
+			do("/v1/queue/ack", "application/json", a)
+		}
+	}
 }
 
 func make256() []byte {
