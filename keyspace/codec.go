@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/lockdhq/lockd/internal/bincodec"
 )
 
 // The key record is stored in a compact binary form (codecV1) because it is
@@ -53,22 +55,22 @@ func (r *record) appendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, flags)
 	b = binary.AppendUvarint(b, r.Fencing)
 	b = binary.AppendVarint(b, r.Version)
-	b = appendStr(b, r.ETag)
-	b = appendBytes(b, r.State)
-	b = appendStr(b, r.Blob)
+	b = bincodec.AppendStr(b, r.ETag)
+	b = bincodec.AppendBytes(b, r.State)
+	b = bincodec.AppendStr(b, r.Blob)
 	b = binary.AppendVarint(b, r.Size)
 	b = binary.AppendVarint(b, r.UpdatedAt)
 	if l := r.Lease; l != nil {
-		b = appendStr(appendStr(appendStr(b, l.ID), l.Owner), l.Txn)
+		b = bincodec.AppendStr(bincodec.AppendStr(bincodec.AppendStr(b, l.ID), l.Owner), l.Txn)
 		b = binary.AppendVarint(b, l.Expires)
 		b = binary.AppendUvarint(b, l.Fencing)
-		b = appendBool(b, l.Enlisted)
+		b = bincodec.AppendBool(b, l.Enlisted)
 	}
 	if s := r.Staged; s != nil {
 		b = appendStaged(b, s)
 	}
 	if e := r.Ended; e != nil {
-		b = appendBool(appendStr(appendStr(b, e.ID), e.Outcome), e.Staged)
+		b = bincodec.AppendBool(bincodec.AppendStr(bincodec.AppendStr(b, e.ID), e.Outcome), e.Staged)
 	}
 	if len(r.Attachments) > 0 {
 		b = appendAttachments(b, r.Attachments)
@@ -84,12 +86,12 @@ func (r *record) stagedLen() int {
 }
 
 func appendStaged(b []byte, s *stagedRec) []byte {
-	b = appendStr(b, s.Txn)
+	b = bincodec.AppendStr(b, s.Txn)
 	b = binary.AppendVarint(b, s.Version)
-	b = appendBool(b, s.Removed)
-	b = appendStr(b, s.ETag)
-	b = appendBytes(b, s.State)
-	b = appendStr(b, s.Blob)
+	b = bincodec.AppendBool(b, s.Removed)
+	b = bincodec.AppendStr(b, s.ETag)
+	b = bincodec.AppendBytes(b, s.State)
+	b = bincodec.AppendStr(b, s.Blob)
 	b = binary.AppendVarint(b, s.Size)
 	hidden := byte(0) // 0 unset, 1 false, 2 true
 	if s.Hidden != nil {
@@ -99,7 +101,7 @@ func appendStaged(b []byte, s *stagedRec) []byte {
 		}
 	}
 	b = append(b, hidden)
-	b = appendBool(b, s.ClearAttachments)
+	b = bincodec.AppendBool(b, s.ClearAttachments)
 	return appendAttachments(b, s.Attachments)
 }
 
@@ -113,33 +115,18 @@ func appendAttachments(b []byte, m map[string]*attachment) []byte {
 	sort.Strings(names)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, n := range names {
-		b = appendStr(b, n)
+		b = bincodec.AppendStr(b, n)
 		a := m[n]
-		b = appendBool(b, a != nil)
+		b = bincodec.AppendBool(b, a != nil)
 		if a == nil {
 			continue
 		}
-		b = appendStr(appendStr(appendStr(appendStr(b, a.ID), a.ContentType), a.SHA256), a.Blob)
+		b = bincodec.AppendStr(bincodec.AppendStr(bincodec.AppendStr(bincodec.AppendStr(b, a.ID), a.ContentType), a.SHA256), a.Blob)
 		b = binary.AppendVarint(b, a.Size)
 		b = binary.AppendVarint(b, a.Created)
 		b = binary.AppendVarint(b, a.Updated)
 	}
 	return b
-}
-
-func appendStr(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-func appendBytes(b []byte, s []byte) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
 }
 
 func decodeRecord(b []byte) (record, error) {
@@ -151,101 +138,35 @@ func decodeRecord(b []byte) (record, error) {
 	if len(b) == 0 || b[0] != codecV1 {
 		return record{}, fmt.Errorf("%w: unknown format", errCorrupt)
 	}
-	d := &decoder{b: b[1:]}
+	d := &decoder{bincodec.Decoder{B: b[1:], Corrupt: errCorrupt}}
 	r := d.record()
-	if d.err != nil {
-		return record{}, d.err
-	}
-	if len(d.b) != 0 {
-		return record{}, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
+	if err := d.Finish(); err != nil {
+		return record{}, err
 	}
 	return r, nil
 }
 
-// decoder reads the binary form; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: truncated", errCorrupt)
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) raw() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return nil
-	}
-	out := d.b[:n:n]
-	d.b = d.b[n:]
-	return out
-}
-
-func (d *decoder) str() string { return string(d.raw()) }
-
-func (d *decoder) bytes() []byte {
-	r := d.raw()
-	if len(r) == 0 {
-		return nil
-	}
-	return append([]byte(nil), r...)
-}
-
-func (d *decoder) byte1() byte {
-	if len(d.b) == 0 {
-		d.fail()
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) bool() bool { return d.byte1() == 1 }
+// decoder reads the binary form (bincodec: the first error sticks).
+type decoder struct{ bincodec.Decoder }
 
 func (d *decoder) record() record {
 	var r record
-	flags := d.uvarint()
-	r.Fencing = d.uvarint()
-	r.Version = d.varint()
-	r.ETag, r.State, r.Blob = d.str(), d.bytes(), d.str()
-	r.Size, r.UpdatedAt = d.varint(), d.varint()
+	flags := d.Uvarint()
+	r.Fencing = d.Uvarint()
+	r.Version = d.Varint()
+	r.ETag, r.State, r.Blob = d.Str(), d.Bytes(), d.Str()
+	r.Size, r.UpdatedAt = d.Varint(), d.Varint()
 	r.Hidden = flags&hasHidden != 0
 	if flags&hasLease != 0 {
-		l := &leaseRec{ID: d.str(), Owner: d.str(), Txn: d.str()}
-		l.Expires, l.Fencing, l.Enlisted = d.varint(), d.uvarint(), d.bool()
+		l := &leaseRec{ID: d.Str(), Owner: d.Str(), Txn: d.Str()}
+		l.Expires, l.Fencing, l.Enlisted = d.Varint(), d.Uvarint(), d.Bool()
 		r.Lease = l
 	}
 	if flags&hasStaged != 0 {
 		r.Staged = d.staged()
 	}
 	if flags&hasEnded != 0 {
-		r.Ended = &endedRec{ID: d.str(), Outcome: d.str(), Staged: d.bool()}
+		r.Ended = &endedRec{ID: d.Str(), Outcome: d.Str(), Staged: d.Bool()}
 	}
 	if flags&hasAttachments != 0 {
 		r.Attachments = d.attachments()
@@ -254,9 +175,9 @@ func (d *decoder) record() record {
 }
 
 func (d *decoder) staged() *stagedRec {
-	s := &stagedRec{Txn: d.str(), Version: d.varint(), Removed: d.bool()}
-	s.ETag, s.State, s.Blob, s.Size = d.str(), d.bytes(), d.str(), d.varint()
-	switch d.byte1() {
+	s := &stagedRec{Txn: d.Str(), Version: d.Varint(), Removed: d.Bool()}
+	s.ETag, s.State, s.Blob, s.Size = d.Str(), d.Bytes(), d.Str(), d.Varint()
+	switch d.Byte() {
 	case 1:
 		f := false
 		s.Hidden = &f
@@ -264,25 +185,25 @@ func (d *decoder) staged() *stagedRec {
 		t := true
 		s.Hidden = &t
 	}
-	s.ClearAttachments = d.bool()
+	s.ClearAttachments = d.Bool()
 	s.Attachments = d.attachments()
 	return s
 }
 
 func (d *decoder) attachments() map[string]*attachment {
-	n := d.uvarint()
-	if n == 0 || n > uint64(len(d.b)) {
+	n := d.Uvarint()
+	if n == 0 || n > uint64(len(d.B)) {
 		return nil
 	}
 	m := make(map[string]*attachment, n)
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		name := d.str()
-		if !d.bool() {
+	for i := uint64(0); i < n && d.Err == nil; i++ {
+		name := d.Str()
+		if !d.Bool() {
 			m[name] = nil
 			continue
 		}
-		a := &attachment{Name: name, ID: d.str(), ContentType: d.str(), SHA256: d.str(), Blob: d.str()}
-		a.Size, a.Created, a.Updated = d.varint(), d.varint(), d.varint()
+		a := &attachment{Name: name, ID: d.Str(), ContentType: d.Str(), SHA256: d.Str(), Blob: d.Str()}
+		a.Size, a.Created, a.Updated = d.Varint(), d.Varint(), d.Varint()
 		m[name] = a
 	}
 	return m

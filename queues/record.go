@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// record is the persisted state of one message (JSON in the store).
-// Times are unix nanoseconds.
+// record is the persisted state of one message (codec.go: binary, or JSON
+// as earlier builds wrote it). Times are unix nanoseconds.
 type record struct {
 	ID          string `json:"id"`
 	EnqueuedAt  int64  `json:"enqueued_at"`
@@ -44,14 +44,6 @@ type leaseRec struct {
 type deadRec struct {
 	Reason string `json:"reason"`
 	At     int64  `json:"at"`
-}
-
-func (r *record) encode() ([]byte, error) { return json.Marshal(r) }
-
-func decodeRecord(b []byte) (record, error) {
-	var r record
-	err := json.Unmarshal(b, &r)
-	return r, err
 }
 
 // ttlExpired reports whether the message's time to live ran out at now.
