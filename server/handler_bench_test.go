@@ -25,17 +25,7 @@ import (
 //
 //	go test -run '^$' -bench HandlerCycle -benchmem ./server
 func BenchmarkHandlerCycle(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := server.StartOn(ln, mem.New(), server.Config{SweeperInterval: -1})
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	}()
-	h := srv.Handler()
+	h := benchServer(b)
 	state := []byte(`{"pad":"` + string(make256()) + `"}`)
 	var next atomic.Int64
 	b.ReportAllocs()
@@ -81,17 +71,7 @@ func BenchmarkHandlerCycle(b *testing.B) {
 //
 //	go test -run '^$' -bench HandlerQueue -benchmem ./server
 func BenchmarkHandlerQueue(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := server.StartOn(ln, mem.New(), server.Config{SweeperInterval: -1})
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	}()
-	h := srv.Handler()
+	h := benchServer(b)
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	w, _ := mw.CreateFormField("meta")
@@ -160,6 +140,22 @@ func BenchmarkHandlerQueue(b *testing.B) {
 			do("/v1/queue/ack", "application/json", a)
 		}
 	}
+}
+
+// benchServer starts a server on the mem store for b and returns its
+// handler; the server stops when b ends.
+func benchServer(b *testing.B) fasthttp.RequestHandler {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := server.StartOn(ln, mem.New(), server.Config{SweeperInterval: -1})
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	})
+	return srv.Handler()
 }
 
 func make256() []byte {
