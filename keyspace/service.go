@@ -50,7 +50,7 @@ type Service struct {
 	coord    Coordinator
 	local    bool     // the store has atomic batches (pebble, memory)
 	origins  sync.Map // minted txn id -> Ref of the key that minted it
-	public   sync.Map // actor id -> *published (see published.go)
+	public   sync.Map // actor id -> *pubSlot (see published.go)
 	caller   actors.Caller
 }
 
