@@ -83,6 +83,26 @@ func fastDecode(body []byte, v any) bool {
 			}
 			return false
 		})
+	case *api.EnqueueRequest: // attributes (an object) take the slow path
+		return decodeFlat(body, func(k []byte, x flatValue) bool {
+			switch string(k) {
+			case "queue":
+				return setString(&r.Queue, x)
+			case "namespace":
+				return setString(&r.Namespace, x)
+			case "payload_content_type":
+				return setString(&r.PayloadContentType, x)
+			case "delay_seconds":
+				return setInt(&r.DelaySeconds, x)
+			case "visibility_timeout_seconds":
+				return setInt(&r.VisibilityTimeoutSeconds, x)
+			case "ttl_seconds":
+				return setInt(&r.TTLSeconds, x)
+			case "max_attempts":
+				return setInt(&r.MaxAttempts, x)
+			}
+			return false
+		})
 	case *api.KeepAliveRequest:
 		return decodeFlat(body, func(k []byte, x flatValue) bool {
 			switch string(k) {

@@ -49,7 +49,7 @@ func TestDecodeFlatCases(t *testing.T) {
 // FuzzDecodeFlat: whenever the fast path accepts a body, encoding/json's
 // strict decoding accepts it too and yields the same value.
 func FuzzDecodeFlat(f *testing.F) {
-	for _, s := range []string{`{"key":"k","owner":"o","ttl_seconds":30}`, `{"lease_id":"x","rollback":true}`, `{}`, `{"key":null}`, `{"block_seconds":-0}`, `{"queue":"q","message_id":"m","lease_id":"l","fencing_token":3,"meta_etag":"e","state_fencing_token":1}`} {
+	for _, s := range []string{`{"key":"k","owner":"o","ttl_seconds":30}`, `{"lease_id":"x","rollback":true}`, `{}`, `{"key":null}`, `{"block_seconds":-0}`, `{"queue":"q","message_id":"m","lease_id":"l","fencing_token":3,"meta_etag":"e","state_fencing_token":1}`, `{"queue":"q","payload_content_type":"application/json","max_attempts":3,"delay_seconds":0}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -58,6 +58,7 @@ func FuzzDecodeFlat(f *testing.F) {
 			func() (any, any) { return &api.ReleaseRequest{}, &api.ReleaseRequest{} },
 			func() (any, any) { return &api.KeepAliveRequest{}, &api.KeepAliveRequest{} },
 			func() (any, any) { return &api.AckRequest{}, &api.AckRequest{} },
+			func() (any, any) { return &api.EnqueueRequest{}, &api.EnqueueRequest{} },
 		} {
 			fast, slow := mk()
 			if !fastDecode(b, fast) {

@@ -118,6 +118,9 @@ func (d *enqueueDecoder) readMeta(p *multipart.Part) error {
 // unknown fields; malformed JSON and wrong types are 400 invalid_body.
 func decodeEnqueueMeta(b []byte) (api.EnqueueRequest, error) {
 	var meta api.EnqueueRequest
+	if fastDecode(b, &meta) {
+		return meta, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&meta); err != nil {
 		return meta, badRequest(api.CodeInvalidBody, "invalid meta JSON: "+err.Error())
