@@ -134,7 +134,10 @@ func (s *Server) queueAck(c *call) error {
 		return err
 	}
 	c.setCorrelation(res.CorrelationID)
-	writeJSON(c.RequestCtx, 200, api.AckResponse{Acked: true, CorrelationID: res.CorrelationID})
+	writeObject(c.RequestCtx, func(o *jsonObject) {
+		o.bool("acked", true)
+		o.str("correlation_id", res.CorrelationID, true)
+	})
 	return nil
 }
 
