@@ -41,12 +41,23 @@ func (s *Server) queueEnqueue(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.RequestCtx, 200, api.EnqueueResponse{
-		Namespace: res.Namespace, Queue: res.Name(), MessageID: res.ID, MaxAttempts: int64(res.MaxAttempts),
-		NotVisibleUntilUnix: res.NotVisibleUntil.Unix(), VisibilityTimeoutSeconds: int64(res.Visibility / time.Second),
-		PayloadBytes: res.Size, CorrelationID: res.CorrelationID,
-	})
+	writeObject(c.RequestCtx, func(o *jsonObject) { enqueueReply(o, res) })
 	return nil
+}
+
+// enqueueReply writes api.EnqueueResponse field by field, as
+// encoding/json would (the hottest queue reply).
+func enqueueReply(o *jsonObject, res queues.EnqueueResult) {
+	o.int("attempts", 0, false)
+	o.str("correlation_id", res.CorrelationID, true)
+	o.int("failure_attempts", 0, false)
+	o.int("max_attempts", int64(res.MaxAttempts), false)
+	o.str("message_id", res.ID, false)
+	o.str("namespace", res.Namespace, false)
+	o.int("not_visible_until_unix", res.NotVisibleUntil.Unix(), true)
+	o.int("payload_bytes", res.Size, false)
+	o.str("queue", res.Name(), false)
+	o.int("visibility_timeout_seconds", int64(res.Visibility/time.Second), true)
 }
 
 // enqueueRequest validates an enqueue's meta; the query's queue and
