@@ -2,11 +2,11 @@ package edge
 
 import (
 	"context"
-	"github.com/google/uuid"
 	"net"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
