@@ -120,9 +120,6 @@ func (s *Service) PassivateIdle() { s.reg.PassivateIdle() }
 // Consumers reports the waiting dequeues and subscriptions of all queues.
 func (s *Service) Consumers() int64 { return s.consumers.Load() }
 
-// send delivers req to the queue's actor.
-func (s *Service) send(ref Ref, req *request) { s.reg.Send(actorID(ref), req) }
-
 // call sends op to the queue's actor and waits for its reply and for the
 // durability of whatever the reply reflects.
 func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {

@@ -145,7 +145,3 @@ func (t *transports) endpoint(raw string) (*endpoint, error) {
 	}
 	return &endpoint{raw: raw, base: "http://lockd", hc: &http.Client{Transport: tr}}, nil
 }
-
-func (t *transports) close() {
-	t.tcp.CloseIdleConnections()
-}

@@ -43,13 +43,6 @@ func (s *scanner) skipBlanks() {
 	}
 }
 
-// skipSpace skips blanks and newlines.
-func (s *scanner) skipSpace() {
-	for s.pos < len(s.src) && (isBlank(s.src[s.pos]) || isNewline(s.src[s.pos])) {
-		s.pos++
-	}
-}
-
 // skipSeparators skips blanks, newlines and commas between items.
 func (s *scanner) skipSeparators() {
 	for s.pos < len(s.src) {
