@@ -58,8 +58,22 @@ type Blocking struct {
 // Blocks prepares r to be parked under b; call it before sending r.
 func (r *Request) Blocks() { r.parked = make(chan struct{}) }
 
-// Caller waits for requests' replies on behalf of a domain service.
+// WaitUpTo is the Blocking of a request that the actor itself answers
+// once wait has passed (a blocked acquire, a long-poll dequeue): the
+// caller's own bound adds a margin for scheduling. It is nil for
+// wait <= 0 (the actor answers at once).
+func WaitUpTo(wait time.Duration, while func() (context.Context, func())) *Blocking {
+	if wait <= 0 {
+		return nil
+	}
+	return &Blocking{Timeout: wait + 10*time.Second, While: while}
+}
+
+// Caller sends requests to a domain service's actors and waits for their
+// replies.
 type Caller struct {
+	// Registry routes the requests.
+	Registry *Registry
 	// Unavailable wraps the error of a reply whose write could not be made
 	// durable.
 	Unavailable error
@@ -68,6 +82,17 @@ type Caller struct {
 	// own goroutine and must handle a reply that arrives later (e.g.
 	// release what it grants).
 	Abandon func(id string, r *Request)
+}
+
+// Call sends op to actor id and waits for its reply (Await); b bounds a
+// request the actor may park (nil: it answers at once).
+func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any, error) {
+	r := NewRequest(op)
+	if b != nil {
+		r.Blocks()
+	}
+	c.Registry.Send(id, r)
+	return c.Await(ctx, id, r, b)
 }
 
 // Await waits for the reply of r, sent to actor id, and for the

@@ -74,11 +74,11 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	cfg.Actors.Clock = cfg.Clock
 	s := &Service{st: st, cfg: cfg, clock: cfg.Clock}
 	_, s.local = st.(store.Batcher)
-	s.caller = actors.Caller{Unavailable: ErrUnavailable, Abandon: s.abandon}
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		ref := parseID(id)
 		return &keyActor{svc: s, ref: ref, id: id, recKey: RecordKey(ref)}
 	}, cfg.Actors)
+	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: s.abandon}
 	return s
 }
 
@@ -109,9 +109,7 @@ func (s *Service) Drain() { s.draining.Store(true) }
 // call sends op to the key's actor and waits for its reply and for the
 // durability of whatever the reply reflects.
 func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {
-	id, req := actorID(ref), newRequest(op)
-	s.reg.Send(id, req)
-	return s.caller.Await(ctx, id, req, nil)
+	return s.caller.Call(ctx, actorID(ref), op, nil)
 }
 
 // abandon withdraws a request whose caller left. A blocked acquire is
@@ -153,15 +151,7 @@ func (s *Service) Acquire(ctx context.Context, req AcquireRequest) (Lease, error
 		op.txnID = xid.New().String()
 	}
 	op.TTL = s.ttl(req.TTL)
-	id, r := actorID(req.Ref), newRequest(op)
-	var b *actors.Blocking
-	if req.Wait > 0 {
-		// The actor answers at the deadline; the margin covers scheduling.
-		r.Blocks()
-		b = &actors.Blocking{Timeout: req.Wait + 10*time.Second, While: req.WhileBlocked}
-	}
-	s.reg.Send(id, r)
-	v, err := s.caller.Await(ctx, id, r, b)
+	v, err := s.caller.Call(ctx, actorID(req.Ref), op, actors.WaitUpTo(req.Wait, req.WhileBlocked))
 	if err != nil {
 		return Lease{}, err
 	}

@@ -3,7 +3,6 @@ package queues
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/lockdhq/lockd/actors"
 )
@@ -54,16 +53,8 @@ func (s *Service) Dequeue(ctx context.Context, req DequeueRequest) ([]*Delivery,
 		req.Max = 1
 	}
 	op := &opDequeue{dlq: req.DLQ, owner: req.Owner, vis: req.Visibility, wait: req.Wait, max: req.Max, txn: req.TxnID}
-	id, r := actorID(req.Ref), newRequest(op)
-	var b *actors.Blocking
-	if req.Wait > 0 {
-		// The actor answers at the deadline; the margin covers scheduling.
-		// Timer and client watch are armed only if it parks the request.
-		r.Blocks()
-		b = &actors.Blocking{Timeout: req.Wait + 10*time.Second, While: req.WhileBlocked}
-	}
-	s.reg.Send(id, r)
-	v, err := s.caller.Await(ctx, id, r, b)
+	// Timer and client watch are armed only if the actor parks the request.
+	v, err := s.caller.Call(ctx, actorID(req.Ref), op, actors.WaitUpTo(req.Wait, req.WhileBlocked))
 	if err != nil {
 		return nil, err
 	}

@@ -85,10 +85,10 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	}
 	cfg.Actors.Clock = cfg.Clock
 	s := &Service{st: st, cfg: cfg, clock: cfg.Clock, newID: cfg.NewID}
-	s.caller = actors.Caller{Unavailable: ErrUnavailable, Abandon: s.abandon}
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		return &queueActor{svc: s, ref: parseID(id)}
 	}, cfg.Actors)
+	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: s.abandon}
 	return s
 }
 
@@ -123,9 +123,7 @@ func (s *Service) Consumers() int64 { return s.consumers.Load() }
 // call sends op to the queue's actor and waits for its reply and for the
 // durability of whatever the reply reflects.
 func (s *Service) call(ctx context.Context, ref Ref, op any) (any, error) {
-	id, req := actorID(ref), newRequest(op)
-	s.reg.Send(id, req)
-	return s.caller.Await(ctx, id, req, nil)
+	return s.caller.Call(ctx, actorID(ref), op, nil)
 }
 
 // abandon withdraws a request whose caller left. A blocked dequeue is
