@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # test.sh runs lockd's whole test suite on a fresh machine that has Go and
 # Node/npm: it installs the S3 and Azure test servers (cached under
-# ~/.cache/lockd-testdeps), vets the code and runs every test with the race
-# detector. .ci/run runs exactly this script.
+# ~/.cache/lockd-testdeps), checks formatting, go.mod tidiness, vet and
+# staticcheck, and runs every test with the race detector. .ci/run runs exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CGO_ENABLED=1 # the race detector needs cgo
 bash scripts/testdeps.sh
 
-echo "== go vet"
+echo "== gofmt, go mod tidy, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+go mod tidy -diff
 go vet ./...
+# staticcheck is run from the module proxy at a pinned version, so it never
+# enters go.mod; its build is cached like any other.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== go test -race"
 go test -race -timeout 25m ./...

@@ -50,7 +50,7 @@ func wireNode(n Node) map[string]any {
 		}
 		return map[string]any{"in": t}
 	case Range:
-		return map[string]any{"range": wireRange{Field: x.Field, GT: x.GT, GTE: x.GTE, LT: x.LT, LTE: x.LTE}}
+		return map[string]any{"range": wireRange(x)}
 	case Prefix:
 		return map[string]any{stringOpKey("prefix", x.IgnoreCase): wireStringTerm(x.Field, x.Values)}
 	case Contains:
