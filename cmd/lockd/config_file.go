@@ -132,7 +132,7 @@ func applyConfigFile(fs *pflag.FlagSet, path string) ([]notice, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	var notes []notice
-	seen := map[string]int{}    // flag name -> line of its first key
+	seen := map[string]int{}      // flag name -> line of its first key
 	fromFile := map[string]bool{} // flags this file set
 	for _, e := range entries {
 		fl := fs.Lookup(e.key)

@@ -65,7 +65,7 @@ func (s sizeValue) String() string {
 	}
 	return strconv.FormatInt(n, 10)
 }
-func (s sizeValue) Type() string   { return "size" }
+func (s sizeValue) Type() string { return "size" }
 
 func (s sizeValue) Set(v string) error {
 	n, err := parseSize(v)

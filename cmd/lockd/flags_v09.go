@@ -33,10 +33,10 @@ const (
 		"in this build yet: each node coordinates its own transactions"
 	whyTC = "TC federation (fan-out to remote resource managers, TC peer certificates) " +
 		"is not in this build yet: each node coordinates its own transactions"
-	whyQRF = "QRF/LSF back-pressure is not in this build yet"
+	whyQRF       = "QRF/LSF back-pressure is not in this build yet"
 	whyConnguard = "the listener connection guard (connguard) is not in this build yet"
 	whyOTLP      = "OTLP trace export is not in this build yet"
-	whyLogstore = "disk:// is pebble here, not v0.9's logstore: pebble group-commits, sizes " +
+	whyLogstore  = "disk:// is pebble here, not v0.9's logstore: pebble group-commits, sizes " +
 		"and compacts its own files and takes no per-key lock files"
 	whyPushQueue = "queues are push-based: the queue actor hands a message to a waiting " +
 		"consumer the moment it is enqueued or becomes visible, so nothing polls or " +
