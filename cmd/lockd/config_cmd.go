@@ -39,8 +39,7 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 	case "show":
 		return configShow(args[1:], stdout, stderr)
 	}
-	fmt.Fprint(stderr, configUsage)
-	return usageError{fmt.Errorf("config: unknown command %q (want gen or show)", args[0])}
+	return usageError{fmt.Errorf("config: unknown command %q (want gen or show; see lockd config help)", args[0])}
 }
 
 func configGen(args []string, stdout io.Writer) error {
