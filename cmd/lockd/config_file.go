@@ -53,11 +53,24 @@ func parseConfig(data []byte) ([]configEntry, error) {
 		return nil, fmt.Errorf("line %d: want a mapping of flag: value", root.Line)
 	}
 	var out []configEntry
-	return out, flatten(root, "", &out)
+	return out, flatten(root, "", 0, &out)
 }
 
-func flatten(m *yaml.Node, prefix string, out *[]configEntry) error {
+// Bounds on nesting and size, so that a self-referencing or exploding
+// alias is an error rather than a hung or crashed start.
+const (
+	maxConfigDepth   = 8
+	maxConfigEntries = 10000
+)
+
+func flatten(m *yaml.Node, prefix string, depth int, out *[]configEntry) error {
+	if depth >= maxConfigDepth {
+		return fmt.Errorf("line %d: %s: nested too deep", m.Line, strings.TrimSuffix(prefix, "."))
+	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
+		if len(*out) >= maxConfigEntries {
+			return fmt.Errorf("more than %d settings", maxConfigEntries)
+		}
 		k, v := m.Content[i], m.Content[i+1]
 		if v.Kind == yaml.AliasNode {
 			v = v.Alias
@@ -66,7 +79,7 @@ func flatten(m *yaml.Node, prefix string, out *[]configEntry) error {
 		e := configEntry{key: key, line: k.Line}
 		switch v.Kind {
 		case yaml.MappingNode:
-			if err := flatten(v, key+".", out); err != nil {
+			if err := flatten(v, key+".", depth+1, out); err != nil {
 				return err
 			}
 			continue

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -65,7 +66,13 @@ disable-mtls: true # trailing comment
 			t.Errorf("parseConfig(%q) = %v, %v", empty, e, err)
 		}
 	}
-	for _, bad := range []string{"- a\n- b\n", "just a string\n", "key: [a, {b: c}]\n", "a: b: c\n"} {
+	laughs := "a: &a {x: 1, y: 1}\n"
+	for i, prev := 'b', "a"; i < 'b'+12; i++ {
+		laughs += fmt.Sprintf("%c: &%c {p: *%s, q: *%s, r: *%s}\n", i, i, prev, prev, prev)
+		prev = string(i)
+	}
+	for _, bad := range []string{"- a\n- b\n", "just a string\n", "key: [a, {b: c}]\n", "a: b: c\n",
+		"a: &x\n  b: *x\n", laughs} {
 		if _, err := parseConfig([]byte(bad)); err == nil {
 			t.Errorf("parseConfig(%q) accepted", bad)
 		}
