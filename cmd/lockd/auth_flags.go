@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,9 +28,9 @@ type securityFlags struct {
 
 func addSecurityFlags(fs *pflag.FlagSet) *securityFlags {
 	f := &securityFlags{}
-	fs.StringVar(&f.bundle, "bundle", "", "server bundle (default $HOME/.lockd/server.pem, created on first start)")
+	fs.StringVarP(&f.bundle, "bundle", "b", "", "server bundle (default $HOME/.lockd/server.pem, created on first start)")
 	fs.StringVar(&f.bootstrap, "bootstrap", "", "create whatever is missing of ca.pem, server.pem, client.pem and config.yaml in this folder, then serve with it (safe on every start)")
-	fs.StringVar(&f.config, "config", "", "configuration file of flag: value lines (default <--bootstrap folder>/config.yaml when it exists)")
+	fs.StringVarP(&f.config, "config", "c", "", "YAML configuration file, keys are flag names (default: the --bootstrap folder's config.yaml, else $HOME/.lockd/config.yaml, when it exists; \"\" reads none)")
 	fs.BoolVar(&f.disableMTLS, "disable-mtls", false, "serve plain HTTP (testing, or behind a TLS-terminating proxy); a --bundle still encrypts storage")
 	fs.BoolVar(&f.disableEncryption, "disable-storage-encryption", false, "store plaintext even with a bundle")
 	fs.BoolVar(&f.snappy, "storage-encryption-snappy", false, "snappy-compress records before encrypting them")
@@ -115,58 +113,6 @@ func bootstrapDir(dir string, log zerolog.Logger) error {
 			Msg("clients: `lockd client` and the SDK find client*.pem in $HOME/.lockd, or take --bundle; curl: --cert <client bundle> --cacert <client bundle>")
 	}
 	return nil
-}
-
-// applyConfigFile sets every flag that neither the command line nor the
-// environment set from the configuration file: --config, else the
-// --bootstrap folder's config.yaml when it exists. The file holds lines of
-// "flag-name: value"; # starts a comment.
-func applyConfigFile(fs *pflag.FlagSet, f *securityFlags) error {
-	path := f.config
-	if path == "" && f.bootstrap != "" {
-		p := filepath.Join(f.bootstrap, tlsutil.ConfigFile)
-		if _, err := os.Stat(p); err == nil {
-			path = p
-		}
-	}
-	if path == "" {
-		return nil
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	defer file.Close()
-	sc := bufio.NewScanner(file)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, val, ok := strings.Cut(line, ":")
-		key, val = strings.TrimSpace(key), unquote(strings.TrimSpace(val))
-		fl := fs.Lookup(key)
-		if !ok || fl == nil || key == "config" {
-			return fmt.Errorf("config %s:%d: want \"flag-name: value\" with a server flag name, got %q", path, n, line)
-		}
-		if fl.Changed {
-			continue
-		}
-		if err := fs.Set(key, val); err != nil {
-			return fmt.Errorf("config %s:%d: %w", path, n, err)
-		}
-	}
-	return sc.Err()
-}
-
-func unquote(v string) string {
-	if i := strings.Index(v, " #"); i >= 0 && !strings.HasPrefix(v, `"`) && !strings.HasPrefix(v, "'") {
-		v = strings.TrimSpace(v[:i])
-	}
-	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-		return v[1 : len(v)-1]
-	}
-	return v
 }
 
 // reloadOnHUP re-reads the bundle's denylist on SIGHUP until stop closes.

@@ -10,21 +10,36 @@ import (
 )
 
 // applyEnv sets every flag not given on the command line from its LOCKD_*
-// environment mirror (--json-max <- LOCKD_JSON_MAX).
+// environment mirror (--json-max <- LOCKD_JSON_MAX). A flag that implements
+// a v0.9 alias also reads the alias's variable, after its own.
 func applyEnv(fs *pflag.FlagSet, prefix string) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
 		if err != nil || f.Changed {
 			return
 		}
-		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, serr)
+		for _, flag := range append([]string{f.Name}, aliasesOf(f.Name)...) {
+			name := prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+			if v, ok := os.LookupEnv(name); ok {
+				if serr := fs.Set(f.Name, v); serr != nil {
+					err = fmt.Errorf("%s=%q: %w", name, v, serr)
+				}
+				return
 			}
 		}
 	})
 	return err
+}
+
+// aliasesOf returns the v0.9 spellings that resolve to the flag name.
+func aliasesOf(name string) []string {
+	var out []string
+	for alias, to := range v09Aliases {
+		if to == name {
+			out = append(out, alias)
+		}
+	}
+	return out
 }
 
 // sizeValue is a byte size flag accepting 100MB, 64KiB, 1GB or plain bytes.
@@ -36,8 +51,21 @@ func newSize(fs *pflag.FlagSet, name string, def int64, usage string) *int64 {
 	return &n
 }
 
-func (s sizeValue) String() string { return strconv.FormatInt(*s.n, 10) }
-func (s sizeValue) Type() string   { return "size" }
+// String writes the size in the largest binary unit that divides it
+// exactly (100MiB, 1TiB, 1500), so it parses back to the same value.
+func (s sizeValue) String() string {
+	n := *s.n
+	for _, u := range []struct {
+		name string
+		mult int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+func (s sizeValue) Type() string { return "size" }
 
 func (s sizeValue) Set(v string) error {
 	n, err := parseSize(v)

@@ -47,7 +47,8 @@ func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	// Plain HTTP unless a test asks for mTLS (--disable-mtls=false).
 	cmd := exec.Command(lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	// No configuration file from the machine's $HOME/.lockd unless asked.
+	cmd.Env = append(append(os.Environ(), "LOCKD_CONFIG="), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.IntVar(&so.RetryMaxAttempts, "storage-retry-max-attempts", 6, "tries of a storage request on throttling, 5xx or transport errors")
 	fs.DurationVar(&so.RetryBaseDelay, "storage-retry-base-delay", 100*time.Millisecond, "first backoff between storage retries")
 	fs.DurationVar(&so.RetryMaxDelay, "storage-retry-max-delay", 5*time.Second, "longest backoff between storage retries")
-	fs.StringVar(&f.cfg.DefaultNamespace, "default-namespace", "default", "namespace for requests that name none")
+	fs.StringVarP(&f.cfg.DefaultNamespace, "default-namespace", "n", "default", "namespace for requests that name none")
 	f.jsonMax = newSize(fs, "json-max", 100<<20, "largest JSON state accepted (e.g. 100MB)")
 	f.attachmentMax = newSize(fs, "attachment-max", 1<<40, "largest attachment accepted (413 attachment_too_large beyond)")
 	f.spoolMem = newSize(fs, "payload-spool-mem", 4<<20, "bytes of a large body kept in memory before spilling to a temp file")
@@ -72,23 +72,19 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 }
 
 func serve(args []string) error {
-	fs, f := serveFlagSet()
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
+	s, err := loadSettings(args, os.Stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if err := applyEnv(fs, "LOCKD_"); err != nil {
-		return err
-	}
-	if err := applyConfigFile(fs, f.sec); err != nil {
-		return err
-	}
+	f := s.f
 	log, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {
 		return err
 	}
+	s.report(log.With().Str("sys", "server.lifecycle.config").Logger())
 	if f.cfg.Security, err = f.sec.security(log, true); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/spf13/pflag"
 
 	"github.com/lockdhq/lockd/server"
 	"github.com/lockdhq/lockd/store"
@@ -37,21 +36,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("verify: unknown target %q", args[0])
 	}
-	fs, f := serveFlagSet()
-	fs.SetOutput(stdout)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
+	s, err := loadSettings(args[1:], stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if err := applyEnv(fs, "LOCKD_"); err != nil {
-		return err
-	}
-	if err := applyConfigFile(fs, f.sec); err != nil {
-		return err
-	}
+	f := s.f
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}}).Level(zerolog.WarnLevel)
+	s.report(log)
 	f.cfg.StoreOptions.S3MaxPartSize = *f.s3PartSize
 	sec, err := f.sec.security(log, false)
 	if err != nil {
