@@ -116,6 +116,7 @@ func Start(cfg Config) (*Server, error) {
 // StartOn serves on an existing listener over an open store; Close closes
 // both.
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
+	raw := st
 	st = cfg.Security.WrapStore(st)
 	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
 	system := actors.NewSystem()
@@ -129,7 +130,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	// them at construction: recovery may replay decisions naming messages.
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
 		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger, Messages: messageRM{s.queues}})
-	s.recover()
+	s.recover(raw)
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
@@ -149,13 +150,16 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 }
 
 // recover rebuilds the transaction origins and replays the coordinator's
-// records, last, once every service a decision may touch is running.
-func (s *Server) recover() {
+// records, last, once every service a decision may touch is running. raw
+// is the store under any decorator.
+func (s *Server) recover(raw store.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.keys.RebuildOrigins(ctx); err != nil {
+	rebuilt, err := s.keys.RebuildOrigins(ctx)
+	if err != nil {
 		s.cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("rebuilding transaction origins failed")
 	}
+	s.originsRebuilt(rebuilt, raw)
 	if err := s.txns.Recover(ctx); err != nil {
 		s.cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
 	}
