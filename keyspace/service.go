@@ -35,6 +35,10 @@ type Config struct {
 	Actors actors.Config
 	// Clock defaults to the wall clock.
 	Clock clock.Clock
+	// SweepPageSize and SweepPages bound one SweepOrphans run: that many
+	// pages of that many blob names (defaults 1000 and 16).
+	SweepPageSize int
+	SweepPages    int
 
 	testHook func(Ref, any)
 }
