@@ -34,6 +34,10 @@ type Config struct {
 	RestartWindow time.Duration
 	// Clock measures idleness (default the wall clock).
 	Clock clock.Clock
+	// OnTick, if set, runs at every idle check (each Tick, and each
+	// PassivateIdle), outside any actor: the owner of the registry tidies
+	// its own per-id tables there.
+	OnTick func()
 }
 
 // Registry routes messages to per-id actors. It is safe for concurrent use.
@@ -55,6 +59,7 @@ type Registry struct {
 	direct sync.Map // id -> *child, while the child is live
 	stop   chan struct{}
 	done   chan struct{}
+	onTick func()
 }
 
 // NewSystem returns a protoactor system that logs nothing.
@@ -68,7 +73,7 @@ func NewSystem() *actor.ActorSystem {
 // NewRegistry spawns the shards on system and starts their idle ticker.
 func NewRegistry(system *actor.ActorSystem, produce Producer, cfg Config) *Registry {
 	cfg = cfg.withDefaults()
-	r := &Registry{system: system, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Registry{system: system, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{}), onTick: cfg.OnTick}
 	strategy := actor.NewOneForOneStrategy(cfg.MaxRestarts, cfg.RestartWindow, func(any) actor.Directive {
 		return actor.RestartDirective
 	})
@@ -118,9 +123,7 @@ func (r *Registry) tick(every time.Duration) {
 		case <-r.stop:
 			return
 		case <-t.C:
-			for _, s := range r.shards {
-				r.system.Root.Send(s, tickMsg{})
-			}
+			r.PassivateIdle()
 		}
 	}
 }
@@ -155,6 +158,9 @@ func (r *Registry) Live() int64 { return r.live.Load() }
 func (r *Registry) PassivateIdle() {
 	for _, s := range r.shards {
 		r.system.Root.Send(s, tickMsg{})
+	}
+	if r.onTick != nil {
+		r.onTick()
 	}
 }
 

@@ -207,7 +207,7 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 			granted.req.Answer(nil, err, nil)
 		} else {
 			if granted.op.TxnID == "" { // minted here, as in acquire: joiners must find it
-				a.svc.origins.Store(granted.op.txnID, a.ref)
+				a.svc.origins.put(granted.op.txnID, a.ref, next.Lease.expiresAt(), now, false)
 			}
 			granted.req.Answer(a.lease(granted.op), nil, d)
 		}

@@ -13,3 +13,6 @@ func PublishedCount(s *Service) int {
 
 // IsPublicGet lets tests recognise public reads in a test hook.
 func (o *opGet) IsPublicGet() bool { return o.Public }
+
+// OriginCount reports how many transaction origins the service remembers.
+func OriginCount(s *Service) int { return s.origins.size() }

@@ -125,7 +125,7 @@ func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 		return
 	}
 	if op.TxnID == "" { // minted here: remember where, for joiners
-		a.svc.origins.Store(op.txnID, a.ref)
+		a.svc.origins.put(op.txnID, a.ref, next.Lease.expiresAt(), now, false)
 	}
 	req.Answer(a.lease(op), nil, d)
 }
@@ -165,6 +165,7 @@ func (a *keyActor) keepAlive(now time.Time, req *request, op *opKeepAlive) {
 		req.Answer(nil, err, nil)
 		return
 	}
+	a.svc.origins.extend(l.Txn, a.ref, l.expiresAt())
 	req.Answer(l.expiresAt(), nil, d)
 }
 

@@ -35,6 +35,10 @@ type Config struct {
 	Actors actors.Config
 	// Clock defaults to the wall clock.
 	Clock clock.Clock
+	// SweepPageSize and SweepPages bound one SweepOrphans run: that many
+	// pages of that many blob names (defaults 1000 and 16).
+	SweepPageSize int
+	SweepPages    int
 
 	testHook func(Ref, any)
 }
@@ -48,9 +52,9 @@ type Service struct {
 	draining atomic.Bool
 	observer Observer
 	coord    Coordinator
-	local    bool     // the store has atomic batches (pebble, memory)
-	origins  sync.Map // minted txn id -> Ref of the key that minted it
-	public   sync.Map // actor id -> *pubSlot (see published.go)
+	local    bool         // the store has atomic batches (pebble, memory)
+	origins  *originTable // minted txn id -> the key that minted it, while its lease lives
+	public   sync.Map     // actor id -> *pubSlot (see published.go)
 	caller   actors.Caller
 }
 
@@ -72,7 +76,8 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 		cfg.Clock = clock.Real{}
 	}
 	cfg.Actors.Clock = cfg.Clock
-	s := &Service{st: st, cfg: cfg, clock: cfg.Clock}
+	s := &Service{st: st, cfg: cfg, clock: cfg.Clock, origins: newOriginTable()}
+	cfg.Actors.OnTick = func() { s.origins.prune(s.clock.Now()) }
 	_, s.local = st.(store.Batcher)
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		ref := parseID(id)

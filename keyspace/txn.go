@@ -111,20 +111,12 @@ func (a *keyActor) enlist(now time.Time, req *request, op *opEnlist) {
 	req.Answer(nil, err, d)
 }
 
-func (a *keyActor) dropOrigin(txnID string) {
-	if r, ok := a.svc.origins.Load(txnID); ok && r.(Ref) == a.ref {
-		a.svc.origins.Delete(txnID)
-	}
-}
+func (a *keyActor) dropOrigin(txnID string) { a.svc.origins.drop(txnID, a.ref) }
 
 // Origin returns the key whose acquire minted txnID, while its lease lives
 // on this node.
 func (s *Service) Origin(txnID string) (Ref, bool) {
-	r, ok := s.origins.Load(txnID)
-	if !ok {
-		return Ref{}, false
-	}
-	return r.(Ref), true
+	return s.origins.lookup(txnID, s.clock.Now())
 }
 
 // PrepareTxn reports whether ref still holds a live lease of txnID.
@@ -175,7 +167,7 @@ func (s *Service) RebuildOrigins(ctx context.Context) (bool, error) {
 				return nil // a corrupt record surfaces when its key is used
 			}
 			if l := r.live(now); l != nil && !l.Enlisted {
-				s.origins.LoadOrStore(l.Txn, Ref{Namespace: ns, Key: strings.TrimPrefix(k, prefix)})
+				s.origins.put(l.Txn, Ref{Namespace: ns, Key: strings.TrimPrefix(k, prefix)}, l.expiresAt(), now, true)
 			}
 			return nil
 		})

@@ -43,6 +43,10 @@ type Config struct {
 	// mints message ids (default UUIDv7, as lockd v0.9).
 	NewID        func() string
 	NewMessageID func() string
+	// SweepPageSize and SweepPages bound one SweepOrphans run: that many
+	// pages of that many blob names (defaults 1000 and 16).
+	SweepPageSize int
+	SweepPages    int
 }
 
 // Service is the entry point to queue actors. It is safe for concurrent

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/lockdhq/lockd/internal/sweep"
 )
 
 // opOrphans asks a queue which of the payload blobs names it no longer
@@ -53,19 +55,15 @@ func payloadRef(name string) (Ref, time.Time, bool) {
 // SweepOrphans deletes payload blobs that no message references: blobs of
 // enqueues that crashed (or were refused) between writing the payload and
 // its record. Blobs younger than grace are left alone, since their enqueue
-// may still be on its way to the queue. It returns how many it deleted.
+// may still be on its way to the queue. One call is one bounded run
+// (Config.SweepPages pages of the blob listing) that continues where the
+// previous run stopped, from a cursor kept in the store. It returns how
+// many it deleted.
 func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, error) {
 	cutoff := s.clock.Now().Add(-grace)
-	deleted, after := 0, ""
-	for {
-		names, err := s.st.ListBlobs(ctx, "", after, 1000)
-		if err != nil {
-			return deleted, fmt.Errorf("queues: sweep list: %w", err)
-		}
-		if len(names) == 0 {
-			return deleted, nil
-		}
-		after = names[len(names)-1]
+	w := sweep.Walker{St: s.st, CursorKey: sweepCursorKey, PageSize: s.cfg.SweepPageSize, Pages: s.cfg.SweepPages}
+	deleted := 0
+	_, err := w.Run(ctx, func(names []string) error {
 		byQueue := map[Ref][]string{}
 		for _, n := range names {
 			if ref, born, ok := payloadRef(n); ok && born.Before(cutoff) {
@@ -75,7 +73,7 @@ func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, e
 		for ref, cands := range byQueue {
 			v, err := s.call(ctx, ref, &opOrphans{names: cands})
 			if err != nil {
-				return deleted, err
+				return err
 			}
 			for _, n := range v.([]string) {
 				if err := s.st.DeleteBlob(ctx, n); err == nil {
@@ -83,5 +81,13 @@ func (s *Service) SweepOrphans(ctx context.Context, grace time.Duration) (int, e
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return deleted, fmt.Errorf("queues: sweep: %w", err)
 	}
+	return deleted, nil
 }
+
+// sweepCursorKey is the record that keeps the sweeper's position.
+const sweepCursorKey = ".sweep/queues"

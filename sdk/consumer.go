@@ -160,7 +160,7 @@ func (c *Client) nextDelivery(mr *multipart.Reader) (*QueueMessage, error) {
 	}
 	// Read exactly the payload: its part ends only when the next
 	// delivery's delimiter arrives, which may be much later.
-	if m.payload, err = spool(payloadReader(part, meta.Message.PayloadBytes)); err != nil {
+	if m.payload, err = spool(payloadReader(part, part.Header, meta.Message.PayloadBytes)); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("lockd: subscription: payload of %s: %w", meta.Message.MessageID, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (c *Client) readDeliveries(resp *http.Response, stream bool) ([]*QueueMessa
 		if part, err = mr.NextPart(); err != nil {
 			return fail(fmt.Errorf("payload part of %s: %w", meta.Message.MessageID, err))
 		}
-		payload := payloadReader(part, meta.Message.PayloadBytes)
+		payload := payloadReader(part, part.Header, meta.Message.PayloadBytes)
 		if stream {
 			m.payload = &partBody{Reader: payload, body: resp.Body}
 			return out, nil
@@ -148,15 +149,40 @@ func (c *Client) readDeliveries(resp *http.Response, stream bool) ([]*QueueMessa
 
 // payloadReader bounds a payload part by its Content-Length (else the
 // message's payload_bytes), so that reading it never waits for the
-// delimiter that follows it.
-func payloadReader(part *multipart.Part, size int64) io.Reader {
-	if n, err := strconv.ParseInt(part.Header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+// delimiter that follows it. A part that ends before that size is an
+// io.ErrUnexpectedEOF, never a shorter payload.
+func payloadReader(part io.Reader, header textproto.MIMEHeader, size int64) io.Reader {
+	if n, err := strconv.ParseInt(header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
 		size = n
 	}
 	if size < 0 {
 		return part
 	}
-	return io.LimitReader(part, size)
+	return &exactReader{r: part, left: size}
+}
+
+// exactReader reads exactly left bytes of r.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if errors.Is(err, io.EOF) && e.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && e.left == 0 {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // partBody is a streamed payload part; closing it ends the response.

@@ -116,6 +116,7 @@ func Start(cfg Config) (*Server, error) {
 // StartOn serves on an existing listener over an open store; Close closes
 // both.
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
+	raw := st
 	st = cfg.Security.WrapStore(st)
 	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
 	system := actors.NewSystem()
@@ -124,18 +125,12 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
 	s.index = newIndex(st, s.keys, cfg) // before recovery: it observes every commit
-	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
-		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger})
-	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	if _, err := s.keys.RebuildOrigins(recoverCtx); err != nil {
-		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("rebuilding transaction origins failed")
-	}
-	if err := s.txns.Recover(recoverCtx); err != nil {
-		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
-	}
-	cancel()
 	s.queues = newQueues(st, s.keys, cfg)
-	s.txns.SetMessageRM(messageRM{s.queues})
+	// Every resource manager exists before the coordinator, which gets
+	// them at construction: recovery may replay decisions naming messages.
+	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
+		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger, Messages: messageRM{s.queues}})
+	s.recover(raw)
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
@@ -152,6 +147,22 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	}
 	go s.sweep(interval, grace, s.stop)
 	return s
+}
+
+// recover rebuilds the transaction origins and replays the coordinator's
+// records, last, once every service a decision may touch is running. raw
+// is the store under any decorator.
+func (s *Server) recover(raw store.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rebuilt, err := s.keys.RebuildOrigins(ctx)
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("rebuilding transaction origins failed")
+	}
+	s.originsRebuilt(rebuilt, raw)
+	if err := s.txns.Recover(ctx); err != nil {
+		s.cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
+	}
 }
 
 // Addr is the address the server listens on.

@@ -29,7 +29,8 @@ type MessageRM interface {
 // manager handles.
 var ErrUnknownParticipant = errors.New("txn: unknown participant kind")
 
-// localRM applies decisions to this node's keys and queues.
+// localRM applies decisions to this node's keys and queues. Its fields are
+// set by New and never written again, so actors read them without locks.
 type localRM struct {
 	keys *keyspace.Service
 	msgs MessageRM

@@ -30,6 +30,11 @@ type Config struct {
 	Actors   actors.Config
 	Clock    clock.Clock
 	Logger   zerolog.Logger
+	// Messages settles enlisted queue deliveries (ack on commit, nack on
+	// rollback). It is fixed at New, before Recover replays decisions that
+	// may name messages; nil means this node has no queues, and a message
+	// participant then fails with ErrUnknownParticipant.
+	Messages MessageRM
 }
 
 // Service is the transaction coordinator. It implements
@@ -49,8 +54,10 @@ type Service struct {
 
 var _ keyspace.Coordinator = (*Service)(nil)
 
-// New starts the coordinator over keys; it installs itself as the keys'
-// coordinator. Call Recover before serving.
+// New starts the coordinator over keys and cfg.Messages, its resource
+// managers, which never change afterwards; it installs itself as the keys'
+// coordinator. Call Recover before serving, once every participant's
+// service is running.
 func New(system *actor.ActorSystem, st store.Store, keys *keyspace.Service, cfg Config) *Service {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
@@ -65,16 +72,13 @@ func New(system *actor.ActorSystem, st store.Store, keys *keyspace.Service, cfg 
 		cfg.NodeID = "lockd"
 	}
 	cfg.Actors.Clock = cfg.Clock
-	s := &Service{st: st, keys: keys, rm: &localRM{keys: keys}, cfg: cfg, clock: cfg.Clock,
+	s := &Service{st: st, keys: keys, rm: &localRM{keys: keys, msgs: cfg.Messages}, cfg: cfg, clock: cfg.Clock,
 		log: cfg.Logger.With().Str("sys", "txn.tc").Logger()}
 	s.tc = newTC(s)
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor { return &txnActor{svc: s, id: id} }, cfg.Actors)
 	keys.SetCoordinator(s)
 	return s
 }
-
-// SetMessageRM lets the coordinator ack and nack enlisted queue messages.
-func (s *Service) SetMessageRM(m MessageRM) { s.rm.msgs = m }
 
 // Close stops the transaction actors.
 func (s *Service) Close() { s.reg.Close() }

@@ -16,23 +16,41 @@ type Options struct {
 }
 
 // Store encrypts the values of an inner store. It implements store.Store;
-// New returns a type that also implements store.Batcher when the inner
-// store does.
+// Wrap returns a type that also implements each optional ability of the
+// inner store (store.Batcher, store.Scanner), and only those.
 type Store struct {
 	inner store.Store
 	key   *Key
 	opt   Options
 }
 
-var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Batcher = (*batchStore)(nil)
+var _ store.Store = (*Store)(nil)
+
+// The optional abilities, one type per combination the inner store may
+// have, so a type assertion on the decorator answers as it would on the
+// store underneath.
+type (
+	batchStore struct {
+		*Store
+		batchOps
+	}
+	scanStore struct {
+		*Store
+		scanOps
+	}
+	batchScanStore struct {
+		*Store
+		batchOps
+		scanOps
+	}
 )
 
-type batchStore struct {
-	*Store
-	b store.Batcher
-}
+var (
+	_ store.Batcher = (*batchStore)(nil)
+	_ store.Scanner = (*scanStore)(nil)
+	_ store.Batcher = (*batchScanStore)(nil)
+	_ store.Scanner = (*batchScanStore)(nil)
+)
 
 // New wraps inner with encryption under root (RootKeySize bytes). Closing
 // the returned store closes inner.
@@ -44,11 +62,19 @@ func New(inner store.Store, root []byte, o Options) (store.Store, error) {
 	return Wrap(inner, k, o), nil
 }
 
-// Wrap is New with a prepared key.
+// Wrap is New with a prepared key. The result has exactly the optional
+// abilities of inner.
 func Wrap(inner store.Store, k *Key, o Options) store.Store {
 	s := &Store{inner: inner, key: k, opt: o}
-	if b, ok := inner.(store.Batcher); ok {
-		return &batchStore{Store: s, b: b}
+	b, batch := inner.(store.Batcher)
+	sc, scan := inner.(store.Scanner)
+	switch {
+	case batch && scan:
+		return &batchScanStore{Store: s, batchOps: batchOps{s, b}, scanOps: scanOps{s, sc}}
+	case batch:
+		return &batchStore{Store: s, batchOps: batchOps{s, b}}
+	case scan:
+		return &scanStore{Store: s, scanOps: scanOps{s, sc}}
 	}
 	return s
 }
@@ -133,20 +159,45 @@ func (s *Store) ListBlobs(ctx context.Context, prefix, after string, limit int) 
 	return s.inner.ListBlobs(ctx, prefix, after, limit)
 }
 
+// batchOps is store.Batcher over an inner Batcher.
+type batchOps struct {
+	s *Store
+	b store.Batcher
+}
+
 // Apply encrypts every put of the batch and applies it atomically through
 // the inner store; conditions pass through unchanged.
-func (s *batchStore) Apply(ctx context.Context, ops []store.Op) ([]string, store.Durable, error) {
+func (o batchOps) Apply(ctx context.Context, ops []store.Op) ([]string, store.Durable, error) {
 	enc := make([]store.Op, len(ops))
 	for i, op := range ops {
 		enc[i] = op
 		if op.Delete {
 			continue
 		}
-		env, err := s.key.sealRecord(op.Key, op.Value, s.opt.Compress)
+		env, err := o.s.key.sealRecord(op.Key, op.Value, o.s.opt.Compress)
 		if err != nil {
 			return nil, nil, err
 		}
 		enc[i].Value = env
 	}
-	return s.b.Apply(ctx, enc)
+	return o.b.Apply(ctx, enc)
+}
+
+// scanOps is store.Scanner over an inner Scanner.
+type scanOps struct {
+	s  *Store
+	sc store.Scanner
+}
+
+// Scan scans the inner store and hands fn each record decrypted. A record
+// that does not open stops the scan with its error (ErrCorrupt,
+// ErrWrongKey, ErrNotEncrypted), as Get would fail on it.
+func (o scanOps) Scan(ctx context.Context, prefix, after string, limit int, fn func(string, store.Record) error) error {
+	return o.sc.Scan(ctx, prefix, after, limit, func(key string, rec store.Record) error {
+		plain, err := o.s.key.openRecord(key, rec.Value)
+		if err != nil {
+			return fmt.Errorf("record %q: %w", key, err)
+		}
+		return fn(key, store.Record{Value: plain, ETag: rec.ETag})
+	})
 }

@@ -58,17 +58,14 @@ func TestContractOverDisk(t *testing.T) {
 	})
 }
 
-func TestBatcherFollowsInner(t *testing.T) {
-	if _, ok := wrap(t, mem.New(), rootKey(t), crypt.Options{}).(store.Batcher); !ok {
-		t.Fatal("crypt over mem is not a Batcher")
-	}
-	if _, ok := wrap(t, noBatch{mem.New()}, rootKey(t), crypt.Options{}).(store.Batcher); ok {
-		t.Fatal("crypt over a store without batches claims to batch")
-	}
+// The decorator keeps every optional ability of the store it wraps, and
+// each works through it (the contract suite runs over every combination).
+func TestKeepsCapabilities(t *testing.T) {
+	storetest.RunDecorator(t, func(*testing.T) store.Store { return mem.New() },
+		func(t *testing.T, inner store.Store) store.Store {
+			return wrap(t, inner, rootKey(t), crypt.Options{Compress: true})
+		})
 }
-
-// noBatch hides mem's Batcher.
-type noBatch struct{ store.Store }
 
 // TestNoPlaintextAtRest writes a known secret as a record (plain and
 // compressible), in a batch and as multi-segment blobs, then scans every
