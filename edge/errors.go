@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/index"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
@@ -111,19 +112,12 @@ func toHTTP(err error) *httpError {
 			break
 		}
 	}
-	var ke *keyspace.Error
-	if errors.As(err, &ke) {
-		if ke.Detail != "" {
-			out.detail = ke.Detail
+	var de *domainerr.Error
+	if errors.As(err, &de) {
+		if de.Detail != "" {
+			out.detail = de.Detail
 		}
-		out.retryAfter, out.version, out.etag = ke.RetryAfter, ke.CurrentVersion, ke.CurrentETag
-	}
-	var qe *queues.Error
-	if errors.As(err, &qe) {
-		if qe.Detail != "" {
-			out.detail = qe.Detail
-		}
-		out.retryAfter = qe.RetryAfter
+		out.retryAfter, out.version, out.etag = de.RetryAfter, de.CurrentVersion, de.CurrentETag
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -157,7 +158,7 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 	if errors.Is(err, store.ErrConflict) {
 		a.loaded = false // reload before the next request
 		a.unpublish()
-		return nil, &Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
+		return nil, &domainerr.Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: write %s: %v", ErrUnavailable, a.recKey, err)
@@ -252,7 +253,7 @@ func (a *keyActor) timeoutWaiter(req *request) {
 }
 
 // waiting is the error for an acquire that found the lease held.
-func (a *keyActor) waiting(now time.Time) *Error {
+func (a *keyActor) waiting(now time.Time) *domainerr.Error {
 	e := a.rec.fail(ErrWaiting, "lease already held")
 	e.RetryAfter = time.Second
 	if l := a.rec.live(now); l != nil {

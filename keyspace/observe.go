@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -197,7 +198,7 @@ func (s *Service) Mutate(ctx context.Context, req MutateRequest, fn func(doc any
 		ifTag = v.ETag // the state must not change under us
 	}
 	if ifTag != "" && v.ETag != "" && trimQuotes(ifTag) != v.ETag {
-		return UpdateResult{}, &Error{Err: ErrETagMismatch, Detail: "current state etag does not match", CurrentETag: v.ETag}
+		return UpdateResult{}, &domainerr.Error{Err: ErrETagMismatch, Detail: "current state etag does not match", CurrentETag: v.ETag}
 	}
 	return s.Update(ctx, UpdateRequest{Ref: req.Ref, LeaseProof: req.LeaseProof, IfVersion: req.IfVersion, IfETag: ifTag,
 		Body: io.NopCloser(bytes.NewReader(body)), Size: int64(len(body)), ETag: sha256Hex(body)})

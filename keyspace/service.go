@@ -17,6 +17,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -140,11 +141,11 @@ func (s *Service) ttl(d time.Duration) time.Duration {
 }
 
 // Acquire takes the lease on a key, waiting up to req.Wait for a holder to
-// release it. It returns an *Error wrapping ErrWaiting when the lease stays
+// release it. It returns a *domainerr.Error wrapping ErrWaiting when the lease stays
 // held and ErrAlreadyExists for IfNotExists on an existing key.
 func (s *Service) Acquire(ctx context.Context, req AcquireRequest) (Lease, error) {
 	if s.draining.Load() {
-		return Lease{}, &Error{Err: ErrDraining, Detail: "server is draining existing leases", RetryAfter: time.Second}
+		return Lease{}, &domainerr.Error{Err: ErrDraining, Detail: "server is draining existing leases", RetryAfter: time.Second}
 	}
 	op := &opAcquire{AcquireRequest: req, leaseID: xid.New().String(), txnID: req.TxnID}
 	if op.txnID == "" {
