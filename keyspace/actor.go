@@ -127,12 +127,12 @@ func (a *keyActor) load() error {
 		a.rec, a.etag = record{}, ""
 	case err != nil:
 		a.unpublish()
-		return fmt.Errorf("%w: load %s: %v", ErrUnavailable, a.recKey, err)
+		return fmt.Errorf("%w: load %s: %w", ErrUnavailable, a.recKey, err)
 	default:
 		r, derr := decodeRecord(rec.Value)
 		if derr != nil {
 			a.unpublish()
-			return fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, a.recKey, derr)
+			return fmt.Errorf("keyspace: load %s: %w", a.recKey, derr)
 		}
 		a.rec, a.etag = r, rec.ETag
 	}
@@ -161,7 +161,7 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 		return nil, &domainerr.Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: write %s: %v", ErrUnavailable, a.recKey, err)
+		return nil, fmt.Errorf("%w: write %s: %w", ErrUnavailable, a.recKey, err)
 	}
 	a.rec, a.etag, a.last = next, tags[0], d
 	a.publish(d)

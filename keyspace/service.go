@@ -205,7 +205,7 @@ func (s *Service) OpenState(ctx context.Context, v View) (io.ReadCloser, error) 
 	}
 	r, _, err := s.st.OpenBlob(ctx, v.blob)
 	if err != nil {
-		return nil, fmt.Errorf("%w: open state: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: open state: %w", ErrUnavailable, err)
 	}
 	return r, nil
 }
@@ -238,7 +238,7 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (UpdateResult, 
 		}
 		if _, err := s.st.WriteBlob(ctx, op.blob, req.Body); err != nil {
 			s.forget(req.Ref, op.blob)
-			return UpdateResult{}, fmt.Errorf("%w: write state: %v", ErrUnavailable, err)
+			return UpdateResult{}, fmt.Errorf("%w: write state: %w", ErrUnavailable, err)
 		}
 	}
 	op.Body, op.Inline = nil, nil
