@@ -29,9 +29,24 @@ type httpError struct {
 	retryAfter time.Duration
 	version    int64
 	etag       string
+	// cause is logged, never sent (5xx answers of the edge itself).
+	cause error
 }
 
-func (e *httpError) Error() string { return e.code + ": " + e.detail }
+func (e *httpError) Error() string {
+	if e.cause != nil {
+		return e.code + ": " + e.detail + ": " + e.cause.Error()
+	}
+	return e.code + ": " + e.detail
+}
+
+// Unwrap returns the cause, if any.
+func (e *httpError) Unwrap() error { return e.cause }
+
+// internalError is a 500 whose cause stays in the server's log.
+func internalError(detail string, cause error) *httpError {
+	return &httpError{status: 500, code: api.CodeInternal, detail: detail, cause: cause}
+}
 
 func fail(status int, code, detail string) *httpError {
 	return &httpError{status: status, code: code, detail: detail}

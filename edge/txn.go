@@ -50,12 +50,9 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 	if err := c.decodeLenient(&req); err != nil {
 		return txn.DecideRequest{}, err
 	}
-	id := first(req.TxnID, c.query("txn_id"))
-	if id == "" {
-		return txn.DecideRequest{}, badRequest(api.CodeMissingTxnID, "txn_id required")
-	}
-	if _, err := xid.FromString(id); err != nil {
-		return txn.DecideRequest{}, badRequest(api.CodeInvalidTxnID, "txn_id must be a valid xid")
+	id, err := txnID(first(req.TxnID, c.query("txn_id")))
+	if err != nil {
+		return txn.DecideRequest{}, err
 	}
 	if state == "" {
 		state = txn.State(strings.ToLower(first(req.State, c.query("state"))))
@@ -65,6 +62,13 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 	}
 	out := txn.DecideRequest{TxnID: id, State: state, Term: uint64(req.TCTerm), ExpiresAt: req.ExpiresAtUnix}
 	for _, p := range req.Participants {
+		// Unlike other requests, a participant names its namespace.
+		if strings.TrimSpace(p.Namespace) == "" {
+			return txn.DecideRequest{}, badRequest(api.CodeInvalidNamespace, "participant namespace required")
+		}
+		if p.BackendHash != "" && strings.TrimSpace(p.BackendHash) == "" {
+			return txn.DecideRequest{}, badRequest(api.CodeInvalidBackendHash, "participant backend_hash is blank")
+		}
 		ref, err := c.ref(p.Namespace, p.Key, api.CodeInvalidKey)
 		if err != nil {
 			return txn.DecideRequest{}, err
@@ -72,6 +76,18 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 		out.Participants = append(out.Participants, txn.Participant{Namespace: ref.Namespace, Key: ref.Key})
 	}
 	return out, nil
+}
+
+// txnID checks a required transaction id: present and an xid.
+func txnID(id string) (string, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", badRequest(api.CodeMissingTxnID, "txn_id required")
+	}
+	if _, err := xid.FromString(id); err != nil {
+		return "", badRequest(api.CodeInvalidTxnID, "txn_id must be a valid xid")
+	}
+	return id, nil
 }
 
 func (s *Server) txnDecide(c *call) error {
@@ -107,9 +123,9 @@ func (s *Server) txnReplay(c *call) error {
 	if err := c.decodeLenient(&req); err != nil {
 		return err
 	}
-	id := first(req.TxnID, c.query("txn_id"))
-	if id == "" {
-		return badRequest(api.CodeMissingTxnID, "txn_id required")
+	id, err := txnID(first(req.TxnID, c.query("txn_id")))
+	if err != nil {
+		return err
 	}
 	st, err := s.txns.Replay(c.ctx, id)
 	if err != nil {

@@ -13,6 +13,7 @@ const (
 	CodeMissingCandidateID = "missing_candidate_id"
 	CodeMissingEndpoint    = "missing_endpoint"
 	CodeMissingBackendHash = "missing_backend_hash"
+	CodeInvalidBackendHash = "invalid_backend_hash"
 	CodeInvalidParticipant = "invalid_participant"
 	CodeMissingLeaderID    = "missing_leader_id"
 	CodeQueueLeaseMismatch = "queue_message_lease_mismatch"
