@@ -50,7 +50,9 @@ func TestWireKeepAlive(t *testing.T) {
 	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
 		l := acquire(t, s, "k", "a")
 		st := acquire(t, s, "q/jobs/state/m1", "a") // a queue message's workflow state key
-		ok := func(extra ...string) []string { return append([]string{api.HeaderFencingToken, fence(l.FencingToken)}, extra...) }
+		ok := func(extra ...string) []string {
+			return append([]string{api.HeaderFencingToken, fence(l.FencingToken)}, extra...)
+		}
 		body := func(f string, a ...any) string { return fmt.Sprintf(f, a...) }
 		good := body(`{"key":"k","lease_id":%q,"txn_id":%q}`, l.LeaseID, l.TxnID)
 		checkWire(t, s, []wireCase{
