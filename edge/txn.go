@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 
 	"github.com/rs/xid"
@@ -191,6 +192,9 @@ func (s *Server) tcAnnounce(c *call) error {
 	if err := c.decodeLenient(&req); err != nil {
 		return err
 	}
+	if err := selfEndpoint(req.SelfEndpoint); err != nil {
+		return err
+	}
 	eps, exp, err := s.txns.Announce(c.ctx, c.identity(req.SelfEndpoint), req.SelfEndpoint)
 	if err != nil {
 		return err
@@ -205,6 +209,9 @@ func (s *Server) tcLeave(c *call) error {
 		SelfEndpoint string `json:"self_endpoint"`
 	}
 	if err := c.decodeLenient(&req); err != nil {
+		return err
+	}
+	if err := selfEndpoint(req.SelfEndpoint); err != nil {
 		return err
 	}
 	eps, err := s.txns.Leave(c.ctx, c.identity(req.SelfEndpoint))
@@ -224,6 +231,23 @@ func (s *Server) tcList(c *call) error {
 	return nil
 }
 
+// selfEndpoint checks the endpoint a TC member announces.
+func selfEndpoint(ep string) error {
+	if strings.TrimSpace(ep) == "" {
+		return badRequest(api.CodeMissingSelfEndpoint, "self_endpoint required")
+	}
+	if !validEndpoint(ep) {
+		return badRequest(api.CodeInvalidSelfEndpoint, "self_endpoint must be an http(s) URL")
+	}
+	return nil
+}
+
+// validEndpoint reports an absolute http(s) URL with a host.
+func validEndpoint(ep string) bool {
+	u, err := url.Parse(strings.TrimSpace(ep))
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 // identity names the caller for cluster membership: its client
 // certificate once mTLS is on, else the endpoint it announces.
 func (c *call) identity(fallback string) string {
@@ -238,6 +262,10 @@ func (s *Server) tcRMEdit(add bool) handler {
 		var req api.TCRMRegisterRequest
 		if err := c.decodeLenient(&req); err != nil {
 			return err
+		}
+		// missing_backend_hash comes first (txn.Service checks it).
+		if strings.TrimSpace(req.BackendHash) != "" && req.Endpoint != "" && !validEndpoint(req.Endpoint) {
+			return badRequest(api.CodeInvalidEndpoint, "endpoint must be an http(s) URL")
 		}
 		edit := s.txns.UnregisterRM
 		if add {
