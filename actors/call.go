@@ -148,7 +148,7 @@ func (c *Caller) wait(rep Reply) (any, error) {
 	}
 	if rep.Durable != nil {
 		if err := rep.Durable.Wait(); err != nil {
-			return nil, fmt.Errorf("%w: sync: %v", c.Unavailable, err)
+			return nil, fmt.Errorf("%w: sync: %w", c.Unavailable, err)
 		}
 	}
 	return rep.Val, nil

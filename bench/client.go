@@ -51,8 +51,11 @@ type held struct{ api.AcquireResponse }
 
 func (c *client) acquire(key, owner string, block int) (held, error) {
 	st, body, err := c.do("/v1/acquire", fmt.Sprintf(`{"key":%q,"owner":%q,"ttl_seconds":60,"block_seconds":%d}`, key, owner, block))
-	if err != nil || st != 200 {
-		return held{}, fmt.Errorf("acquire: %d %s %v", st, body, err)
+	if err != nil {
+		return held{}, fmt.Errorf("acquire: %w", err)
+	}
+	if st != 200 {
+		return held{}, fmt.Errorf("acquire: %d %s", st, body)
 	}
 	var h held
 	return h, json.Unmarshal(body, &h.AcquireResponse)
@@ -61,8 +64,11 @@ func (c *client) acquire(key, owner string, block int) (held, error) {
 func (c *client) update(h held, key string) error {
 	st, body, err := c.do("/v1/update?key="+key, payload256, api.HeaderLeaseID, h.LeaseID, api.HeaderTxnID, h.TxnID,
 		api.HeaderFencingToken, strconv.FormatInt(h.FencingToken, 10))
-	if err != nil || st != 200 {
-		return fmt.Errorf("update: %d %s %v", st, body, err)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if st != 200 {
+		return fmt.Errorf("update: %d %s", st, body)
 	}
 	return nil
 }
@@ -70,16 +76,22 @@ func (c *client) update(h held, key string) error {
 func (c *client) release(h held, key string) error {
 	st, body, err := c.do("/v1/release", fmt.Sprintf(`{"key":%q,"lease_id":%q,"txn_id":%q}`, key, h.LeaseID, h.TxnID),
 		api.HeaderFencingToken, strconv.FormatInt(h.FencingToken, 10))
-	if err != nil || st != 200 {
-		return fmt.Errorf("release: %d %s %v", st, body, err)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	if st != 200 {
+		return fmt.Errorf("release: %d %s", st, body)
 	}
 	return nil
 }
 
 func (c *client) publicGet(key string) error {
 	st, body, err := c.do("/v1/get?public=1&key="+key, "")
-	if err != nil || st != 200 {
-		return fmt.Errorf("get: %d %s %v", st, body, err)
+	if err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	if st != 200 {
+		return fmt.Errorf("get: %d %s", st, body)
 	}
 	return nil
 }

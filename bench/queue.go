@@ -65,8 +65,11 @@ func (q *queueClient) enqueue(payload []byte) error {
 	w.Write(payload)
 	mw.Close()
 	st, _, body, err := q.post("/v1/queue/enqueue", mw.FormDataContentType(), buf.Bytes())
-	if err != nil || st != 200 {
-		return fmt.Errorf("enqueue: %d %s %v", st, body, err)
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	if st != 200 {
+		return fmt.Errorf("enqueue: %d %s", st, body)
 	}
 	return nil
 }
@@ -122,8 +125,11 @@ func (q *queueClient) ack(m map[string]any) error {
 	body, _ := json.Marshal(map[string]any{"queue": m["queue"], "message_id": m["message_id"], "lease_id": m["lease_id"],
 		"fencing_token": m["fencing_token"], "meta_etag": m["meta_etag"]})
 	st, _, resp, err := q.post("/v1/queue/ack", "application/json", body)
-	if err != nil || st != 200 {
-		return fmt.Errorf("ack: %d %s %v", st, resp, err)
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	if st != 200 {
+		return fmt.Errorf("ack: %d %s", st, resp)
 	}
 	return nil
 }

@@ -41,8 +41,11 @@ func txnCycle(c *client, w int, i int64, n int) error {
 			body += fmt.Sprintf(`,"txn_id":%q`, txnID)
 		}
 		st, resp, err := c.do("/v1/acquire", body+"}")
-		if err != nil || st != 200 {
-			return fmt.Errorf("acquire: %d %s %v", st, resp, err)
+		if err != nil {
+			return fmt.Errorf("acquire: %w", err)
+		}
+		if st != 200 {
+			return fmt.Errorf("acquire: %d %s", st, resp)
 		}
 		var h held
 		if err := jsonUnmarshal(resp, &h.AcquireResponse); err != nil {

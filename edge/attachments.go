@@ -54,10 +54,10 @@ func (s *Server) attach(c *call) error {
 	if err != nil {
 		return err
 	}
-	var maxBytes int64
+	var maxBytes int64 // 0: the server's limit only
 	if v := c.query("max_bytes"); v != "" {
-		if maxBytes, err = strconv.ParseInt(v, 10, 64); err != nil || maxBytes <= 0 {
-			return badRequest(api.CodeInvalidMaxBytes, "max_bytes must be a positive integer")
+		if maxBytes, err = strconv.ParseInt(v, 10, 64); err != nil || maxBytes < 0 {
+			return badRequest(api.CodeInvalidMaxBytes, "max_bytes must be a non-negative integer (0 = no limit of its own)")
 		}
 	}
 	limit := s.keys.AttachmentMax()

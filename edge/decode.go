@@ -51,11 +51,13 @@ func (c *call) decodeStrictBytes(body []byte, v any, optional bool) error {
 	return nil
 }
 
-// readBody reads the whole request body, up to limit bytes (413 beyond).
+// readBody reads the whole request body, up to limit bytes. A larger
+// body is 400 invalid_body, as lockd v0.9 answers for its JSON endpoints
+// (only state documents get a 413, see readState).
 func (c *call) readBody(limit int64) ([]byte, error) {
 	if b, ok := c.auth.prefetched(); ok {
 		if int64(len(b)) > limit {
-			return nil, fail(413, api.CodePayloadTooLarge, fmt.Sprintf("body exceeds %d bytes", limit))
+			return nil, bodyTooLarge(limit)
 		}
 		return b, nil
 	}
@@ -75,9 +77,13 @@ func (c *call) readBody(limit int64) ([]byte, error) {
 		return nil, badRequest(api.CodeInvalidBody, "read body: "+err.Error())
 	}
 	if int64(len(b)) > limit {
-		return nil, fail(413, api.CodePayloadTooLarge, fmt.Sprintf("body exceeds %d bytes", limit))
+		return nil, bodyTooLarge(limit)
 	}
 	return b, nil
+}
+
+func bodyTooLarge(limit int64) *httpError {
+	return badRequest(api.CodeInvalidBody, fmt.Sprintf("http: request body too large (limit %d bytes)", limit))
 }
 
 func (c *call) query(name string) string {
@@ -109,14 +115,14 @@ func (c *call) namespace(ns string) (string, error) {
 }
 
 // ref resolves and validates namespace and key; missingCode names the
-// error for an absent key.
+// error for an absent key, which is checked first (as lockd v0.9).
 func (c *call) ref(ns, key, missingCode string) (keyspace.Ref, error) {
+	if strings.TrimSpace(key) == "" {
+		return keyspace.Ref{}, badRequest(missingCode, "key required")
+	}
 	ns, err := c.namespace(ns)
 	if err != nil {
 		return keyspace.Ref{}, err
-	}
-	if strings.TrimSpace(key) == "" {
-		return keyspace.Ref{}, badRequest(missingCode, "key required")
 	}
 	k, err := names.Key(key)
 	if err != nil {

@@ -8,13 +8,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/index"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/store"
 	"github.com/lockdhq/lockd/txn"
 )
 
@@ -26,9 +29,24 @@ type httpError struct {
 	retryAfter time.Duration
 	version    int64
 	etag       string
+	// cause is logged, never sent (5xx answers of the edge itself).
+	cause error
 }
 
-func (e *httpError) Error() string { return e.code + ": " + e.detail }
+func (e *httpError) Error() string {
+	if e.cause != nil {
+		return e.code + ": " + e.detail + ": " + e.cause.Error()
+	}
+	return e.code + ": " + e.detail
+}
+
+// Unwrap returns the cause, if any.
+func (e *httpError) Unwrap() error { return e.cause }
+
+// internalError is a 500 whose cause stays in the server's log.
+func internalError(detail string, cause error) *httpError {
+	return &httpError{status: 500, code: api.CodeInternal, detail: detail, cause: cause}
+}
 
 func fail(status int, code, detail string) *httpError {
 	return &httpError{status: status, code: code, detail: detail}
@@ -37,68 +55,86 @@ func fail(status int, code, detail string) *httpError {
 func badRequest(code, detail string) *httpError { return fail(400, code, detail) }
 
 // domainErrors maps domain sentinels to status and code; the first match
-// wins, so more specific errors come first.
+// wins, so more specific errors come first. A 5xx entry carries its own
+// detail: the error's text names store keys and causes, which stay in the
+// server log.
 var domainErrors = []struct {
-	err    error
-	status int
-	code   string
+	err        error
+	status     int
+	code       string
+	detail     string        // required for 5xx; "" = the error's text
+	retryAfter time.Duration // sent as Retry-After when > 0
 }{
-	{keyspace.ErrLeaseRequired, 403, api.CodeLeaseRequired},
-	{keyspace.ErrLeaseExpired, 403, api.CodeLeaseExpired},
-	{keyspace.ErrFencingMismatch, 403, api.CodeFencingMismatch},
-	{keyspace.ErrMissingTxn, 400, api.CodeMissingTxn},
-	{keyspace.ErrTxnMismatch, 409, api.CodeTxnMismatch},
-	{keyspace.ErrAlreadyExists, 409, api.CodeAlreadyExists},
-	{keyspace.ErrVersionConflict, 409, api.CodeVersionConflict},
-	{keyspace.ErrETagMismatch, 409, api.CodeETagMismatch},
-	{keyspace.ErrWaiting, 409, api.CodeWaiting},
-	{keyspace.ErrConflict, 409, api.CodeCASMismatch},
-	{keyspace.ErrDraining, 503, api.CodeShutdownDraining},
-	{keyspace.ErrUnavailable, 503, api.CodeUnavailable},
-	{queues.ErrNotFound, 404, api.CodeNotFound},
-	{queues.ErrLeaseRequired, 403, api.CodeLeaseRequired},
-	{queues.ErrLeaseExpired, 403, api.CodeLeaseExpired},
-	{queues.ErrFencingMismatch, 403, api.CodeFencingMismatch},
-	{queues.ErrTxnMismatch, 409, api.CodeTxnMismatch},
-	{queues.ErrMetaChanged, 409, api.CodeCASMismatch},
-	{queues.ErrEmpty, 409, api.CodeWaiting},
-	{queues.ErrStateBusy, 409, api.CodeWaiting},
-	{queues.ErrReadOnly, 400, api.CodeInvalidQueue},
-	{queues.ErrNoState, 501, api.CodeQueueDisabled},
-	{queues.ErrConflict, 409, api.CodeCASMismatch},
-	{queues.ErrUnavailable, 503, api.CodeUnavailable},
-	{keyspace.ErrAttachmentTooLarge, 413, api.CodeAttachmentTooLarge},
-	{keyspace.ErrAttachmentNotFound, 404, api.CodeAttachmentNotFound},
-	{keyspace.ErrExpectedSHA256, 409, api.CodeExpectedSHAMismatch},
-	{keyspace.ErrExpectedBytes, 409, api.CodeExpectedLenMismatch},
-	{keyspace.ErrInvalidAttachmentName, 400, api.CodeInvalidAttachmentName},
-	{txn.ErrQueueLeaseMismatch, 409, api.CodeQueueLeaseMismatch},
-	{keyspace.ErrAborted, 409, api.CodeTxnAborted},
-	{txn.ErrAborted, 409, api.CodeTxnAborted},
-	{txn.ErrNotFound, 404, api.CodeTxnNotFound},
-	{txn.ErrDecided, 409, api.CodeTxnMismatch},
-	{txn.ErrPending, 409, api.CodeTxnPending},
-	{txn.ErrStaleTerm, 409, api.CodeTCTermStale},
-	{txn.ErrInvalidState, 400, api.CodeInvalidState},
-	{txn.ErrMissingCandidate, 400, api.CodeMissingCandidateID},
-	{txn.ErrMissingEndpoint, 400, api.CodeMissingEndpoint},
-	{txn.ErrMissingHash, 400, api.CodeMissingBackendHash},
-	{txn.ErrUnknownParticipant, 400, api.CodeInvalidParticipant},
-	{txn.ErrUnavailable, 503, api.CodeTCUnavailable},
-	{names.ErrReserved, 400, api.CodeInvalidNamespace},
-	{index.ErrInvalidCursor, 400, api.CodeInvalidCursor},
-	{index.ErrEngineUnavailable, 400, api.CodeQueryEngineUnavailable},
-	{index.ErrInvalidConfig, 400, api.CodeInvalidNamespaceRequest},
-	{index.ErrConfigConflict, 409, api.CodeNamespaceConfigConflict},
-	{index.ErrFlushBusy, 409, api.CodeIndexFlushBusy},
-	{index.ErrDocumentTooLarge, 413, api.CodeDocumentTooLarge},
-	{index.ErrClosed, 503, api.CodeUnavailable},
-	{index.ErrUnavailable, 503, api.CodeUnavailable},
-	{context.DeadlineExceeded, 503, api.CodeUnavailable},
-	{context.Canceled, 503, api.CodeUnavailable},
+	// Corruption wins over whatever wraps it: retrying cannot help.
+	{err: store.ErrCorrupt, status: 500, code: api.CodeInternal, detail: detailCorrupt},
+	{err: store.ErrClosed, status: 503, code: api.CodeUnavailable, detail: "storage is closed: the server is shutting down", retryAfter: time.Second},
+	{err: keyspace.ErrLeaseRequired, status: 403, code: api.CodeLeaseRequired},
+	{err: keyspace.ErrLeaseExpired, status: 403, code: api.CodeLeaseExpired},
+	{err: keyspace.ErrFencingMismatch, status: 403, code: api.CodeFencingMismatch},
+	{err: keyspace.ErrMissingTxn, status: 400, code: api.CodeMissingTxn},
+	{err: keyspace.ErrTxnMismatch, status: 409, code: api.CodeTxnMismatch},
+	{err: keyspace.ErrAlreadyExists, status: 409, code: api.CodeAlreadyExists},
+	{err: keyspace.ErrVersionConflict, status: 409, code: api.CodeVersionConflict},
+	{err: keyspace.ErrETagMismatch, status: 409, code: api.CodeETagMismatch},
+	{err: keyspace.ErrWaiting, status: 409, code: api.CodeWaiting},
+	{err: keyspace.ErrConflict, status: 409, code: api.CodeCASMismatch},
+	{err: keyspace.ErrDraining, status: 503, code: api.CodeShutdownDraining, detail: "server is draining existing leases"},
+	{err: keyspace.ErrUnavailable, status: 503, code: api.CodeUnavailable, detail: "key temporarily unavailable; retry"},
+	// A transaction's stale delivery wraps the queue error that found it.
+	{err: txn.ErrQueueLeaseMismatch, status: 409, code: api.CodeQueueLeaseMismatch},
+	{err: queues.ErrNotFound, status: 404, code: api.CodeNotFound},
+	// An ack, nack or extend by a delivery that is not the message's
+	// current one is 409 queue_message_lease_mismatch (lockd v0.9); an
+	// expired current delivery is 403 lease_expired.
+	{err: queues.ErrLeaseRequired, status: 409, code: api.CodeQueueLeaseMismatch},
+	{err: queues.ErrFencingMismatch, status: 409, code: api.CodeQueueLeaseMismatch},
+	{err: queues.ErrTxnMismatch, status: 409, code: api.CodeQueueLeaseMismatch},
+	{err: queues.ErrLeaseExpired, status: 403, code: api.CodeLeaseExpired},
+	{err: queues.ErrMetaChanged, status: 409, code: api.CodeCASMismatch},
+	{err: queues.ErrEmpty, status: 409, code: api.CodeWaiting},
+	{err: queues.ErrStateBusy, status: 409, code: api.CodeWaiting},
+	{err: queues.ErrReadOnly, status: 400, code: api.CodeInvalidQueue},
+	{err: queues.ErrNoState, status: 501, code: api.CodeQueueDisabled, detail: "workflow state is not configured on this server"},
+	{err: queues.ErrConflict, status: 409, code: api.CodeCASMismatch},
+	{err: queues.ErrUnavailable, status: 503, code: api.CodeUnavailable, detail: "queue temporarily unavailable; retry"},
+	{err: keyspace.ErrAttachmentTooLarge, status: 413, code: api.CodeAttachmentTooLarge},
+	{err: keyspace.ErrAttachmentNotFound, status: 404, code: api.CodeAttachmentNotFound},
+	{err: keyspace.ErrExpectedSHA256, status: 409, code: api.CodeExpectedSHAMismatch},
+	{err: keyspace.ErrExpectedBytes, status: 409, code: api.CodeExpectedLenMismatch},
+	{err: keyspace.ErrInvalidAttachmentName, status: 400, code: api.CodeInvalidAttachmentName},
+	{err: keyspace.ErrAborted, status: 409, code: api.CodeTxnAborted},
+	{err: txn.ErrAborted, status: 409, code: api.CodeTxnAborted},
+	{err: txn.ErrNotFound, status: 404, code: api.CodeTxnNotFound},
+	{err: txn.ErrDecided, status: 409, code: api.CodeTxnMismatch},
+	{err: txn.ErrPending, status: 409, code: api.CodeTxnPending},
+	{err: txn.ErrStaleTerm, status: 409, code: api.CodeTCTermStale},
+	{err: txn.ErrInvalidState, status: 400, code: api.CodeInvalidState},
+	{err: txn.ErrMissingCandidate, status: 400, code: api.CodeMissingCandidateID},
+	{err: txn.ErrMissingEndpoint, status: 400, code: api.CodeMissingEndpoint},
+	{err: txn.ErrMissingHash, status: 400, code: api.CodeMissingBackendHash},
+	{err: txn.ErrUnknownParticipant, status: 400, code: api.CodeInvalidParticipant},
+	{err: txn.ErrUnavailable, status: 503, code: api.CodeTCUnavailable, detail: "transaction coordinator temporarily unavailable; retry"},
+	{err: names.ErrReserved, status: 400, code: api.CodeInvalidNamespace},
+	{err: index.ErrInvalidCursor, status: 400, code: api.CodeInvalidCursor},
+	{err: index.ErrEngineUnavailable, status: 400, code: api.CodeQueryEngineUnavailable},
+	{err: index.ErrInvalidConfig, status: 400, code: api.CodeInvalidNamespaceRequest},
+	{err: index.ErrConfigConflict, status: 409, code: api.CodeNamespaceConfigConflict},
+	{err: index.ErrFlushBusy, status: 409, code: api.CodeIndexFlushBusy},
+	{err: index.ErrDocumentTooLarge, status: 413, code: api.CodeDocumentTooLarge},
+	{err: index.ErrClosed, status: 503, code: api.CodeUnavailable, detail: "index is closed: the server is shutting down"},
+	{err: index.ErrUnavailable, status: 503, code: api.CodeUnavailable, detail: "index temporarily unavailable; retry"},
+	// A request that ran out of time answers like lockd v0.9: 409 waiting,
+	// retry in a second.
+	{err: context.DeadlineExceeded, status: 409, code: api.CodeWaiting, detail: "request deadline exceeded; retry", retryAfter: time.Second},
+	{err: context.Canceled, status: 503, code: api.CodeUnavailable, detail: "request cancelled: the server is shutting down"},
 }
 
-// toHTTP classifies err; unknown errors are 500 internal_error.
+// detailCorrupt is the client's view of a corrupt record: which record, and
+// why, is in the server's log under the request's correlation id.
+const detailCorrupt = "a stored record is corrupt; the server logged it under this request's correlation id"
+
+// toHTTP classifies err; unknown errors are 500 internal_error. The detail
+// of a 5xx never carries err's text (store keys, paths, causes).
 func toHTTP(err error) *httpError {
 	var he *httpError
 	if errors.As(err, &he) {
@@ -107,25 +143,40 @@ func toHTTP(err error) *httpError {
 	out := &httpError{status: 500, code: api.CodeInternal, detail: "internal server error"}
 	for _, m := range domainErrors {
 		if errors.Is(err, m.err) {
-			out = &httpError{status: m.status, code: m.code, detail: err.Error()}
+			out = &httpError{status: m.status, code: m.code, detail: m.detail, retryAfter: m.retryAfter}
+			if out.detail == "" {
+				out.detail = err.Error()
+			}
 			break
 		}
 	}
-	var ke *keyspace.Error
-	if errors.As(err, &ke) {
-		if ke.Detail != "" {
-			out.detail = ke.Detail
+	var de *domainerr.Error
+	if errors.As(err, &de) && !errors.Is(err, store.ErrCorrupt) {
+		if de.Detail != "" {
+			out.detail = de.Detail
 		}
-		out.retryAfter, out.version, out.etag = ke.RetryAfter, ke.CurrentVersion, ke.CurrentETag
-	}
-	var qe *queues.Error
-	if errors.As(err, &qe) {
-		if qe.Detail != "" {
-			out.detail = qe.Detail
+		out.version, out.etag = de.CurrentVersion, de.CurrentETag
+		if de.RetryAfter > 0 {
+			out.retryAfter = de.RetryAfter
 		}
-		out.retryAfter = qe.RetryAfter
 	}
 	return out
+}
+
+// corruptRecords counts requests that met a corrupt stored record.
+var corruptRecords = metrics.NewCounter("lockd_corrupt_records_total")
+
+// logFailure logs a 5xx with its full cause; a corrupt record is logged
+// loudly, as it needs an operator.
+func (s *Server) logFailure(route, cid string, err error, he *httpError) {
+	switch {
+	case errors.Is(err, store.ErrCorrupt):
+		corruptRecords.Inc()
+		s.log.Error().Err(err).Str("route", route).Str("correlation_id", cid).Bool("corrupt", true).
+			Msg("CORRUPT STORED RECORD: the request failed and will fail again until the record is repaired or removed")
+	case he.status >= 500:
+		s.log.Error().Err(err).Str("route", route).Str("correlation_id", cid).Msg("request failed")
+	}
 }
 
 func writeError(ctx *fasthttp.RequestCtx, he *httpError) {

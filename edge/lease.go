@@ -99,6 +99,10 @@ func (s *Server) keepAlive(c *call) error {
 	if req.LeaseID == "" {
 		return badRequest(api.CodeMissingLease, "lease_id required")
 	}
+	if isQueueStateKey(ref.Key) {
+		return fail(403, api.CodeQueueStateKeepaliveUnsupported,
+			"a queue message's workflow state lives as long as its delivery: extend the message instead")
+	}
 	txn := first(c.header(api.HeaderTxnID), req.TxnID)
 	exp, err := s.keys.KeepAlive(c.ctx, keyspace.KeepAliveRequest{
 		Ref: ref, LeaseProof: keyspace.LeaseProof{LeaseID: req.LeaseID, Fencing: fencing, TxnID: txn},
@@ -169,6 +173,13 @@ func (s *Server) describe(c *call) error {
 	}
 	writeJSON(c.RequestCtx, 200, resp)
 	return nil
+}
+
+// isQueueStateKey reports a message's workflow state key,
+// "q/QUEUE/state/ID" (queues.StateKey).
+func isQueueStateKey(key string) bool {
+	parts := strings.Split(key, "/")
+	return len(parts) == 4 && parts[0] == "q" && parts[2] == "state"
 }
 
 func meta(hidden bool) api.MetadataAttributes {

@@ -10,6 +10,23 @@ import (
 	"github.com/lockdhq/lockd/sdk/api"
 )
 
+// encodedSize is the length of v's compact JSON (HTML not escaped), as
+// the key service stores it.
+func encodedSize(v any) int64 {
+	var n countingWriter
+	enc := json.NewEncoder(&n)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return max(int64(n)-1, 0) // without the encoder's newline
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
+
 // mutate applies LQL mutations to the lease holder's view of the state
 // and stages the result like /v1/update.
 func (s *Server) mutate(c *call) error {
@@ -54,6 +71,9 @@ func (s *Server) mutate(c *call) error {
 		out, err := lql.Apply(doc, muts, time.Now)
 		if err != nil {
 			return nil, badRequest(api.CodeInvalidMutations, err.Error())
+		}
+		if n := encodedSize(out); n > s.cfg.JSONMax {
+			return nil, documentTooLarge(s.cfg.JSONMax)
 		}
 		return out, nil
 	})

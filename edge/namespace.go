@@ -1,8 +1,6 @@
 package edge
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -28,10 +26,8 @@ func (s *Server) indexFlush(c *call) error {
 		return err
 	}
 	var req api.IndexFlushRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-			return badRequest(api.CodeInvalidBody, "failed to decode request: "+err.Error())
-		}
+	if err := c.decodeStrictBytes(body, &req, true); err != nil {
+		return err
 	}
 	if v := c.query("namespace"); v != "" {
 		req.Namespace = v
@@ -106,8 +102,8 @@ func (s *Server) saveNamespace(c *call, ns string) (index.Config, string, string
 		return index.Config{}, "", "", err
 	}
 	var req namespaceBody
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-		return index.Config{}, "", "", badRequest(api.CodeInvalidBody, err.Error())
+	if err := c.decodeStrictBytes(body, &req, false); err != nil {
+		return index.Config{}, "", "", err
 	}
 	if strings.TrimSpace(req.Namespace) != "" {
 		if ns, err = s.resolveNamespace(req.Namespace); err != nil {

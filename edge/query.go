@@ -18,7 +18,8 @@ import (
 // queryRoutes registers /v1/query, /v1/index/flush, /v1/namespace and
 // /v1/mutate.
 func (s *Server) queryRoutes(add addFunc) {
-	add("/v1/query", "query", "POST", s.queryHandler)
+	// lockd v0.9 does not check the method of /v1/query (WIRE-FACTS).
+	add("/v1/query", "query", "", s.queryHandler)
 	add("/v1/index/flush", "index_flush", "POST", s.indexFlush)
 	add("/v1/namespace", "namespace", "GET,POST", s.namespaceConfig)
 	add("/v1/mutate", "mutate", "POST", s.mutate)

@@ -56,6 +56,17 @@ func (c *call) queueRef(ns, queue string) (queues.Ref, error) {
 	return queues.Ref{Namespace: ns, Queue: name, DLQ: dlq}, nil
 }
 
+// deliveryRef is queueRef for ack, nack and extend, which name a bad
+// queue invalid_queue_key (as lockd v0.9).
+func (c *call) deliveryRef(ns, queue string) (queues.Ref, error) {
+	ref, err := c.queueRef(ns, queue)
+	var he *httpError
+	if errors.As(err, &he) && he.code == api.CodeInvalidQueue {
+		he.code = api.CodeInvalidQueueKey
+	}
+	return ref, err
+}
+
 // maxSeconds bounds wire durations so that they cannot overflow.
 const maxSeconds = 1 << 32
 
@@ -111,7 +122,7 @@ func (s *Server) queueAck(c *call) error {
 	if req.Queue == "" || req.MessageID == "" || req.LeaseID == "" {
 		return badRequest(api.CodeMissingFields, "queue, message_id, lease_id are required")
 	}
-	ref, err := c.queueRef(first(req.Namespace, c.query("namespace")), req.Queue)
+	ref, err := c.deliveryRef(first(req.Namespace, c.query("namespace")), req.Queue)
 	if err != nil {
 		return err
 	}
@@ -153,11 +164,12 @@ func (s *Server) queueNack(c *call) error {
 	if req.Queue == "" || req.MessageID == "" || req.LeaseID == "" || req.MetaETag == "" {
 		return badRequest(api.CodeMissingFields, "queue, message_id, lease_id, meta_etag are required")
 	}
-	intent := queues.NackIntent(req.Intent)
+	// lockd v0.9 trims and lower-cases the intent.
+	intent := queues.NackIntent(strings.ToLower(strings.TrimSpace(string(req.Intent))))
 	if intent != "" && intent != queues.IntentFailure && intent != queues.IntentDefer {
-		return badRequest(api.CodeInvalidBody, `intent must be "failure" or "defer"`)
+		return badRequest(api.CodeInvalidNackIntent, `intent must be "failure" or "defer"`)
 	}
-	ref, err := c.queueRef(first(req.Namespace, c.query("namespace")), req.Queue)
+	ref, err := c.deliveryRef(first(req.Namespace, c.query("namespace")), req.Queue)
 	if err != nil {
 		return err
 	}
@@ -199,7 +211,7 @@ func (s *Server) queueExtend(c *call) error {
 	if req.Queue == "" || req.MessageID == "" || req.LeaseID == "" || req.MetaETag == "" {
 		return badRequest(api.CodeMissingFields, "queue, message_id, lease_id, meta_etag are required")
 	}
-	ref, err := c.queueRef(first(req.Namespace, c.query("namespace")), req.Queue)
+	ref, err := c.deliveryRef(first(req.Namespace, c.query("namespace")), req.Queue)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func (d *enqueueDecoder) readMeta(p *multipart.Part) error {
 	if d.early != nil {
 		r, err := d.early.Reader()
 		if err != nil {
-			return err
+			return internalError("could not read the buffered payload", err)
 		}
 		return d.deliver(r, d.earlyType)
 	}
@@ -134,8 +134,12 @@ func decodeEnqueueMeta(b []byte) (api.EnqueueRequest, error) {
 func (d *enqueueDecoder) spoolPayload(p *multipart.Part) error {
 	d.early = spool.New(d.spoolMem, "")
 	d.earlyType = p.Header.Get("Content-Type")
-	if _, err := io.Copy(d.early, p); err != nil {
-		return badRequest(api.CodeMultipartError, "read payload part: "+err.Error())
+	br := &bodyReader{r: p}
+	if _, err := io.Copy(spoolWriter{d.early}, br); err != nil {
+		if br.err != nil && !errors.Is(br.err, io.EOF) {
+			return badRequest(api.CodeMultipartError, "read payload part: "+br.err.Error())
+		}
+		return internalError("could not buffer the payload", err)
 	}
 	return nil
 }

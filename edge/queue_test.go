@@ -123,13 +123,13 @@ func TestQueueBadInput(t *testing.T) {
 			{"ack empty body", s.Do("POST", "/v1/queue/ack", nil), 400, api.CodeInvalidBody},
 			{"ack missing fields", s.Do("POST", "/v1/queue/ack", `{"queue":"bad"}`), 400, api.CodeMissingFields},
 			{"ack unknown message", ack(s, d.Message, "message_id", "0190d1f2-0000-7000-8000-000000000000"), 404, api.CodeNotFound},
-			{"ack wrong lease", ack(s, d.Message, "lease_id", "other"), 403, api.CodeLeaseRequired},
-			{"ack stale fencing", ack(s, d.Message, "fencing_token", d.FencingToken+1), 403, api.CodeFencingMismatch},
+			{"ack wrong lease", ack(s, d.Message, "lease_id", "other"), 409, api.CodeQueueLeaseMismatch},
+			{"ack stale fencing", ack(s, d.Message, "fencing_token", d.FencingToken+1), 409, api.CodeQueueLeaseMismatch},
 			{"ack negative fencing", ack(s, d.Message, "fencing_token", -1), 400, api.CodeInvalidFencingToken},
-			{"ack txn mismatch", ack(s, d.Message, "txn_id", "d0000000000000000000"), 409, api.CodeTxnMismatch},
+			{"ack txn mismatch", ack(s, d.Message, "txn_id", "d0000000000000000000"), 409, api.CodeQueueLeaseMismatch},
 			{"ack stale meta etag", ack(s, d.Message, "meta_etag", "stale"), 409, api.CodeCASMismatch},
 			{"nack without meta etag", nack(s, d.Message, "meta_etag", ""), 400, api.CodeMissingFields},
-			{"nack bad intent", nack(s, d.Message, "intent", "later"), 400, api.CodeInvalidBody},
+			{"nack bad intent", nack(s, d.Message, "intent", "later"), 400, api.CodeInvalidNackIntent},
 			{"extend without meta etag", s.Do("POST", "/v1/queue/extend", with(ackBody(d.Message), "meta_etag", "")), 400, api.CodeMissingFields},
 			{"stats without queue", s.Do("POST", "/v1/queue/stats", nil), 400, api.CodeMissingQueue},
 			{"requeue without ids", s.Do("POST", "/v1/queue/dlq/requeue", `{"queue":"bad"}`), 400, api.CodeMissingFields},
@@ -190,7 +190,7 @@ func TestQueueVisibilityTimeoutRedelivers(t *testing.T) {
 		if second.MessageID != first.MessageID || second.Attempts != 2 || second.FailureAttempts != 1 || second.FencingToken <= first.FencingToken {
 			t.Fatalf("redelivery %+v after %+v", second.Message, first.Message)
 		}
-		wantError(t, ack(s, first.Message), 403, api.CodeLeaseRequired) // the old delivery is stale
+		wantError(t, ack(s, first.Message), 409, api.CodeQueueLeaseMismatch) // the old delivery is stale
 		mustOK(t, ack(s, second.Message), "ack redelivery")
 	})
 }

@@ -125,9 +125,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	}
 	if err := rt.h(c); err != nil {
 		he := toHTTP(err)
-		if he.status >= 500 {
-			s.log.Error().Err(err).Str("route", rt.name).Str("correlation_id", c.cid).Msg("request failed")
-		}
+		s.logFailure(rt.name, c.cid, err, he)
 		writeError(ctx, he)
 	}
 }

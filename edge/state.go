@@ -167,7 +167,7 @@ const smallState = 64 << 10
 func (s *Server) readState(c *call, exp expectation) (compacted, error) {
 	limit := s.cfg.JSONMax
 	if cl := c.Request.Header.ContentLength(); cl > 0 && int64(cl) > limit {
-		return compacted{}, fail(413, api.CodePayloadTooLarge, fmt.Sprintf("state exceeds %d bytes", limit))
+		return compacted{}, documentTooLarge(limit)
 	}
 	if cl := c.Request.Header.ContentLength(); cl >= 0 && cl <= smallState {
 		return readSmallState(c, exp, cl, limit)
@@ -178,11 +178,12 @@ func (s *Server) readState(c *call, exp expectation) (compacted, error) {
 	}
 	out := compacted{body: spool.New(s.cfg.SpoolMemory, "")}
 	sum := sha256.New()
+	w := io.MultiWriter(spoolWriter{out.body}, sum)
 	var err error
 	if cl := c.Request.Header.ContentLength(); cl >= 0 && cl <= 1<<20 {
-		err = compactSmall(io.MultiWriter(out.body, sum), raw, limit)
+		err = compactSmall(w, raw, limit)
 	} else {
-		_, err = jsonutil.CompactStream(io.MultiWriter(out.body, sum), raw, limit)
+		_, err = jsonutil.CompactStream(w, raw, limit)
 	}
 	if err == nil {
 		err = exp.check(raw)
@@ -239,11 +240,38 @@ func compactSmall(w io.Writer, r io.Reader, limit int64) error {
 	return err
 }
 
+// documentTooLarge answers a state document over --json-max (lockd v0.9:
+// 413 document_too_large).
+func documentTooLarge(limit int64) *httpError {
+	return fail(413, api.CodeDocumentTooLarge, fmt.Sprintf("state document exceeds %d bytes (--json-max)", limit))
+}
+
+// spoolError is a failure to buffer a request body on the server (a full
+// disk, say): the server's fault, not the client's.
+type spoolError struct{ err error }
+
+func (e spoolError) Error() string { return "spool request body: " + e.err.Error() }
+func (e spoolError) Unwrap() error { return e.err }
+
+// spoolWriter marks the errors of w as spoolErrors.
+type spoolWriter struct{ w io.Writer }
+
+func (s spoolWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		err = spoolError{err}
+	}
+	return n, err
+}
+
 func stateError(err error, limit int64) error {
 	var se *jsonutil.SyntaxError
+	var spe spoolError
 	switch {
+	case errors.As(err, &spe):
+		return internalError("could not buffer the request body", err)
 	case errors.Is(err, jsonutil.ErrTooLarge):
-		return fail(413, api.CodePayloadTooLarge, fmt.Sprintf("state exceeds %d bytes", limit))
+		return documentTooLarge(limit)
 	case errors.Is(err, jsonutil.ErrEmpty):
 		return badRequest(api.CodeInvalidBody, "json: empty input")
 	case errors.As(err, &se):
@@ -345,6 +373,9 @@ func (s *Server) remove(c *call) error {
 	return nil
 }
 
+// maxMetadataBody bounds /v1/metadata bodies (4 KiB, as lockd v0.9).
+const maxMetadataBody = 4 << 10
+
 func (s *Server) metadata(c *call) error {
 	ref, err := c.queryRef(api.CodeMissingKey)
 	if err != nil {
@@ -363,7 +394,11 @@ func (s *Server) metadata(c *call) error {
 		return err
 	}
 	var body api.MetadataMutation
-	if err := c.decodeStrict(&body, true); err != nil {
+	raw, err := c.readBody(maxMetadataBody)
+	if err == nil {
+		err = c.decodeStrictBytes(raw, &body, true)
+	}
+	if err != nil {
 		var he *httpError
 		if errors.As(err, &he) && he.code == api.CodeInvalidBody {
 			he.code = api.CodeInvalidMetadata

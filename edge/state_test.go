@@ -156,7 +156,7 @@ func TestBadInput(t *testing.T) {
 			{"update bad json", "POST", "/v1/update?key=bad", `{"a":}`, l.headers(), 400, api.CodeInvalidBody},
 			{"update empty", "POST", "/v1/update?key=bad", ``, l.headers(), 400, api.CodeInvalidBody},
 			{"update two values", "POST", "/v1/update?key=bad", `1 2`, l.headers(), 400, api.CodeInvalidBody},
-			{"update too large", "POST", "/v1/update?key=bad", `"` + strings.Repeat("x", 2000) + `"`, l.headers(), 413, api.CodePayloadTooLarge},
+			{"update too large", "POST", "/v1/update?key=bad", `"` + strings.Repeat("x", 2000) + `"`, l.headers(), 413, api.CodeDocumentTooLarge},
 			{"get no key", "POST", "/v1/get", ``, nil, 400, api.CodeMissingParams},
 			{"get no fencing", "POST", "/v1/get?key=bad", ``, []string{api.HeaderLeaseID, l.LeaseID}, 400, api.CodeMissingFencingToken},
 			{"get no lease", "POST", "/v1/get?key=bad", ``, []string{api.HeaderFencingToken, "1"}, 400, api.CodeMissingParams},

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 
 	"github.com/rs/xid"
@@ -50,12 +51,9 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 	if err := c.decodeLenient(&req); err != nil {
 		return txn.DecideRequest{}, err
 	}
-	id := first(req.TxnID, c.query("txn_id"))
-	if id == "" {
-		return txn.DecideRequest{}, badRequest(api.CodeMissingTxnID, "txn_id required")
-	}
-	if _, err := xid.FromString(id); err != nil {
-		return txn.DecideRequest{}, badRequest(api.CodeInvalidTxnID, "txn_id must be a valid xid")
+	id, err := txnID(first(req.TxnID, c.query("txn_id")))
+	if err != nil {
+		return txn.DecideRequest{}, err
 	}
 	if state == "" {
 		state = txn.State(strings.ToLower(first(req.State, c.query("state"))))
@@ -65,6 +63,13 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 	}
 	out := txn.DecideRequest{TxnID: id, State: state, Term: uint64(req.TCTerm), ExpiresAt: req.ExpiresAtUnix}
 	for _, p := range req.Participants {
+		// Unlike other requests, a participant names its namespace.
+		if strings.TrimSpace(p.Namespace) == "" {
+			return txn.DecideRequest{}, badRequest(api.CodeInvalidNamespace, "participant namespace required")
+		}
+		if p.BackendHash != "" && strings.TrimSpace(p.BackendHash) == "" {
+			return txn.DecideRequest{}, badRequest(api.CodeInvalidBackendHash, "participant backend_hash is blank")
+		}
 		ref, err := c.ref(p.Namespace, p.Key, api.CodeInvalidKey)
 		if err != nil {
 			return txn.DecideRequest{}, err
@@ -72,6 +77,18 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 		out.Participants = append(out.Participants, txn.Participant{Namespace: ref.Namespace, Key: ref.Key})
 	}
 	return out, nil
+}
+
+// txnID checks a required transaction id: present and an xid.
+func txnID(id string) (string, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", badRequest(api.CodeMissingTxnID, "txn_id required")
+	}
+	if _, err := xid.FromString(id); err != nil {
+		return "", badRequest(api.CodeInvalidTxnID, "txn_id must be a valid xid")
+	}
+	return id, nil
 }
 
 func (s *Server) txnDecide(c *call) error {
@@ -107,9 +124,9 @@ func (s *Server) txnReplay(c *call) error {
 	if err := c.decodeLenient(&req); err != nil {
 		return err
 	}
-	id := first(req.TxnID, c.query("txn_id"))
-	if id == "" {
-		return badRequest(api.CodeMissingTxnID, "txn_id required")
+	id, err := txnID(first(req.TxnID, c.query("txn_id")))
+	if err != nil {
+		return err
 	}
 	st, err := s.txns.Replay(c.ctx, id)
 	if err != nil {
@@ -175,6 +192,9 @@ func (s *Server) tcAnnounce(c *call) error {
 	if err := c.decodeLenient(&req); err != nil {
 		return err
 	}
+	if err := selfEndpoint(req.SelfEndpoint); err != nil {
+		return err
+	}
 	eps, exp, err := s.txns.Announce(c.ctx, c.identity(req.SelfEndpoint), req.SelfEndpoint)
 	if err != nil {
 		return err
@@ -189,6 +209,9 @@ func (s *Server) tcLeave(c *call) error {
 		SelfEndpoint string `json:"self_endpoint"`
 	}
 	if err := c.decodeLenient(&req); err != nil {
+		return err
+	}
+	if err := selfEndpoint(req.SelfEndpoint); err != nil {
 		return err
 	}
 	eps, err := s.txns.Leave(c.ctx, c.identity(req.SelfEndpoint))
@@ -208,6 +231,23 @@ func (s *Server) tcList(c *call) error {
 	return nil
 }
 
+// selfEndpoint checks the endpoint a TC member announces.
+func selfEndpoint(ep string) error {
+	if strings.TrimSpace(ep) == "" {
+		return badRequest(api.CodeMissingSelfEndpoint, "self_endpoint required")
+	}
+	if !validEndpoint(ep) {
+		return badRequest(api.CodeInvalidSelfEndpoint, "self_endpoint must be an http(s) URL")
+	}
+	return nil
+}
+
+// validEndpoint reports an absolute http(s) URL with a host.
+func validEndpoint(ep string) bool {
+	u, err := url.Parse(strings.TrimSpace(ep))
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 // identity names the caller for cluster membership: its client
 // certificate once mTLS is on, else the endpoint it announces.
 func (c *call) identity(fallback string) string {
@@ -222,6 +262,10 @@ func (s *Server) tcRMEdit(add bool) handler {
 		var req api.TCRMRegisterRequest
 		if err := c.decodeLenient(&req); err != nil {
 			return err
+		}
+		// missing_backend_hash comes first (txn.Service checks it).
+		if strings.TrimSpace(req.BackendHash) != "" && req.Endpoint != "" && !validEndpoint(req.Endpoint) {
+			return badRequest(api.CodeInvalidEndpoint, "endpoint must be an http(s) URL")
 		}
 		edit := s.txns.UnregisterRM
 		if add {

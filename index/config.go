@@ -75,11 +75,11 @@ func (s *Service) LoadConfig(ctx context.Context, ns string) (Config, string, er
 		return DefaultConfig(), "", nil
 	}
 	if err != nil {
-		return Config{}, "", fmt.Errorf("%w: load config: %v", ErrUnavailable, err)
+		return Config{}, "", fmt.Errorf("%w: load config: %w", ErrUnavailable, err)
 	}
 	c := DefaultConfig()
 	if err := json.Unmarshal(rec.Value, &c); err != nil {
-		return Config{}, "", fmt.Errorf("%w: corrupt config of %s: %v", ErrUnavailable, ns, err)
+		return Config{}, "", fmt.Errorf("index: config of %s: %w: %w", ns, store.ErrCorrupt, err)
 	}
 	if c, err = c.apply(ConfigPatch{}); err != nil {
 		return DefaultConfig(), rec.ETag, nil
@@ -110,7 +110,7 @@ func (s *Service) SaveConfig(ctx context.Context, ns string, patch ConfigPatch, 
 		return Config{}, "", ErrConfigConflict
 	}
 	if err != nil {
-		return Config{}, "", fmt.Errorf("%w: save config: %v", ErrUnavailable, err)
+		return Config{}, "", fmt.Errorf("%w: save config: %w", ErrUnavailable, err)
 	}
 	if next.Preferred == EngineIndex && !s.opt.Disabled {
 		s.wakeNamespace(ns)

@@ -37,7 +37,7 @@ func DecodeCursor(c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(rest)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidCursor, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalidCursor, err)
 	}
 	if len(b) == 0 {
 		return "", fmt.Errorf("%w: empty key", ErrInvalidCursor)

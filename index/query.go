@@ -180,7 +180,7 @@ func (s *Service) indexOr(ctx context.Context, req Request, fallback Fallback) (
 			return EngineIndex, nil
 		}
 		if _, err := s.Flush(ctx, req.Namespace); err != nil {
-			return "", fmt.Errorf("%w: waiting for the index: %v", ErrEngineUnavailable, err)
+			return "", fmt.Errorf("%w: waiting for the index: %w", ErrEngineUnavailable, err)
 		}
 		return EngineIndex, nil
 	}

@@ -67,7 +67,7 @@ func (s *Service) eachKey(ctx context.Context, prefix string, lk lookup, after s
 	for {
 		keys, err := s.st.List(ctx, prefix, cursor, listPage)
 		if err != nil {
-			return fmt.Errorf("%w: list postings: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: list postings: %w", ErrUnavailable, err)
 		}
 		for _, k := range keys {
 			rest := k[len(prefix):]

@@ -156,7 +156,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.mu.Lock()
 		s.unknown = true
 		s.mu.Unlock()
-		return fmt.Errorf("%w: list namespaces: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: list namespaces: %w", ErrUnavailable, err)
 	}
 	for _, ns := range nss {
 		if err := s.open(ctx, ns); err != nil {
@@ -181,7 +181,7 @@ func (s *Service) open(ctx context.Context, ns string) error {
 	if m.State == "clean" {
 		b, _ := json.Marshal(meta{State: "open", Seq: m.Seq})
 		if _, err := s.st.Put(ctx, metaKey(ns), b, store.Cond{}); err != nil {
-			return fmt.Errorf("%w: open %s: %v", ErrUnavailable, ns, err)
+			return fmt.Errorf("%w: open %s: %w", ErrUnavailable, ns, err)
 		}
 	}
 	s.mu.Lock()
@@ -197,7 +197,7 @@ func (s *Service) readMeta(ctx context.Context, ns string) (meta, error) {
 		return meta{}, nil
 	}
 	if err != nil {
-		return meta{}, fmt.Errorf("%w: read meta of %s: %v", ErrUnavailable, ns, err)
+		return meta{}, fmt.Errorf("%w: read meta of %s: %w", ErrUnavailable, ns, err)
 	}
 	var m meta
 	if json.Unmarshal(rec.Value, &m) != nil || m.State == "" {

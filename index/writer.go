@@ -91,7 +91,7 @@ func (s *Service) readView(ctx context.Context, v keyspace.View) ([]byte, error)
 	defer r.Close()
 	b, err := io.ReadAll(io.LimitReader(r, s.opt.DocMax+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read state: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: read state: %w", ErrUnavailable, err)
 	}
 	if int64(len(b)) > s.opt.DocMax {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrDocumentTooLarge, s.opt.DocMax)
@@ -106,7 +106,7 @@ func (s *Service) readEntry(ctx context.Context, ns, key string) (entry, bool, e
 		return entry{}, false, nil
 	}
 	if err != nil {
-		return entry{}, false, fmt.Errorf("%w: read entry: %v", ErrUnavailable, err)
+		return entry{}, false, fmt.Errorf("%w: read entry: %w", ErrUnavailable, err)
 	}
 	var e entry
 	if err := json.Unmarshal(rec.Value, &e); err != nil {
@@ -177,7 +177,7 @@ func (s *Service) write(ctx context.Context, ns string, lists []opList, seq uint
 	if s.batch != nil {
 		_, _, err := s.batch.Apply(ctx, ops)
 		if err != nil {
-			return fmt.Errorf("%w: index batch: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: index batch: %w", ErrUnavailable, err)
 		}
 		return nil
 	}
@@ -189,7 +189,7 @@ func (s *Service) write(ctx context.Context, ns string, lists []opList, seq uint
 			_, err = s.st.Put(ctx, op.Key, op.Value, store.Cond{})
 		}
 		if err != nil {
-			return fmt.Errorf("%w: index write: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: index write: %w", ErrUnavailable, err)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -126,12 +127,12 @@ func (a *keyActor) load() error {
 		a.rec, a.etag = record{}, ""
 	case err != nil:
 		a.unpublish()
-		return fmt.Errorf("%w: load %s: %v", ErrUnavailable, a.recKey, err)
+		return fmt.Errorf("%w: load %s: %w", ErrUnavailable, a.recKey, err)
 	default:
 		r, derr := decodeRecord(rec.Value)
 		if derr != nil {
 			a.unpublish()
-			return fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, a.recKey, derr)
+			return fmt.Errorf("keyspace: load %s: %w", a.recKey, derr)
 		}
 		a.rec, a.etag = r, rec.ETag
 	}
@@ -157,10 +158,10 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 	if errors.Is(err, store.ErrConflict) {
 		a.loaded = false // reload before the next request
 		a.unpublish()
-		return nil, &Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
+		return nil, &domainerr.Error{Err: ErrConflict, Detail: "record changed in the store; retry"}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: write %s: %v", ErrUnavailable, a.recKey, err)
+		return nil, fmt.Errorf("%w: write %s: %w", ErrUnavailable, a.recKey, err)
 	}
 	a.rec, a.etag, a.last = next, tags[0], d
 	a.publish(d)
@@ -252,7 +253,7 @@ func (a *keyActor) timeoutWaiter(req *request) {
 }
 
 // waiting is the error for an acquire that found the lease held.
-func (a *keyActor) waiting(now time.Time) *Error {
+func (a *keyActor) waiting(now time.Time) *domainerr.Error {
 	e := a.rec.fail(ErrWaiting, "lease already held")
 	e.RetryAfter = time.Second
 	if l := a.rec.live(now); l != nil {

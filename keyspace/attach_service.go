@@ -75,7 +75,7 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (AttachResult, 
 		if m.over {
 			return AttachResult{}, fmt.Errorf("%w: limit is %d bytes", ErrAttachmentTooLarge, limit)
 		}
-		return AttachResult{}, fmt.Errorf("%w: upload: %v", ErrUnavailable, err)
+		return AttachResult{}, fmt.Errorf("%w: upload: %w", ErrUnavailable, err)
 	}
 	att.Size, att.SHA256 = m.n, hex.EncodeToString(m.h.Sum())
 	if err := checkExpected(req, att); err != nil {
@@ -185,7 +185,7 @@ func (s *Service) OpenAttachment(ctx context.Context, ref Ref, public bool, p Le
 			return *found, r, nil
 		}
 		if try >= 2 { // a commit replaced it between the lookup and the open
-			return Attachment{}, nil, fmt.Errorf("%w: open attachment: %v", ErrUnavailable, err)
+			return Attachment{}, nil, fmt.Errorf("%w: open attachment: %w", ErrUnavailable, err)
 		}
 	}
 }

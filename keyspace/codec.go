@@ -3,11 +3,11 @@ package keyspace
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/lockdhq/lockd/internal/bincodec"
+	"github.com/lockdhq/lockd/store"
 )
 
 // The key record is stored in a compact binary form (codecV1) because it is
@@ -17,7 +17,8 @@ import (
 
 const codecV1 = 0xB1
 
-var errCorrupt = errors.New("keyspace: corrupt record")
+// errCorrupt is the class of undecodable records: store.ErrCorrupt.
+var errCorrupt = fmt.Errorf("keyspace: %w", store.ErrCorrupt)
 
 // Presence bits of the record header.
 const (
@@ -132,8 +133,10 @@ func appendAttachments(b []byte, m map[string]*attachment) []byte {
 func decodeRecord(b []byte) (record, error) {
 	if len(b) > 0 && b[0] == '{' {
 		var r record
-		err := json.Unmarshal(b, &r)
-		return r, err
+		if err := json.Unmarshal(b, &r); err != nil {
+			return record{}, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		return r, nil
 	}
 	if len(b) == 0 || b[0] != codecV1 {
 		return record{}, fmt.Errorf("%w: unknown format", errCorrupt)

@@ -2,7 +2,8 @@ package keyspace
 
 import (
 	"errors"
-	"time"
+
+	"github.com/lockdhq/lockd/internal/domainerr"
 )
 
 // Sentinel errors. The edge maps each to an HTTP status and error code.
@@ -28,25 +29,9 @@ var (
 	ErrConflict = errors.New("keyspace: record changed concurrently")
 )
 
-// Error carries a sentinel (Err) and the diagnostics the API returns with
-// it.
-type Error struct {
-	Err            error
-	Detail         string
-	RetryAfter     time.Duration
-	CurrentVersion int64
-	CurrentETag    string
-}
+// Errors with diagnostics (retry hint, current version and etag) are
+// *domainerr.Error values wrapping one of the sentinels above.
 
-func (e *Error) Error() string {
-	if e.Detail != "" {
-		return e.Err.Error() + ": " + e.Detail
-	}
-	return e.Err.Error()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-func (r *record) fail(err error, detail string) *Error {
-	return &Error{Err: err, Detail: detail, CurrentVersion: r.Version, CurrentETag: r.ETag}
+func (r *record) fail(err error, detail string) *domainerr.Error {
+	return &domainerr.Error{Err: err, Detail: detail, CurrentVersion: r.Version, CurrentETag: r.ETag}
 }

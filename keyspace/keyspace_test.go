@@ -13,6 +13,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/store/mem"
 )
@@ -172,7 +173,7 @@ func TestCAS(t *testing.T) {
 	l = e.acquire("a")
 	stale, fresh := int64(7), int64(1)
 	_, err := e.svc.Update(ctx(t), keyspace.UpdateRequest{Ref: ref, LeaseProof: proof(l), IfVersion: &stale, Body: strings.NewReader(`1`), Size: 1, ETag: etag("1")})
-	var ke *keyspace.Error
+	var ke *domainerr.Error
 	if !errors.Is(err, keyspace.ErrVersionConflict) || !errors.As(err, &ke) || ke.CurrentVersion != 1 {
 		t.Fatalf("stale If-Version: %v", err)
 	}
@@ -231,7 +232,7 @@ func TestAcquireHeldAndIfNotExists(t *testing.T) {
 	e := newEnv(t)
 	l := e.acquire("a")
 	_, err := e.svc.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref, Owner: "b"})
-	var ke *keyspace.Error
+	var ke *domainerr.Error
 	if !errors.Is(err, keyspace.ErrWaiting) || !errors.As(err, &ke) || ke.RetryAfter != 30*time.Second {
 		t.Fatalf("held: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -70,7 +71,7 @@ func (s *Service) Scan(ctx context.Context, namespace, after string, fn func(Doc
 	visit := func(k string, value []byte) error {
 		r, err := decodeRecord(value)
 		if err != nil {
-			return fmt.Errorf("%w: scan: corrupt record %s: %v", ErrUnavailable, k, err)
+			return fmt.Errorf("keyspace: scan: record %s: %w", k, err)
 		}
 		if r.ETag == "" {
 			return nil
@@ -84,7 +85,7 @@ func (s *Service) Scan(ctx context.Context, namespace, after string, fn func(Doc
 	for {
 		keys, err := s.st.List(ctx, prefix, cursor, 500)
 		if err != nil {
-			return fmt.Errorf("%w: scan: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: scan: %w", ErrUnavailable, err)
 		}
 		if len(keys) == 0 {
 			return nil
@@ -95,7 +96,7 @@ func (s *Service) Scan(ctx context.Context, namespace, after string, fn func(Doc
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("%w: scan: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: scan: %w", ErrUnavailable, err)
 			}
 			if err := visit(k, rec.Value); err != nil {
 				return err
@@ -113,11 +114,11 @@ func (s *Service) ReadCommitted(ctx context.Context, ref Ref) (View, error) {
 		return View{NoState: true}, nil
 	}
 	if err != nil {
-		return View{}, fmt.Errorf("%w: read %s: %v", ErrUnavailable, RecordKey(ref), err)
+		return View{}, fmt.Errorf("%w: read %s: %w", ErrUnavailable, RecordKey(ref), err)
 	}
 	r, err := decodeRecord(rec.Value)
 	if err != nil {
-		return View{}, fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, RecordKey(ref), err)
+		return View{}, fmt.Errorf("keyspace: record %s: %w", RecordKey(ref), err)
 	}
 	return r.committedView(), nil
 }
@@ -153,7 +154,12 @@ func (s *Service) ReadDocument(ctx context.Context, v View) (any, error) {
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: decode state: %v", ErrUnavailable, err)
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// The stored state was validated JSON when written.
+			return nil, fmt.Errorf("keyspace: state of %s: %w: %w", v.ETag, store.ErrCorrupt, err)
+		}
+		return nil, fmt.Errorf("%w: decode state: %w", ErrUnavailable, err)
 	}
 	return doc, nil
 }
@@ -197,7 +203,7 @@ func (s *Service) Mutate(ctx context.Context, req MutateRequest, fn func(doc any
 		ifTag = v.ETag // the state must not change under us
 	}
 	if ifTag != "" && v.ETag != "" && trimQuotes(ifTag) != v.ETag {
-		return UpdateResult{}, &Error{Err: ErrETagMismatch, Detail: "current state etag does not match", CurrentETag: v.ETag}
+		return UpdateResult{}, &domainerr.Error{Err: ErrETagMismatch, Detail: "current state etag does not match", CurrentETag: v.ETag}
 	}
 	return s.Update(ctx, UpdateRequest{Ref: req.Ref, LeaseProof: req.LeaseProof, IfVersion: req.IfVersion, IfETag: ifTag,
 		Body: io.NopCloser(bytes.NewReader(body)), Size: int64(len(body)), ETag: sha256Hex(body)})

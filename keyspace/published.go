@@ -75,7 +75,7 @@ func (s *Service) publicView(ref Ref) (View, bool, error) {
 		return View{}, false, nil
 	}
 	if err := p.durable.Wait(); err != nil {
-		return View{}, true, fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+		return View{}, true, fmt.Errorf("%w: sync: %w", ErrUnavailable, err)
 	}
 	return p.view, true, nil
 }

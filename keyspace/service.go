@@ -17,6 +17,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -145,11 +146,11 @@ func (s *Service) ttl(d time.Duration) time.Duration {
 }
 
 // Acquire takes the lease on a key, waiting up to req.Wait for a holder to
-// release it. It returns an *Error wrapping ErrWaiting when the lease stays
+// release it. It returns a *domainerr.Error wrapping ErrWaiting when the lease stays
 // held and ErrAlreadyExists for IfNotExists on an existing key.
 func (s *Service) Acquire(ctx context.Context, req AcquireRequest) (Lease, error) {
 	if s.draining.Load() {
-		return Lease{}, &Error{Err: ErrDraining, Detail: "server is draining existing leases", RetryAfter: time.Second}
+		return Lease{}, &domainerr.Error{Err: ErrDraining, Detail: "server is draining existing leases", RetryAfter: time.Second}
 	}
 	op := &opAcquire{AcquireRequest: req, leaseID: xid.New().String(), txnID: req.TxnID}
 	if op.txnID == "" {
@@ -209,7 +210,7 @@ func (s *Service) OpenState(ctx context.Context, v View) (io.ReadCloser, error) 
 	}
 	r, _, err := s.st.OpenBlob(ctx, v.blob)
 	if err != nil {
-		return nil, fmt.Errorf("%w: open state: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: open state: %w", ErrUnavailable, err)
 	}
 	return r, nil
 }
@@ -242,7 +243,7 @@ func (s *Service) Update(ctx context.Context, req UpdateRequest) (UpdateResult, 
 		}
 		if _, err := s.st.WriteBlob(ctx, op.blob, req.Body); err != nil {
 			s.forget(req.Ref, op.blob)
-			return UpdateResult{}, fmt.Errorf("%w: write state: %v", ErrUnavailable, err)
+			return UpdateResult{}, fmt.Errorf("%w: write state: %w", ErrUnavailable, err)
 		}
 	}
 	op.Body, op.Inline = nil, nil

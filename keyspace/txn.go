@@ -172,7 +172,7 @@ func (s *Service) RebuildOrigins(ctx context.Context) (bool, error) {
 			return nil
 		})
 		if err != nil {
-			return true, fmt.Errorf("%w: rebuild origins: %v", ErrUnavailable, err)
+			return true, fmt.Errorf("%w: rebuild origins: %w", ErrUnavailable, err)
 		}
 	}
 	return true, nil

@@ -120,7 +120,7 @@ func (a *queueActor) load() error {
 	now := a.now()
 	for _, dead := range []bool{false, true} {
 		if err := a.loadLane(ctx, c, c.lane(dead), now); err != nil {
-			return fmt.Errorf("%w: load %s: %v", ErrUnavailable, a.ref.Name(), err)
+			return fmt.Errorf("%w: load %s: %w", ErrUnavailable, a.ref.Name(), err)
 		}
 	}
 	a.core, a.loaded, a.last, a.warm = c, true, store.Done, 0
@@ -185,7 +185,7 @@ func (a *queueActor) flush() {
 	}
 	sops, live, err := ops(ws)
 	if err != nil {
-		a.writeFailed(outs, fmt.Errorf("%w: encode: %v", ErrUnavailable, err))
+		a.writeFailed(outs, fmt.Errorf("%w: encode: %w", ErrUnavailable, err))
 		return
 	}
 	tags, d, err := store.Apply(ctx, a.svc.st, sops)
@@ -194,7 +194,7 @@ func (a *queueActor) flush() {
 		return
 	}
 	if err != nil {
-		a.writeFailed(outs, fmt.Errorf("%w: write %s: %v", ErrUnavailable, a.ref.Name(), err))
+		a.writeFailed(outs, fmt.Errorf("%w: write %s: %w", ErrUnavailable, a.ref.Name(), err))
 		return
 	}
 	for i, w := range live {

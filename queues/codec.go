@@ -3,10 +3,10 @@ package queues
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/lockdhq/lockd/internal/bincodec"
+	"github.com/lockdhq/lockd/store"
 )
 
 // Message records are written on every enqueue, delivery, nack and
@@ -16,7 +16,8 @@ import (
 
 const codecV1 = 0xB1
 
-var errCorrupt = errors.New("queues: corrupt record")
+// errCorrupt is the class of undecodable records: store.ErrCorrupt.
+var errCorrupt = fmt.Errorf("queues: %w", store.ErrCorrupt)
 
 // Presence bits of the record header.
 const (
@@ -65,8 +66,10 @@ func (r *record) appendTo(b []byte) []byte {
 func decodeRecord(b []byte) (record, error) {
 	if len(b) > 0 && b[0] == '{' {
 		var r record
-		err := json.Unmarshal(b, &r)
-		return r, err
+		if err := json.Unmarshal(b, &r); err != nil {
+			return record{}, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		return r, nil
 	}
 	if len(b) == 0 || b[0] != codecV1 {
 		return record{}, fmt.Errorf("%w: unknown format", errCorrupt)

@@ -60,11 +60,11 @@ func (a *queueActor) storedInline(ctx context.Context, id string) ([]byte, error
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: read payload of %s: %v", ErrUnavailable, id, err)
+			return nil, fmt.Errorf("%w: read payload of %s: %w", ErrUnavailable, id, err)
 		}
 		r, err := decodeRecord(rec.Value)
 		if err != nil {
-			return nil, fmt.Errorf("%w: corrupt record of %s: %v", ErrUnavailable, id, err)
+			return nil, fmt.Errorf("queues: record of %s: %w", id, err)
 		}
 		return r.Inline, nil
 	}

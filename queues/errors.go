@@ -2,7 +2,8 @@ package queues
 
 import (
 	"errors"
-	"time"
+
+	"github.com/lockdhq/lockd/internal/domainerr"
 )
 
 // Sentinel errors. The edge maps each to an HTTP status and error code.
@@ -39,20 +40,7 @@ var (
 	ErrConflict = errors.New("queues: record changed concurrently")
 )
 
-// Error carries a sentinel (Err) and the diagnostics the API returns.
-type Error struct {
-	Err        error
-	Detail     string
-	RetryAfter time.Duration
-}
+// Errors with diagnostics (a retry hint) are *domainerr.Error values
+// wrapping one of the sentinels above.
 
-func (e *Error) Error() string {
-	if e.Detail != "" {
-		return e.Err.Error() + ": " + e.Detail
-	}
-	return e.Err.Error()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-func fail(err error, detail string) *Error { return &Error{Err: err, Detail: detail} }
+func fail(err error, detail string) *domainerr.Error { return domainerr.New(err, detail) }

@@ -41,7 +41,7 @@ func (s *Service) Prepare(ctx context.Context, ref Ref, body io.Reader) (*Payloa
 	p.blob = keysFor(ref).blob(p.id)
 	size, err := s.st.WriteBlob(ctx, p.blob, io.MultiReader(bytes.NewReader(head), body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: write payload: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: write payload: %w", ErrUnavailable, err)
 	}
 	p.size = size
 	return p, nil
@@ -70,7 +70,7 @@ func (d *Delivery) OpenPayload(ctx context.Context) (io.ReadCloser, int64, error
 	}
 	r, n, err := d.svc.st.OpenBlob(ctx, d.blob)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: open payload: %v", ErrUnavailable, err)
+		return nil, 0, fmt.Errorf("%w: open payload: %w", ErrUnavailable, err)
 	}
 	return r, n, nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lockdhq/lockd/internal/domainerr"
 )
 
 // StateLeaser leases a message's workflow state: a JSON state key in the
@@ -43,7 +45,7 @@ func (s *Service) attachStates(ctx context.Context, ds []*Delivery) error {
 			_ = s.Release(rctx, ds[i:])
 			cancel()
 			if errors.Is(err, ErrStateBusy) {
-				return &Error{Err: ErrStateBusy, Detail: "workflow state of message " + d.ID + " is still leased", RetryAfter: time.Second}
+				return &domainerr.Error{Err: ErrStateBusy, Detail: "workflow state of message " + d.ID + " is still leased", RetryAfter: time.Second}
 			}
 			return fmt.Errorf("lease workflow state: %w", err)
 		}

@@ -255,7 +255,7 @@ func (w *workers) extendWhileRunning(ctx context.Context, m *QueueMessage) {
 		ectx, cancel := w.c.timeoutCtx(w.c.cfg.keepAliveTimeout)
 		err := m.Extend(ectx, vis)
 		cancel()
-		if errors.Is(err, ErrMessageSettled) {
+		if errors.Is(err, ErrMessageSettled) || isDeliveryGone(err) {
 			return
 		}
 	}

@@ -91,9 +91,16 @@ var (
 	ErrTxnMismatch = codeErr("lockd: transaction mismatch", api.CodeTxnMismatch)
 	// ErrCASMismatch: a concurrent change won (cas_mismatch).
 	ErrCASMismatch = codeErr("lockd: concurrent modification", api.CodeCASMismatch)
-	// ErrTooLarge: a body exceeded a server limit (payload_too_large,
-	// attachment_too_large).
-	ErrTooLarge = codeErr("lockd: too large", api.CodePayloadTooLarge, api.CodeAttachmentTooLarge)
+	// ErrTooLarge: a body exceeded a server limit (document_too_large: a
+	// state over --json-max; attachment_too_large; payload_too_large).
+	ErrTooLarge = codeErr("lockd: too large", api.CodeDocumentTooLarge, api.CodePayloadTooLarge, api.CodeAttachmentTooLarge)
+	// ErrQueueLeaseMismatch: an ack, nack or extend named a delivery that
+	// is no longer the message's current one (it timed out and was
+	// redelivered, or the lease id or fencing token is wrong), or a
+	// transaction's enlisted delivery went stale
+	// (queue_message_lease_mismatch). The delivery is gone: retrying the
+	// same call cannot succeed.
+	ErrQueueLeaseMismatch = codeErr("lockd: queue message lease mismatch", api.CodeQueueLeaseMismatch)
 	// ErrDraining: the server is shutting down (shutdown_draining).
 	ErrDraining = codeErr("lockd: server draining", api.CodeShutdownDraining)
 	// ErrQueueDisabled: the server has no queue service (queue_disabled).
@@ -132,4 +139,11 @@ func ErrorCode(err error) string {
 // retrying cannot help and a release has nothing left to do.
 func isLeaseGone(err error) bool {
 	return errors.Is(err, ErrLeaseRequired) || errors.Is(err, ErrLeaseExpired) || errors.Is(err, ErrFencingMismatch)
+}
+
+// isDeliveryGone reports an answer that means a queue delivery no longer
+// exists (acked, or redelivered to someone else): settling it again
+// cannot succeed.
+func isDeliveryGone(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrQueueLeaseMismatch) || isLeaseGone(err)
 }

@@ -142,7 +142,7 @@ func (m *QueueMessage) Ack(ctx context.Context) error {
 		req.StateLeaseID, req.StateFencingToken, req.StateETag = st.LeaseID, st.FencingToken, msg.StateETag
 	}
 	if _, err := m.c.QueueAck(m.ctx(ctx), req); err != nil {
-		if !errors.Is(err, ErrNotFound) && !isLeaseGone(err) {
+		if !isDeliveryGone(err) {
 			m.unsettle()
 		}
 		return err
@@ -183,7 +183,7 @@ func (m *QueueMessage) Nack(ctx context.Context, opts NackOptions) error {
 	}
 	res, err := m.c.QueueNack(m.ctx(ctx), req)
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) && !isLeaseGone(err) {
+		if !isDeliveryGone(err) {
 			m.unsettle()
 		}
 		return err

@@ -22,10 +22,15 @@ func (m messageRM) ref(p txn.Participant) (queues.Ref, queues.Proof) {
 func (m messageRM) PrepareMessage(ctx context.Context, txnID string, p txn.Participant) error {
 	ref, proof := m.ref(p)
 	proof.TxnID = txnID
-	if err := m.qs.Check(ctx, ref, p.MessageID, proof); err != nil {
-		return fmt.Errorf("%w: %s: %v", txn.ErrQueueLeaseMismatch, p.MessageID, err)
+	err := m.qs.Check(ctx, ref, p.MessageID, proof)
+	switch {
+	case err == nil:
+		return nil
+	case isDeliveryGone(err) || errors.Is(err, queues.ErrFencingMismatch) || errors.Is(err, queues.ErrTxnMismatch):
+		// The delivery the transaction holds is gone or was never this one.
+		return fmt.Errorf("%w: %s: %w", txn.ErrQueueLeaseMismatch, p.MessageID, err)
 	}
-	return nil
+	return err // the queue could not answer (unavailable, corrupt)
 }
 
 // ApplyMessage is idempotent: a message already acked, or whose delivery
@@ -38,8 +43,13 @@ func (m messageRM) ApplyMessage(ctx context.Context, txnID string, p txn.Partici
 	} else {
 		_, err = m.qs.Nack(ctx, queues.NackRequest{Ref: ref, ID: p.MessageID, Proof: proof, Intent: queues.IntentFailure})
 	}
-	if errors.Is(err, queues.ErrNotFound) || errors.Is(err, queues.ErrLeaseRequired) || errors.Is(err, queues.ErrLeaseExpired) {
+	if isDeliveryGone(err) {
 		return nil
 	}
 	return err
+}
+
+// isDeliveryGone reports a message that was acked, or whose delivery ended.
+func isDeliveryGone(err error) bool {
+	return errors.Is(err, queues.ErrNotFound) || errors.Is(err, queues.ErrLeaseRequired) || errors.Is(err, queues.ErrLeaseExpired)
 }

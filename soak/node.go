@@ -118,7 +118,7 @@ func (n *node) start() error {
 		n.mu.Unlock()
 		return nil
 	case <-exited:
-		return fmt.Errorf("soak: lockd exited while starting: %v: %s", n.exitErr, n.tail())
+		return fmt.Errorf("soak: lockd exited while starting: %w: %s", n.exitErr, n.tail())
 	case <-time.After(60 * time.Second):
 		n.kill9()
 		return fmt.Errorf("soak: lockd did not serve within 60s: %s", n.tail())
@@ -257,7 +257,7 @@ func buildLockd(root, dir string) (string, error) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("soak: go build ./cmd/lockd: %v\n%s", err, out)
+		return "", fmt.Errorf("soak: go build ./cmd/lockd: %w\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -15,6 +15,11 @@ var (
 	ErrConflict = errors.New("store: precondition failed")
 	// ErrClosed is returned by every call after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrCorrupt is the class of every stored object that cannot be decoded
+	// or authenticated: drivers, the encryption decorator and the domain
+	// decoders (keyspace, queues, txn, index) wrap it. Retrying does not
+	// help, so nothing retries it; the edge answers 500 and logs it loudly.
+	ErrCorrupt = errors.New("store: corrupt record")
 )
 
 // Cond is the precondition of a write. The zero Cond writes unconditionally.

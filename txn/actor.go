@@ -158,11 +158,11 @@ func (r *run) load() error {
 		r.snap = snapshot{loaded: true, rec: record{ID: r.id, State: Pending}}
 		return nil
 	case err != nil:
-		return fmt.Errorf("%w: load %s: %v", ErrUnavailable, r.id, err)
+		return fmt.Errorf("%w: load %s: %w", ErrUnavailable, r.id, err)
 	}
 	rec, err := decodeRecord(got.Value)
 	if err != nil {
-		return fmt.Errorf("%w: corrupt record %s: %v", ErrUnavailable, r.id, err)
+		return fmt.Errorf("txn: record %s: %w", r.id, err) // store.ErrCorrupt: not retryable
 	}
 	r.snap = snapshot{rec: rec, etag: got.ETag, exists: true, loaded: true}
 	return nil
@@ -176,7 +176,7 @@ func (r *run) save(rec record) error {
 	tag, err := r.svc.st.Put(ctx, recordKey(r.id), rec.encode(), cond)
 	if err != nil {
 		r.snap.loaded = false // reload next time
-		return fmt.Errorf("%w: write %s: %v", ErrUnavailable, r.id, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, r.id, err)
 	}
 	r.snap = snapshot{rec: rec, etag: tag, exists: true, loaded: true}
 	return nil

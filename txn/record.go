@@ -2,7 +2,10 @@ package txn
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/lockdhq/lockd/store"
 )
 
 // State is a transaction's decision.
@@ -61,10 +64,14 @@ func (r *record) encode() []byte {
 	return b
 }
 
+// decodeRecord decodes a stored decision record; an undecodable one is
+// store.ErrCorrupt.
 func decodeRecord(b []byte) (record, error) {
 	var r record
-	err := json.Unmarshal(b, &r)
-	return r, err
+	if err := json.Unmarshal(b, &r); err != nil {
+		return record{}, fmt.Errorf("txn: %w: %w", store.ErrCorrupt, err)
+	}
+	return r, nil
 }
 
 // with returns the participants plus p, without duplicates.

@@ -281,7 +281,7 @@ func (s *Service) each(ctx context.Context, fn func(string, record)) error {
 	for {
 		keys, err := s.st.List(ctx, recordPrefix, after, 500)
 		if err != nil {
-			return fmt.Errorf("%w: list: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: list: %w", ErrUnavailable, err)
 		}
 		if len(keys) == 0 {
 			return nil

@@ -54,17 +54,17 @@ func (t *tcState) start(ctx context.Context) error {
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(got.Value, &tr); err != nil {
-			return fmt.Errorf("%w: term record: %v", ErrUnavailable, err)
+			return fmt.Errorf("txn: term record: %w: %w", store.ErrCorrupt, err)
 		}
 		cond = store.Cond{IfMatch: got.ETag}
 	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: term record: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: term record: %w", ErrUnavailable, err)
 	}
 	tr.Term++
 	tr.Leader = t.s.cfg.NodeID
 	b, _ := json.Marshal(tr)
 	if _, err := t.s.st.Put(ctx, termKey, b, cond); err != nil {
-		return fmt.Errorf("%w: term record: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: term record: %w", ErrUnavailable, err)
 	}
 	t.s.term.Store(tr.Term)
 	return nil
@@ -123,7 +123,7 @@ func (s *Service) Announce(ctx context.Context, identity, endpoint string) ([]st
 	exp := s.clock.Now().Add(memberTTL)
 	b, _ := json.Marshal(Member{Endpoint: endpoint, Expires: exp.Unix()})
 	if _, err := s.st.Put(ctx, memberPrefix+identity, b, store.Cond{}); err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	eps, err := s.Members(ctx)
 	return eps, exp, err
@@ -132,7 +132,7 @@ func (s *Service) Announce(ctx context.Context, identity, endpoint string) ([]st
 // Leave removes a member.
 func (s *Service) Leave(ctx context.Context, identity string) ([]string, error) {
 	if err := s.st.Delete(ctx, memberPrefix+identity, store.Cond{}); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return s.Members(ctx)
 }
@@ -196,7 +196,7 @@ func (s *Service) editRM(ctx context.Context, hash, endpoint string, add bool) (
 	b.Endpoints, b.Updated = sortedKeys(set), s.clock.Now().Unix()
 	enc, _ := json.Marshal(b)
 	if _, err := s.st.Put(ctx, rmPrefix+hash, enc, store.Cond{}); err != nil {
-		return Backend{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return Backend{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return b, nil
 }
@@ -218,7 +218,7 @@ func (s *Service) records(ctx context.Context, prefix string, fn func(string, []
 	for {
 		keys, err := s.st.List(ctx, prefix, after, 500)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if len(keys) == 0 {
 			return nil

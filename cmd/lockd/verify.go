@@ -158,7 +158,7 @@ func probeRecords(ctx context.Context, st store.Store) (err error) {
 		return fmt.Errorf("conditional write: %w", err)
 	}
 	if _, err := st.Put(ctx, key, value, store.Cond{IfMatch: tag}); !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a stale conditional write was not refused (%v): compare-and-swap is broken", err)
+		return fmt.Errorf("a stale conditional write was not refused (%w): compare-and-swap is broken", err)
 	}
 	keys, err := st.List(ctx, ".lockd-verify/", "", 0)
 	if err != nil {

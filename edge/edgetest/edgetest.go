@@ -70,6 +70,8 @@ type Server struct {
 	*server.Server
 	T      *testing.T
 	Client *http.Client
+	// Base, when set, is the URL requests go to instead of the server's.
+	Base string
 }
 
 // Start serves a fresh server over b on 127.0.0.1:0; cfg's zero fields take
@@ -133,7 +135,11 @@ func (s *Server) Do(method, path string, body any, headers ...string) Response {
 		}
 		rd = strings.NewReader(string(enc))
 	}
-	req, err := http.NewRequest(method, s.URL()+path, rd)
+	base := s.Base
+	if base == "" {
+		base = s.URL()
+	}
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		s.T.Fatal(err)
 	}

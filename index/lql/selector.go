@@ -18,7 +18,7 @@ type Selector struct {
 // the empty selector. Errors wrap ErrInvalidSelector.
 func NewSelector(root Node) (*Selector, error) {
 	if err := validate(root); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidSelector, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSelector, err)
 	}
 	return &Selector{root: root, m: compile(root)}, nil
 }

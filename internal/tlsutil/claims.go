@@ -126,12 +126,12 @@ func ParseClaimSpecs(specs ...string) ([]Claim, error) {
 			if found {
 				var err error
 				if p, err = ParsePermission(perm); err != nil {
-					return nil, fmt.Errorf("%w: %q: %v", ErrClaims, part, err)
+					return nil, fmt.Errorf("%w: %q: %w", ErrClaims, part, err)
 				}
 			}
 			ns, err := claimNamespace(strings.TrimSpace(ns))
 			if err != nil {
-				return nil, fmt.Errorf("%w: %q: %v", ErrClaims, part, err)
+				return nil, fmt.Errorf("%w: %q: %w", ErrClaims, part, err)
 			}
 			out = append(out, Claim{Namespace: ns, Perm: p})
 		}

@@ -140,7 +140,7 @@ func DiscoverClientBundle() (string, error) {
 	if err != nil {
 		// No home directory (a system service, say) has no bundle in it:
 		// such clients keep using https with the system roots.
-		return "", fmt.Errorf("%w: %v", ErrNoClientBundle, err)
+		return "", fmt.Errorf("%w: %w", ErrNoClientBundle, err)
 	}
 	return DiscoverClientBundleIn(dir)
 }

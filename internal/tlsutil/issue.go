@@ -177,7 +177,7 @@ func leafTemplate(cn string, validFor time.Duration, id *url.URL, claims []Claim
 		}
 		ns, err := claimNamespace(c.Namespace)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrClaims, err)
+			return nil, fmt.Errorf("%w: %w", ErrClaims, err)
 		}
 		tmpl.URIs = append(tmpl.URIs, Claim{ns, c.Perm}.URI())
 	}

@@ -26,10 +26,18 @@ const (
 	CodeMissingFields      = "missing_fields"
 	CodeMultipartError     = "multipart_error"
 	CodeInvalidContentType = "invalid_content_type"
+	// CodeInvalidQueueKey: an ack, nack or extend names a queue that
+	// cannot exist.
+	CodeInvalidQueueKey = "invalid_queue_key"
+	// CodeInvalidNackIntent: a nack's intent is not failure or defer.
+	CodeInvalidNackIntent = "invalid_nack_intent"
 	// 403
 	CodeLeaseRequired   = "lease_required"
 	CodeLeaseExpired    = "lease_expired"
 	CodeFencingMismatch = "fencing_mismatch"
+	// CodeQueueStateKeepaliveUnsupported: /v1/keepalive on a queue
+	// message's workflow state key (extend the message instead).
+	CodeQueueStateKeepaliveUnsupported = "queue_state_keepalive_unsupported"
 	// 403 (mTLS: namespace claims, TC identity, revocation)
 	CodeNamespaceForbidden     = "namespace_forbidden"
 	CodeInvalidNamespaceClaims = "invalid_namespace_claims"
@@ -50,7 +58,7 @@ const (
 	CodeCASMismatch         = "cas_mismatch"
 	CodeExpectedSHAMismatch = "expected_sha256_mismatch"
 	CodeExpectedLenMismatch = "expected_bytes_mismatch"
-	// 413
+	// 413 (state documents over --json-max answer CodeDocumentTooLarge)
 	CodePayloadTooLarge = "payload_too_large"
 	// 429
 	CodeThrottled = "throttled"

@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/lockdhq/lockd/store"
 )
 
 var (
@@ -20,7 +22,8 @@ var (
 	ErrNotEncrypted = errors.New("crypt: object is not encrypted")
 	// ErrCorrupt reports an envelope that fails to parse or authenticate:
 	// the stored bytes were damaged or tampered with. Never retry it.
-	ErrCorrupt = errors.New("crypt: object is corrupt or was tampered with")
+	// It is of class store.ErrCorrupt.
+	ErrCorrupt = fmt.Errorf("crypt: object is corrupt or was tampered with (%w)", store.ErrCorrupt)
 )
 
 // RootKeySize is the size of a root key in bytes.

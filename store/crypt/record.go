@@ -49,7 +49,7 @@ func (k *Key) openRecord(name string, env []byte) ([]byte, error) {
 	}
 	out, err := snappy.Decode(nil, plain)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad compressed record: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: bad compressed record: %w", ErrCorrupt, err)
 	}
 	return out, nil
 }

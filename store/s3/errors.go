@@ -13,8 +13,8 @@ import (
 )
 
 // ErrCorrupt is returned for a record object without this driver's header:
-// something else wrote under the prefix.
-var ErrCorrupt = errors.New("s3: corrupt record object")
+// something else wrote under the prefix. It is of class store.ErrCorrupt.
+var ErrCorrupt = fmt.Errorf("s3: %w: record object without the driver's header", store.ErrCorrupt)
 
 // ErrEmptyKey is returned for an empty record key or blob name.
 var ErrEmptyKey = errors.New("s3: empty key")
