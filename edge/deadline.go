@@ -18,10 +18,13 @@ var errRequestTimeout = fmt.Errorf("edge: request deadline exceeded: %w", contex
 // errRequestDone ends a request's context when its response is complete.
 var errRequestDone = errors.New("edge: request done")
 
-// rearmEvery is how stale a deadline may get before a read of the
-// request body pushes it forward: body reads arm timers at most once a
-// second, not once per read.
-const rearmEvery = time.Second
+// rearmEvery is how stale the deadlines may get before a read of the
+// request body pushes them forward: body reads arm timers at most once a
+// second (more often only when the timeouts themselves are shorter), not
+// once per read.
+func (cfg *Config) rearmEvery() time.Duration {
+	return min(time.Second, cfg.RequestTimeout/4, cfg.BodyIdleTimeout/4)
+}
 
 // deadline bounds one request: its context is a child of the server's
 // base context (so Shutdown ends it) and is cancelled when its timer
@@ -128,7 +131,7 @@ type timedBody struct {
 }
 
 func (b *timedBody) Read(p []byte) (int, error) {
-	if time.Since(b.touched) >= rearmEvery {
+	if time.Since(b.touched) >= b.c.srv.cfg.rearmEvery() {
 		b.touch()
 	}
 	return b.r.Read(p)

@@ -17,6 +17,7 @@ import (
 	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/edge/connguard"
 	"github.com/lockdhq/lockd/index"
+	"github.com/lockdhq/lockd/internal/clock"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/store"
@@ -68,6 +69,9 @@ type Config struct {
 	Admission  admission.Config
 	ConnGuard  connguard.Config
 	HostSource admission.Source
+	// Clock drives admission control and the connection guard (nil: the
+	// wall clock); tests advance a fake one.
+	Clock clock.Clock
 	// HTTP timeouts (see edge.Config); zero takes the defaults.
 	ReadHeaderTimeout, IdleTimeout, BodyIdleTimeout, RequestTimeout time.Duration
 }
@@ -152,7 +156,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 		TLS:       s.cfg.Security.edgeTLS(),
-		Admission: cfg.Admission, HostSource: cfg.HostSource, ConnGuard: cfg.ConnGuard,
+		Admission: cfg.Admission, HostSource: cfg.HostSource, ConnGuard: cfg.ConnGuard, Clock: cfg.Clock,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, RequestTimeout: cfg.RequestTimeout,
 	})
