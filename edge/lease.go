@@ -45,9 +45,11 @@ func (s *Server) acquire(c *call) error {
 	}
 	// A blocked acquire ends early when its client goes away; the watch is
 	// armed only once the acquire actually waits.
+	wait := s.acquireWait(req.BlockSeconds)
+	c.allowWait(wait)
 	l, err := s.txns.Acquire(c.ctx, keyspace.AcquireRequest{
 		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
-		Wait: s.acquireWait(req.BlockSeconds), IfNotExists: req.IfNotExists, TxnID: req.TxnID,
+		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID,
 		WhileBlocked: c.untilClientGone,
 	})
 	if err != nil {

@@ -117,6 +117,7 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 		return err
 	}
 	wait, retry := s.queueWait(req.WaitSeconds)
+	c.allowWait(wait)
 	// A consumer that hangs up while its dequeue waits must not be handed
 	// a message; the watch is armed only once the dequeue actually waits.
 	ds, err := qs.Dequeue(c.ctx, queues.DequeueRequest{

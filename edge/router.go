@@ -11,6 +11,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/sdk/api"
 )
 
@@ -19,11 +20,20 @@ type call struct {
 	*fasthttp.RequestCtx
 	srv *Server
 	cid string
-	// ctx bounds the request's domain calls; it ends when the server shuts
-	// down (see Server.base).
+	// ctx bounds the request's domain calls: it ends at the request's
+	// deadline, when its response is complete, or when the server shuts
+	// down (deadline.go). It is never the RequestCtx, which fasthttp
+	// reuses once the handler returns.
 	ctx context.Context
+	dl  *deadline
 	// auth is the mTLS authorization state; nil when mTLS is off.
 	auth *authState
+	// class is the route's admission class; admitted is true while the
+	// request is counted in flight by this call (admit.go).
+	class    admission.Class
+	admitted bool
+	// body is the deadline-aware request body stream (deadline.go).
+	body *timedBody
 }
 
 type handler func(c *call) error
@@ -34,13 +44,14 @@ type route struct {
 	h       handler
 	latency *metrics.Histogram
 	status  *statusCounters
-	auth    policy // authorization under mTLS (authz.go)
+	auth    policy          // authorization under mTLS (authz.go)
+	class   admission.Class // admission control (admit.go)
 }
 
 func (s *Server) buildRoutes() map[string]route {
 	r := map[string]route{}
 	add := func(path, name, methods string, h handler) {
-		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), status: &statusCounters{route: name},
+		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), status: &statusCounters{route: name}, class: routeClasses[name],
 			latency: metrics.GetOrCreateHistogram(fmt.Sprintf(`lockd_http_request_duration_seconds{route=%q}`, name))}
 	}
 	add("/healthz", "healthz", "", s.healthz)
@@ -91,7 +102,7 @@ var unknownRoute = &statusCounters{route: "unknown"}
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	c := &call{RequestCtx: ctx, srv: s, cid: correlationID(ctx), ctx: s.base}
+	c := &call{RequestCtx: ctx, srv: s, cid: correlationID(ctx)}
 	ctx.Response.Header.Set(api.HeaderCorrelationID, c.cid)
 	if s.draining.Load() {
 		ctx.Response.Header.Set(api.HeaderShutdownImminent, "true")
@@ -102,6 +113,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		unknownRoute.count(404)
 		return
 	}
+	c.dl, c.class = s.newDeadline(), rt.class
+	c.ctx = c.dl.ctx
+	defer func() {
+		s.done(c)
+		c.dl.finish()
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error().Str("route", rt.name).Str("correlation_id", c.cid).Interface("panic", p).Msg("handler panic")
@@ -123,8 +140,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if !s.admit(c, rt.class) {
+		return
+	}
 	if err := rt.h(c); err != nil {
-		he := toHTTP(err)
+		he := toHTTP(c.timedOut(err))
 		s.logFailure(rt.name, c.cid, err, he)
 		writeError(ctx, he)
 	}

@@ -10,7 +10,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/lockdhq/lockd/edge/admission"
+	"github.com/lockdhq/lockd/edge/connguard"
 	"github.com/lockdhq/lockd/index"
+	"github.com/lockdhq/lockd/internal/clock"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/txn"
@@ -33,6 +36,36 @@ type Config struct {
 	// TLS, when set, serves mutual TLS and authorizes every request by the
 	// client certificate (tls.go, authz.go); nil serves plain HTTP.
 	TLS *TLS
+
+	// Admission is the QRF/LSF admission control (edge/admission); the
+	// zero value is off. HostSource reads the host for the LSF (nil:
+	// /proc).
+	Admission  admission.Config
+	HostSource admission.Source
+	// ConnGuard is the listener's connection guard (edge/connguard); the
+	// zero value is off.
+	ConnGuard connguard.Config
+	// Clock drives the admission controller and the connection guard
+	// (nil: the wall clock); tests advance a fake one.
+	Clock clock.Clock
+
+	// ReadHeaderTimeout bounds the wait for a request's headers, from the
+	// connection's first byte or the end of an idle wait (default 30s). It
+	// does not bound the body: a streamed body may take as long as it
+	// needs while bytes keep coming (BodyIdleTimeout).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long (default
+	// 2m).
+	IdleTimeout time.Duration
+	// BodyIdleTimeout is the longest pause between reads of a streamed
+	// request body (default 1m).
+	BodyIdleTimeout time.Duration
+	// RequestTimeout bounds an ordinary request's work, counted from its
+	// start or from the last read of its body (default 60s); a blocking
+	// call gets its wait plus WaitMargin (default 10s); streamed responses
+	// run until written, abandoned or shut down.
+	RequestTimeout time.Duration
+	WaitMargin     time.Duration
 }
 
 // Services are the domain services the edge translates HTTP into.
@@ -72,6 +105,11 @@ type Server struct {
 	// timeout while ordinary requests finish.
 	streams    context.Context
 	endStreams context.CancelFunc
+	// qrf and lsf are admission control (admit.go); guard filters
+	// connections at the listener.
+	qrf   *admission.Controller
+	lsf   *admission.Observer
+	guard *connguard.Guard
 }
 
 // New builds the edge over the domain services.
@@ -88,19 +126,24 @@ func New(svc Services, cfg Config) *Server {
 	if cfg.SpoolMemory <= 0 {
 		cfg.SpoolMemory = 4 << 20
 	}
+	cfg.setTimeoutDefaults()
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.streams, s.endStreams = context.WithCancel(s.base)
 	s.routes = s.buildRoutes()
+	s.qrf = admission.New(cfg.Admission, cfg.Clock, cfg.Logger)
+	s.lsf = admission.NewObserver(cfg.HostSource, s.qrf, cfg.Logger)
+	s.lsf.Start()
+	s.guard = connguard.New(cfg.ConnGuard, cfg.Clock, cfg.Logger)
 	s.http = &fasthttp.Server{
 		Handler:                      s.serve,
 		Name:                         "lockd",
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		MaxRequestBodySize:           4 << 20,
-		ReadTimeout:                  0,
-		IdleTimeout:                  2 * time.Minute,
+		ReadTimeout:                  cfg.ReadHeaderTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		Logger:                       fasthttpLogger{s.log},
@@ -110,8 +153,9 @@ func New(svc Services, cfg Config) *Server {
 
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = s.guard.Listener(ln, s.cfg.TLS == nil)
 	if s.cfg.TLS != nil {
-		ln = newTLSListener(ln, s.cfg.TLS, s.log)
+		ln = newTLSListener(ln, s.cfg.TLS, s.log, s.guard)
 	}
 	return s.http.Serve(ln)
 }
@@ -129,6 +173,7 @@ func (s *Server) Drain() {
 // Shutdown ends subscription and watch streams, stops accepting
 // connections and waits for other handlers until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.lsf.Stop()
 	s.endStreams()
 	err := s.http.ShutdownWithContext(ctx)
 	s.cancel()
@@ -138,3 +183,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type fasthttpLogger struct{ l zerolog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug().Msgf(format, args...) }
+
+func (cfg *Config) setTimeoutDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ReadHeaderTimeout, 30*time.Second)
+	def(&cfg.IdleTimeout, 2*time.Minute)
+	def(&cfg.BodyIdleTimeout, time.Minute)
+	def(&cfg.RequestTimeout, 60*time.Second)
+	def(&cfg.WaitMargin, 10*time.Second)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
 
+	"github.com/lockdhq/lockd/edge/connguard"
 	"github.com/lockdhq/lockd/internal/tlsutil"
 )
 
@@ -89,9 +90,11 @@ type tlsListener struct {
 	sem     chan struct{}
 	closed  chan struct{}
 	once    sync.Once
+	// guard hears of failed handshakes (connguard).
+	guard *connguard.Guard
 }
 
-func newTLSListener(ln net.Listener, t *TLS, log zerolog.Logger) *tlsListener {
+func newTLSListener(ln net.Listener, t *TLS, log zerolog.Logger, guard *connguard.Guard) *tlsListener {
 	timeout, max := t.HandshakeTimeout, t.MaxHandshakes
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -99,7 +102,7 @@ func newTLSListener(ln net.Listener, t *TLS, log zerolog.Logger) *tlsListener {
 	if max <= 0 {
 		max = 1024
 	}
-	l := &tlsListener{Listener: ln, cfg: t.Config, timeout: timeout, log: log,
+	l := &tlsListener{Listener: ln, cfg: t.Config, timeout: timeout, log: log, guard: guard,
 		conns: make(chan net.Conn), errs: make(chan error), sem: make(chan struct{}, max), closed: make(chan struct{})}
 	go l.loop()
 	return l
@@ -138,6 +141,9 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	if err != nil {
 		handshakeFailures.Inc()
 		l.log.Debug().Err(err).Str("remote", raw.RemoteAddr().String()).Msg("tls handshake refused")
+		if l.guard != nil && l.guard.Config().Enabled && !l.isClosed() {
+			l.guard.SuspiciousConn(raw.RemoteAddr(), "tls_handshake")
+		}
 		var rhe tls.RecordHeaderError
 		if errors.As(err, &rhe) && rhe.Conn != nil && looksLikeHTTP(rhe.RecordHeader) {
 			// Plain HTTP on the TLS port: say so, as net/http does.
@@ -173,6 +179,15 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 		return nil, err
 	case <-l.closed:
 		return nil, net.ErrClosed
+	}
+}
+
+func (l *tlsListener) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -20,6 +20,9 @@ type APIError struct {
 	Detail string
 	// RetryAfter is the server's Retry-After hint (0 when none).
 	RetryAfter time.Duration
+	// QRFState is the server's admission posture (X-Lockd-QRF-State:
+	// soft_arm, engaged, recovery) when it sent one, as on 429 throttled.
+	QRFState string
 	// CurrentVersion and CurrentETag describe the key's committed state
 	// on lease and CAS failures.
 	CurrentVersion int64

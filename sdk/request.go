@@ -195,7 +195,8 @@ func (c *Client) apiError(r *call, resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var env api.ErrorResponse
 	ae := &APIError{Status: resp.StatusCode, Method: r.method, Path: r.path,
-		CorrelationID: resp.Header.Get(api.HeaderCorrelationID), RetryAfter: retryAfter(resp.Header)}
+		CorrelationID: resp.Header.Get(api.HeaderCorrelationID), RetryAfter: retryAfter(resp.Header),
+		QRFState: resp.Header.Get(api.HeaderQRFState)}
 	if json.Unmarshal(data, &env) == nil && env.Error != "" {
 		ae.Code, ae.Detail = env.Error, env.Detail
 		ae.CurrentVersion, ae.CurrentETag, ae.LeaderEndpoint = env.CurrentVersion, env.CurrentETag, env.LeaderEndpoint

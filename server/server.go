@@ -14,7 +14,10 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/edge"
+	"github.com/lockdhq/lockd/edge/admission"
+	"github.com/lockdhq/lockd/edge/connguard"
 	"github.com/lockdhq/lockd/index"
+	"github.com/lockdhq/lockd/internal/clock"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/store"
@@ -58,6 +61,19 @@ type Config struct {
 
 	// Backend, when set, is used instead of opening Store (tests).
 	Backend store.Store
+
+	// Admission is QRF/LSF admission control and ConnGuard the listener's
+	// connection guard (edge/admission, edge/connguard); their zero values
+	// are off (the lockd binary turns both on with lockd v0.9's defaults).
+	// HostSource reads host pressure for the LSF (nil: /proc).
+	Admission  admission.Config
+	ConnGuard  connguard.Config
+	HostSource admission.Source
+	// Clock drives admission control and the connection guard (nil: the
+	// wall clock); tests advance a fake one.
+	Clock clock.Clock
+	// HTTP timeouts (see edge.Config); zero takes the defaults.
+	ReadHeaderTimeout, IdleTimeout, BodyIdleTimeout, RequestTimeout time.Duration
 }
 
 // Server is a running node.
@@ -134,7 +150,10 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
-		TLS: s.cfg.Security.edgeTLS(),
+		TLS:       s.cfg.Security.edgeTLS(),
+		Admission: cfg.Admission, HostSource: cfg.HostSource, ConnGuard: cfg.ConnGuard, Clock: cfg.Clock,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
+		BodyIdleTimeout: cfg.BodyIdleTimeout, RequestTimeout: cfg.RequestTimeout,
 	})
 	go func() { s.done <- s.edge.Serve(ln) }()
 	s.stop = make(chan struct{})
@@ -178,6 +197,14 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.edge.Handler() }
 
 // Keys exposes the key service (tests, metrics).
 func (s *Server) Keys() *keyspace.Service { return s.keys }
+
+// QRFStatus returns the admission controller's posture, reason and last
+// LSF sample.
+func (s *Server) QRFStatus() admission.Status { return s.edge.QRFStatus() }
+
+// ForceQRFObserve feeds the admission controller a sample as if the LSF
+// had taken it (tests; lockd v0.9 has the same hook).
+func (s *Server) ForceQRFObserve(snap admission.Snapshot) { s.edge.ForceQRFObserve(snap) }
 
 // Drain begins drain-aware shutdown: new acquires are refused and
 // responses carry Shutdown-Imminent.

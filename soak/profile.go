@@ -154,11 +154,16 @@ type Profile struct {
 	Replay string `json:"-"`
 	// CheckTimeout bounds porcupine per key.
 	CheckTimeout time.Duration `json:"check_timeout"`
+	// Overload, when set, makes every phase an overload test
+	// (overload.go).
+	Overload *Overload `json:"overload,omitempty"`
 }
 
 // Profiles are the named configurations: ci (≤ 3 minutes with the
-// build), smoke (seconds, for tests) and nightly (the long soak).
-func Profiles() []string { return []string{"ci", "smoke", "nightly"} }
+// build), smoke (seconds, for tests), nightly (the long soak) and
+// overload (more load than the machine serves, over a slow object
+// store).
+func Profiles() []string { return []string{"ci", "smoke", "nightly", "overload"} }
 
 // NewProfile returns a named profile.
 func NewProfile(name string) (*Profile, error) {
@@ -191,6 +196,8 @@ func NewProfile(name string) (*Profile, error) {
 			{Name: "mem", Store: "mem", Duration: 10 * time.Minute, Faults: FaultPlan{Chaos: 30, ClockJumps: 20}},
 			{Name: "disk", Store: "disk", Duration: 60 * time.Minute, Faults: FaultPlan{Kill9: 30, Restart: 10, DiskFull: 6, Chaos: 120, ClockJumps: 60, Overlap: true}},
 		}
+	case "overload":
+		overloadProfile(p)
 	default:
 		return nil, fmt.Errorf("soak: unknown profile %q (want %s)", name, strings.Join(Profiles(), ", "))
 	}

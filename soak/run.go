@@ -144,6 +144,7 @@ func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Reco
 	defer tr.close()
 	opCtx, opCancel := context.WithCancel(ctx)
 	defer opCancel()
+	ovl := startOverload(ctx, p, env, tr, rec)
 	inj := &injector{phase: ph.Name, rec: rec, node: env.node, proxy: env.proxy, tr: tr, opCtx: opCtx}
 	if env.node != nil {
 		env.node.mu.Lock()
@@ -163,6 +164,7 @@ func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Reco
 	cancel()
 	<-done
 	pr.End = rec.Now()
+	ovl.stop()
 	fmt.Fprintf(logw, "soak:   traffic done: %d faults injected; reading final state\n", len(inj.Events()))
 
 	fin := finalState(ctx, p, ph, env, tr, inj)
@@ -178,6 +180,7 @@ func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Reco
 	pr.Series = timeSeries(ops, pr.Start, rec.Now(), width)
 	pr.Verdicts = CheckPhase(ph.Name, ops, lay, fin, CheckOptions{LinearizabilityTimeout: p.CheckTimeout, VisualizeDir: outDir})
 	pr.Verdicts = append(pr.Verdicts, livenessVerdict(ph.Name, inj, env.node != nil, fin))
+	pr.Verdicts = append(pr.Verdicts, ovl.verdicts(ph.Name, ops, pr.Start, pr.End)...)
 	return pr
 }
 
@@ -278,6 +281,10 @@ type phaseEnv struct {
 	node      *node
 	proxy     *Proxy
 	endpoints []string
+	// objects is the S3 server of an "s3" phase; metrics the node's
+	// /metrics address (overload phases).
+	objects *objectStore
+	metrics string
 }
 
 func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
@@ -308,19 +315,45 @@ func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 		dir := filepath.Join(outDir, "data-"+ph.Name)
 		os.RemoveAll(dir)
 		n.store = "disk://" + dir
+	case "s3":
+		var lat, jit time.Duration
+		if p.Overload != nil {
+			lat, jit = p.Overload.StoreLatency, p.Overload.StoreJitter
+		}
+		dir := filepath.Join(outDir, "s3-"+ph.Name)
+		os.RemoveAll(dir)
+		o, err := startObjectStore(dir, lat, jit, p.Seed^phaseStream(ph.Name)^0x53)
+		if err != nil {
+			return nil, err
+		}
+		env.objects = o
+		n.store = o.storeURL()
+		n.env = append(n.env, o.env()...)
 	default:
-		return nil, fmt.Errorf("soak: phase %s: unknown store %q (mem or disk)", ph.Name, ph.Store)
+		return nil, fmt.Errorf("soak: phase %s: unknown store %q (mem, disk or s3)", ph.Name, ph.Store)
+	}
+	if p.Overload != nil {
+		port, err := freePort()
+		if err != nil {
+			env.close()
+			return nil, err
+		}
+		env.metrics = "127.0.0.1:" + fmt.Sprint(port)
+		n.args = append(append(n.args, "--metrics-listen", env.metrics), p.Overload.ServerArgs...)
 	}
 	if p.Unsafe != "" {
 		n.env = append(n.env, "LOCKD_TEST_UNSAFE="+p.Unsafe)
 	}
 	if err := n.start(); err != nil {
+		env.close()
 		return nil, err
 	}
 	env.node = n
 	proxy, err := NewProxy(n.addr, p.Seed^phaseStream(ph.Name))
 	if err != nil {
 		n.kill9()
+		env.node = nil
+		env.close()
 		return nil, err
 	}
 	env.proxy = proxy
@@ -336,5 +369,8 @@ func (e *phaseEnv) close() {
 		if err := e.node.stop(15 * time.Second); err != nil && !errors.Is(err, context.Canceled) {
 			e.node.kill9()
 		}
+	}
+	if e.objects != nil {
+		e.objects.close()
 	}
 }

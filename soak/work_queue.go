@@ -39,6 +39,7 @@ func (t *traffic) enqueue(ctx context.Context, w *worker) bool {
 // poison messages and a few others, and abandons some (a consumer that
 // died holding them: they come back after their visibility).
 func (t *traffic) consume(stop, ctx context.Context, w *worker) {
+	ctx = withWorker(ctx, w)
 	for i := int64(0); i < t.p.MaxOps && stop.Err() == nil; i++ {
 		got, uncertain := t.dequeueOne(ctx, w, false)
 		if !got {

@@ -27,8 +27,13 @@ type traffic struct {
 	keys    []string // lay.AllKeys(), for public reads
 	p       *Profile
 	pad     string
-	lim     *limiter
+	lim     atomic.Pointer[limiter]
 	started atomic.Int64 // operations started, bounded by MaxOps
+	// throttles counts the 429s the workers get (overload.go).
+	throttles *throttleWatch
+	// cooled is set when an overload phase's peak ends: workers beyond
+	// Overload.CooldownWorkers stop and the rate drops.
+	cooled atomic.Bool
 }
 
 // newTraffic builds the client for endpoints. Retries are off: an error
@@ -48,7 +53,8 @@ func newTraffic(p *Profile, endpoints []string, rec *Recorder, lay Layout) (*tra
 	} else {
 		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	hc := &http.Client{Transport: tr}
+	tw := &throttleWatch{next: tr}
+	hc := &http.Client{Transport: tw}
 	cli, err := sdk.NewWithEndpoints(endpoints,
 		sdk.WithHTTPClient(hc), sdk.WithRetries(0), sdk.WithHTTPTimeout(p.HTTPTimeout),
 		sdk.WithDrainAwareShutdown(false), sdk.WithDefaultNamespace(lay.Namespace),
@@ -57,11 +63,25 @@ func newTraffic(p *Profile, endpoints []string, rec *Recorder, lay Layout) (*tra
 	if err != nil {
 		return nil, err
 	}
-	return &traffic{cli: cli, hc: hc, rec: rec, lay: lay, keys: lay.AllKeys(), p: p, pad: strings.Repeat("x", p.PayloadBytes),
-		lim: newLimiter(p.Rate)}, nil
+	t := &traffic{cli: cli, hc: hc, rec: rec, lay: lay, keys: lay.AllKeys(), p: p, pad: strings.Repeat("x", p.PayloadBytes),
+		throttles: tw}
+	t.lim.Store(newLimiter(p.Rate))
+	return t, nil
 }
 
 func (t *traffic) close() { t.hc.CloseIdleConnections() }
+
+// cool ends an overload phase's peak: from now on only the first
+// Overload.CooldownWorkers workers run, at Overload.CooldownRate.
+func (t *traffic) cool() {
+	t.lim.Store(newLimiter(t.p.Overload.CooldownRate))
+	t.cooled.Store(true)
+}
+
+// retired reports whether worker w stopped at the end of the peak.
+func (t *traffic) retired(w *worker) bool {
+	return t.cooled.Load() && w.id < 1000 && w.id >= t.p.Overload.CooldownWorkers
+}
 
 // doc is a counter document as stored.
 type doc struct {
@@ -95,6 +115,9 @@ type worker struct {
 	// backoff after an operation without a definite answer, so a downed
 	// server is not hammered (pacing, not waiting for a condition).
 	backoff time.Duration
+	// retryAfter is the server's last Retry-After (nanoseconds), set by
+	// throttleWatch: the worker waits it out like a well-behaved client.
+	retryAfter atomic.Int64
 }
 
 // tag returns a fresh writer id, unique within the run.
@@ -104,6 +127,13 @@ func (w *worker) tag(prefix string) string {
 }
 
 func (w *worker) pause(ctx context.Context, uncertain bool) {
+	if d := time.Duration(w.retryAfter.Swap(0)); d > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d): // the server asked for it (429 Retry-After)
+		}
+		return
+	}
 	if !uncertain {
 		w.backoff = 0
 		return
@@ -144,8 +174,9 @@ func (t *traffic) run(stop, ctx context.Context, seed, phase uint64) {
 }
 
 func (t *traffic) loop(stop, ctx context.Context, w *worker) {
+	ctx = withWorker(ctx, w)
 	for stop.Err() == nil && t.started.Add(1) <= t.p.MaxOps {
-		if !t.lim.wait(stop) {
+		if t.retired(w) || !t.lim.Load().wait(stop) {
 			return
 		}
 		var uncertain bool

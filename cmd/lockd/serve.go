@@ -30,6 +30,7 @@ type serveFlags struct {
 	attachmentMax   *int64
 	s3PartSize      *int64
 	sec             *securityFlags
+	adm             *admissionFlags
 }
 
 func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
@@ -68,6 +69,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.drainGrace, "drain-grace", 10*time.Second, "how long holders may finish after a shutdown signal (0 skips draining)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "total shutdown budget, split 80/20 between drain and HTTP teardown")
 	f.sec = addSecurityFlags(fs)
+	f.adm = addAdmissionFlags(fs)
 	return fs, f
 }
 
@@ -91,6 +93,7 @@ func serve(args []string) error {
 	f.cfg.JSONMax, f.cfg.SpoolMemory, f.cfg.Logger = *f.jsonMax, int(*f.spoolMem), log
 	f.cfg.AttachmentMax = *f.attachmentMax
 	f.cfg.StoreOptions.S3MaxPartSize = *f.s3PartSize
+	f.adm.apply(&f.cfg)
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err

@@ -15,6 +15,10 @@ const (
 	HeaderExpectedBytes    = "X-Expected-Bytes"
 	HeaderRetryAfter       = "Retry-After"
 	HeaderShutdownImminent = "Shutdown-Imminent"
+	// HeaderQRFState is the admission posture (disengaged, soft_arm,
+	// engaged, recovery), sent on 429 throttled and whenever the server is
+	// not disengaged.
+	HeaderQRFState = "X-Lockd-QRF-State"
 )
 
 // MaxCorrelationIDLen is the longest correlation id the server accepts.
