@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -24,6 +25,13 @@ type call struct {
 	ctx context.Context
 	// auth is the mTLS authorization state; nil when mTLS is off.
 	auth *authState
+
+	// Cluster routing (cluster.go): routable until the first ref decides
+	// where the request is served; recording the body until then;
+	// forwarded when another node sent it here, for fwdPeer.
+	routable, recording, forwarded bool
+	rec                            *recorder
+	fwdPeer                        *peer
 }
 
 type handler func(c *call) error
@@ -35,16 +43,18 @@ type route struct {
 	latency *metrics.Histogram
 	status  *statusCounters
 	auth    policy // authorization under mTLS (authz.go)
+	routed  bool   // acts on one key or queue: served by its owner (cluster.go)
 }
 
 func (s *Server) buildRoutes() map[string]route {
 	r := map[string]route{}
 	add := func(path, name, methods string, h handler) {
-		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), status: &statusCounters{route: name},
+		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), routed: routedPaths[path], status: &statusCounters{route: name},
 			latency: metrics.GetOrCreateHistogram(fmt.Sprintf(`lockd_http_request_duration_seconds{route=%q}`, name))}
 	}
 	add("/healthz", "healthz", "", s.healthz)
 	add("/readyz", "readyz", "", s.readyz)
+	add("/v1/cluster/members", "cluster.members", "GET", s.clusterMembers)
 	s.leaseRoutes(add)
 	s.queueRoutes(add)
 	s.attachmentRoutes(add)
@@ -117,13 +127,32 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fail(405, api.CodeMethodNotAllowed, "method not allowed; use "+rt.methods))
 		return
 	}
+	if s.cluster != nil {
+		ctx.Response.Header.Set(api.HeaderServedBy, s.cluster.Self().ID)
+		c.forwarded = c.trustForward()
+		c.routable = rt.routed
+		c.recording = rt.routed && !c.forwarded
+	}
 	if s.cfg.TLS != nil {
+		if c.forwarded {
+			p, err := s.forwardedPeer(string(ctx.Request.Header.Peek(api.HeaderForwardedClient)))
+			if err != nil {
+				writeError(ctx, fail(403, api.CodeNamespaceForbidden, err.Error()))
+				return
+			}
+			c.fwdPeer = p
+		}
 		if err := c.authorize(rt.auth); err != nil {
 			writeError(ctx, toHTTP(err))
 			return
 		}
 	}
 	if err := rt.h(c); err != nil {
+		var fe *forwardError
+		if errors.As(err, &fe) {
+			s.forward(c, fe.to)
+			return
+		}
 		he := toHTTP(err)
 		if he.status >= 500 {
 			s.log.Error().Err(err).Str("route", rt.name).Str("correlation_id", c.cid).Msg("request failed")

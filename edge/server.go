@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
@@ -33,6 +35,10 @@ type Config struct {
 	// TLS, when set, serves mutual TLS and authorizes every request by the
 	// client certificate (tls.go, authz.go); nil serves plain HTTP.
 	TLS *TLS
+	// Cluster, when set, routes each key and queue to its owner node and
+	// forwards requests for the others (cluster.go, forward.go); nil
+	// serves everything here (one node).
+	Cluster *cluster.Cluster
 }
 
 // Services are the domain services the edge translates HTTP into.
@@ -72,6 +78,8 @@ type Server struct {
 	// timeout while ordinary requests finish.
 	streams    context.Context
 	endStreams context.CancelFunc
+
+	clusterState
 }
 
 // New builds the edge over the domain services.
@@ -90,6 +98,14 @@ func New(svc Services, cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
+	if cfg.Cluster != nil {
+		s.cluster = cfg.Cluster
+		var client *tls.Config
+		if cfg.TLS != nil {
+			client = cfg.TLS.Client
+		}
+		s.peers = newPeers(client, cfg.Cluster.Self().ID)
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.streams, s.endStreams = context.WithCancel(s.base)
 	s.routes = s.buildRoutes()
@@ -132,6 +148,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.endStreams()
 	err := s.http.ShutdownWithContext(ctx)
 	s.cancel()
+	if s.peers != nil {
+		s.peers.close()
+	}
 	return err
 }
 

@@ -30,6 +30,7 @@ type serveFlags struct {
 	attachmentMax   *int64
 	s3PartSize      *int64
 	sec             *securityFlags
+	cluster         *clusterFlags
 }
 
 func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
@@ -68,6 +69,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.drainGrace, "drain-grace", 10*time.Second, "how long holders may finish after a shutdown signal (0 skips draining)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "total shutdown budget, split 80/20 between drain and HTTP teardown")
 	f.sec = addSecurityFlags(fs)
+	f.cluster = addClusterFlags(fs)
 	return fs, f
 }
 
@@ -95,6 +97,7 @@ func serve(args []string) error {
 	f.cfg.JSONMax, f.cfg.SpoolMemory, f.cfg.Logger = *f.jsonMax, int(*f.spoolMem), log
 	f.cfg.AttachmentMax = *f.attachmentMax
 	f.cfg.StoreOptions.S3MaxPartSize = *f.s3PartSize
+	f.cfg.Cluster = f.cluster.config()
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err
@@ -102,7 +105,11 @@ func serve(args []string) error {
 	metrics.NewGauge(`lockd_key_actors_live`, func() float64 { return float64(srv.Keys().Live()) })
 	startSideListeners(f, log)
 	lc := log.With().Str("sys", "server.lifecycle.core").Logger()
-	lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS()).Msg("lockd serving")
+	ev := lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS())
+	if cl := srv.Cluster(); cl != nil {
+		ev = ev.Str("node_id", cl.Self().ID).Str("self", cl.Self().Endpoint).Str("gossip", cl.Self().Gossip)
+	}
+	ev.Msg("lockd serving")
 	hupStop := make(chan struct{})
 	defer close(hupStop)
 	go reloadOnHUP(srv, lc, hupStop)

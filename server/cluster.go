@@ -1,0 +1,96 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/lockdhq/lockd/cluster"
+)
+
+// ClusterConfig turns on clustering: several nodes sharing one object
+// store, each key and queue served by its owner (see docs/CLUSTER.md).
+// Start honours it; StartOn serves a single node.
+type ClusterConfig struct {
+	// Self is this node's API base URL as the others reach it (--self);
+	// default: the listener's URL, when it listens on a specific address.
+	Self string
+	// Listen is the gossip bind address (--cluster-listen); default: the
+	// API listener's host, any free port.
+	Listen string
+	// Join are the seeds (--join / tc-join).
+	Join []string
+	// Key, when set (--cluster-key), is the secret the gossip key is
+	// derived from; otherwise the server bundle's storage root key is.
+	Key string
+	// Roles are gossiped as node metadata (default "kv", "queue").
+	Roles []string
+}
+
+// errClusterConfig is an unusable cluster configuration.
+var errClusterConfig = errors.New("server: cluster configuration")
+
+// startCluster joins the cluster on the API listener ln.
+func startCluster(cfg Config, ln net.Listener) (*cluster.Cluster, error) {
+	cc := cfg.Cluster
+	self := cc.Self
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if self == "" {
+		if !ok || addr.IP.IsUnspecified() {
+			return nil, fmt.Errorf("%w: --self (this node's API URL as the other nodes reach it) is required when listening on %s", errClusterConfig, ln.Addr())
+		}
+		self = cfg.Security.scheme() + "://" + ln.Addr().String()
+	}
+	listen := cc.Listen
+	if listen == "" {
+		host := ""
+		if ok {
+			host = addr.IP.String()
+		}
+		listen = net.JoinHostPort(host, "0")
+	}
+	key, err := cfg.gossipKey()
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		cfg.Logger.Warn().Str("sys", "cluster.membership").Msg("gossip is not encrypted: no server bundle and no --cluster-key; any process that reaches the gossip port can join")
+	}
+	roles := cc.Roles
+	if len(roles) == 0 {
+		roles = []string{"kv", "queue"}
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	if cfg.Security.MTLS() {
+		client.Transport = &http.Transport{TLSClientConfig: cfg.Security.Bundle.ClientTLSConfig()}
+	}
+	return cluster.Start(cluster.Config{Self: self, Listen: listen, Join: cc.Join, Key: key,
+		Version: version(), Roles: roles, HTTPClient: client, Logger: cfg.Logger})
+}
+
+// gossipKey derives the gossip key from --cluster-key, else from the
+// storage root key every server bundle of the cluster's CA carries (client
+// bundles do not): only the cluster's servers can join. Nil: plaintext.
+func (cfg Config) gossipKey() ([]byte, error) {
+	switch {
+	case cfg.Cluster.Key != "":
+		return cluster.DeriveKey([]byte(cfg.Cluster.Key))
+	case cfg.Security.Bundle != nil && len(cfg.Security.Bundle.StorageKey) > 0:
+		return cluster.DeriveKey(cfg.Security.Bundle.StorageKey)
+	}
+	return nil, nil
+}
+
+// version is the module version this binary was built from.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// Cluster is the node's membership, or nil when clustering is off.
+func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
