@@ -162,6 +162,9 @@ func (s *Server) describe(c *call) error {
 	if err != nil {
 		return err
 	}
+	if n, err := s.keys.Waiters(c.ctx, ref); err == nil {
+		setIntHeader(&c.Response.Header, api.HeaderWaiters, int64(n))
+	}
 	resp := api.DescribeResponse{
 		Namespace: d.Namespace, Key: d.Key, Owner: d.Owner, LeaseID: d.LeaseID,
 		Version: d.Version, StateETag: d.ETag, Metadata: meta(d.Hidden),

@@ -62,6 +62,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.cfg.SweepGrace, "sweeper-grace", time.Hour, "age below which an unreferenced blob is never collected, as an upload may be on its way (0 = 1h)")
 	fs.DurationVar(&f.cfg.TCDecisionRetention, "tc-decision-retention", 24*time.Hour, "how long applied transaction decisions are kept")
 	fs.DurationVar(&f.cfg.ActorIdle, "actor-idle-timeout", 30*time.Second, "idle time after which a key's actor leaves memory")
+	fs.BoolVar(&f.cfg.IndexOff, "disable-index", false, "maintain no secondary query index (every query scans)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address for the Prometheus /metrics endpoint (empty disables)")
 	fs.StringVar(&f.pprofListen, "pprof-listen", "", "address for /debug/pprof (empty disables)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")

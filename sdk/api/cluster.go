@@ -14,6 +14,9 @@ const (
 	HeaderForwardedClient = "X-Lockd-Forwarded-Client-Cert"
 	// HeaderServedBy names the node that served a request (its id).
 	HeaderServedBy = "X-Lockd-Served-By"
+	// HeaderWaiters, on a /v1/describe response, is the number of
+	// acquirers blocked on the key (a diagnostic of this server).
+	HeaderWaiters = "X-Lockd-Waiters"
 )
 
 // Cluster error codes (503, with Retry-After).
