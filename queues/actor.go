@@ -62,6 +62,9 @@ func (a *queueActor) Receive(ctx actor.Context) {
 		a.self, a.system = ctx.Self(), ctx.ActorSystem()
 		a.turn(nil, func() {})
 	case *actors.Passivate:
+		if m.Moved {
+			a.stopAll(&Error{Err: ErrMoved, Detail: "the queue moved to another node; retry", RetryAfter: time.Second})
+		}
 		m.Reply(ctx, len(a.waiters) == 0 && len(a.subs) == 0 && len(a.watchers) == 0)
 	case *actor.Stopping, *actor.Restarting:
 		a.stopAll(fail(ErrUnavailable, "queue actor stopped"))

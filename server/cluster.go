@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/lockdhq/lockd/cluster"
+	"github.com/lockdhq/lockd/edge"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/queues"
 )
 
 // ClusterConfig turns on clustering: several nodes sharing one object
@@ -94,3 +97,28 @@ func version() string {
 
 // Cluster is the node's membership, or nil when clustering is off.
 func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
+
+// followOwnership hands off, at every membership change, the key and
+// queue actors whose refs another node owns now: they leave once their
+// in-flight requests are answered, their blocked waiters get a retryable
+// 503, and the new owner loads them from the store. The predicates read
+// the current membership whenever they run, so actors that a late request
+// respawns here leave at the next tick.
+func (s *Server) followOwnership(stop <-chan struct{}) {
+	cl := s.cluster
+	movedKey := func(r keyspace.Ref) bool {
+		kind, name := edge.OwnerRef(cluster.KindKey, r.Key)
+		return !cl.Owns(kind, r.Namespace, name)
+	}
+	movedQueue := func(r queues.Ref) bool { return !cl.Owns(cluster.KindQueue, r.Namespace, r.Queue) }
+	for {
+		changed := cl.Changed()
+		s.keys.Handoff(movedKey)
+		s.queues.Handoff(movedQueue)
+		select {
+		case <-changed:
+		case <-stop:
+			return
+		}
+	}
+}

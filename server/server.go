@@ -168,6 +168,9 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		grace = time.Hour
 	}
 	go s.sweep(interval, grace, s.stop)
+	if s.cluster != nil {
+		go s.followOwnership(s.stop)
+	}
 	return s
 }
 
