@@ -44,6 +44,9 @@ var policies = map[string]policy{
 	// Any verified certificate may list the members (seeds given as API
 	// URLs are resolved through it).
 	"/v1/cluster/members": {open: true},
+	// Node to node: one node's index flush (the caller authorized its
+	// client).
+	"/v1/cluster/flush": tcPolicy,
 
 	"/v1/acquire":   {access: tlsutil.AccessAny},
 	"/v1/keepalive": {access: tlsutil.AccessAny},
@@ -147,9 +150,11 @@ func (c *call) authorize(p policy) error {
 // verified identity, or on a request another node forwarded (trusted only
 // from a server certificate, see trustForward) its original client's.
 func (c *call) peer() *peer {
-	if c.forwarded && c.srv.cfg.TLS != nil {
+	if c.forwarded && c.fwdPeer != nil {
 		return c.fwdPeer
 	}
+	// A request a node sends on its own behalf (an index flush) carries
+	// no client: it acts as that node.
 	return c.connPeer()
 }
 

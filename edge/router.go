@@ -55,6 +55,7 @@ func (s *Server) buildRoutes() map[string]route {
 	add("/healthz", "healthz", "", s.healthz)
 	add("/readyz", "readyz", "", s.readyz)
 	add("/v1/cluster/members", "cluster.members", "GET", s.clusterMembers)
+	add(clusterFlushPath, "cluster.flush", "POST", s.clusterFlush)
 	s.leaseRoutes(add)
 	s.queueRoutes(add)
 	s.attachmentRoutes(add)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/edge"
+	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 )
@@ -98,6 +100,62 @@ func version() string {
 // Cluster is the node's membership, or nil when clustering is off.
 func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
 
+// sharedIndex makes the index one of the cluster's writers (nil without a
+// cluster): its meta records carry this node's id, a namespace it starts
+// indexing is woken on the other nodes too, and queries that wait for the
+// index wait for every node's.
+func (s *Server) sharedIndex() func(*index.Options) {
+	if s.cluster == nil {
+		return nil
+	}
+	return func(o *index.Options) {
+		o.Writer = s.cluster.Self().ID
+		o.OnWake = func(ns string) {
+			if s.edge == nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, _, err := s.edge.FlushPeers(ctx, ns, true); err != nil {
+				s.cfg.Logger.Warn().Err(err).Str("namespace", ns).Msg("index: could not wake the namespace on every node; their next flush will")
+			}
+		}
+		o.FlushPeers = func(ctx context.Context, ns string) error {
+			if s.edge == nil {
+				return nil
+			}
+			_, _, err := s.edge.FlushPeers(ctx, ns, false)
+			return err
+		}
+	}
+}
+
+// adoptIndex hands the index meta records of departed nodes to one live
+// node each (rendezvous over the departed id), which reconciles what they
+// may have left unindexed.
+func (s *Server) adoptIndex() {
+	cl := s.cluster
+	if !cl.Ready() {
+		return
+	}
+	live := map[string]bool{}
+	for _, m := range cl.Live() {
+		live[m.ID] = true
+	}
+	adopt := func(writer string) bool {
+		if live[writer] {
+			return false
+		}
+		o, ok := cl.Owner(cluster.KindKey, ".index-writers", writer)
+		return ok && o.Self
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.index.Recover(ctx, adopt); err != nil {
+		s.cfg.Logger.Warn().Err(err).Msg("index: adopting departed nodes' records failed; retrying at the next membership change")
+	}
+}
+
 // followOwnership hands off, at every membership change, the key and
 // queue actors whose refs another node owns now: they leave once their
 // in-flight requests are answered, their blocked waiters get a retryable
@@ -111,12 +169,22 @@ func (s *Server) followOwnership(stop <-chan struct{}) {
 		return !cl.Owns(kind, r.Namespace, name)
 	}
 	movedQueue := func(r queues.Ref) bool { return !cl.Owns(cluster.KindQueue, r.Namespace, r.Queue) }
+	adopted := false
 	for {
 		changed := cl.Changed()
 		s.keys.Handoff(movedKey)
 		s.queues.Handoff(movedQueue)
+		if cl.Ready() {
+			go s.adoptIndex()
+			adopted = true
+		}
+		wait := time.After(time.Second) // until joined: look again
+		if adopted {
+			wait = nil
+		}
 		select {
 		case <-changed:
+		case <-wait:
 		case <-stop:
 			return
 		}

@@ -140,7 +140,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
-	s.index = newIndex(st, s.keys, cfg) // before recovery: it observes every commit
+	s.index = newIndex(st, s.keys, cfg, s.sharedIndex()) // before recovery: it observes every commit
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
 		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger})
 	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
