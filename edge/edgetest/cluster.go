@@ -40,11 +40,24 @@ type balanced struct {
 // Close stops the balancer; the nodes stop when the test ends.
 func (b balanced) Close(context.Context) error { return b.Balancer.Close() }
 
-// Drain sends every node SIGTERM: they drain for --drain-grace (30s here)
-// before they stop.
+// Drain sends every node SIGTERM and waits until each says it drains
+// (readyz 503); they drain for --drain-grace (30s here) before they stop.
 func (b balanced) Drain() {
 	for _, n := range b.cluster.Nodes {
 		n.Signal(syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range b.cluster.Nodes {
+		for time.Now().Before(deadline) {
+			resp, err := http.Get(n.URL + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusServiceUnavailable {
+					break
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
