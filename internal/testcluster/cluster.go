@@ -20,6 +20,11 @@ type Options struct {
 	Env   []string
 	// Args are further flags of every node.
 	Args []string
+	// Binary is the lockd binary (default: built by Binary).
+	Binary string
+	// Client reaches the nodes (default http.DefaultClient; a TLS client
+	// for nodes that serve mTLS).
+	Client *http.Client
 }
 
 // Cluster is several lockd processes joined over one store, behind a
@@ -39,7 +44,10 @@ func Start(t testing.TB, opt Options) *Cluster {
 	if opt.Nodes <= 0 {
 		opt.Nodes = 3
 	}
-	c := &Cluster{opt: opt, bin: Binary(t)}
+	c := &Cluster{opt: opt, bin: opt.Binary}
+	if c.bin == "" {
+		c.bin = Binary(t)
+	}
 	first := c.startNode(t, "--cluster-listen", "127.0.0.1:0")
 	c.Nodes = append(c.Nodes, first)
 	for i := 1; i < opt.Nodes; i++ {
@@ -59,7 +67,11 @@ func Start(t testing.TB, opt Options) *Cluster {
 
 func (c *Cluster) startNode(t testing.TB, extra ...string) *Node {
 	args := append([]string{"--store", c.opt.Store}, c.opt.Args...)
-	return StartNode(t, c.bin, c.opt.Env, append(args, extra...)...)
+	n := StartNode(t, c.bin, c.opt.Env, append(args, extra...)...)
+	if c.opt.Client != nil {
+		n.Client = c.opt.Client
+	}
+	return n
 }
 
 // AddNode starts one more node that joins the cluster, and adds it to the
@@ -107,7 +119,7 @@ type Member struct {
 
 // Members asks n for its member list.
 func Members(n *Node) ([]Member, bool, error) {
-	resp, err := http.Get(n.URL + "/v1/cluster/members")
+	resp, err := n.Client.Get(n.URL + "/v1/cluster/members")
 	if err != nil {
 		return nil, false, err
 	}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +24,9 @@ type Node struct {
 	// URL is the API base URL; ID the node's cluster identity (empty when
 	// clustering is off); Gossip its gossip address.
 	URL, ID, Gossip string
+	// Client reaches the node (http.DefaultClient unless the test set a
+	// TLS client).
+	Client *http.Client
 
 	mu   sync.Mutex
 	tail []string // the last log lines, for failure messages
@@ -32,7 +37,7 @@ type Node struct {
 // no drain grace, which later args may override) and waits until it serves.
 func StartNode(t testing.TB, bin string, env []string, args ...string) *Node {
 	t.Helper()
-	n := &Node{bin: bin, env: env, args: args}
+	n := &Node{bin: bin, env: env, args: args, Client: http.DefaultClient}
 	if err := n.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +80,11 @@ func (n *Node) start() error {
 	go func() { cmd.Wait(); close(n.done) }()
 	select {
 	case l := <-ready:
-		n.URL, n.ID, n.Gossip = "http://"+l.Listen, l.NodeID, l.Gossip
+		scheme := "http"
+		if slices.Contains(n.args, "--disable-mtls=false") {
+			scheme = "https"
+		}
+		n.URL, n.ID, n.Gossip = scheme+"://"+l.Listen, l.NodeID, l.Gossip
 		return nil
 	case <-n.done:
 		return fmt.Errorf("testcluster: lockd exited before serving:\n%s", n.Log())
