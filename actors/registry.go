@@ -164,6 +164,19 @@ func (r *Registry) PassivateIdle() {
 	}
 }
 
+// Handoff makes the actors whose ids moved to another node leave: every
+// shard asks its children for which moved(id) holds to passivate with
+// Passivate.Moved, now and at every tick until they are gone (a child
+// still receiving messages, or refusing, is asked again). moved replaces
+// the previous predicate; it is called on the shards' goroutines and must
+// be safe for concurrent use. Messages that arrive for a departed id
+// spawn a fresh actor as usual.
+func (r *Registry) Handoff(moved func(id string) bool) {
+	for _, s := range r.shards {
+		r.system.Root.Send(s, handoffMsg{moved: moved})
+	}
+}
+
 // Close stops the ticker and every actor, waiting for them to stop.
 func (r *Registry) Close() {
 	select {

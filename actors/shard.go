@@ -8,10 +8,15 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// Passivate is sent by a shard to a child that has been idle. The child
-// calls Reply with whether it may stop (no waiters, no timers it needs).
+// Passivate is sent by a shard to a child that has been idle, or whose id
+// another node owns now (Moved). The child calls Reply with whether it may
+// stop (no waiters, no timers it needs).
 type Passivate struct {
-	ok bool
+	// Moved: the id's ownership moved to another node (Registry.Handoff).
+	// The child answers its waiters with a retryable error, so that they
+	// retry on the new owner, and agrees unless it has work it must finish.
+	Moved bool
+	ok    bool
 }
 
 // Reply answers the passivation request from inside the child's Receive.
@@ -36,6 +41,9 @@ func wrap(msg any) *routed {
 }
 
 type tickMsg struct{}
+
+// handoffMsg sets the shard's moved predicate (Registry.Handoff).
+type handoffMsg struct{ moved func(id string) bool }
 
 // passivateOK tells the shard that c retired: it received every message
 // counted for it and no sender can count one more.
@@ -136,6 +144,9 @@ type shard struct {
 	// lastLook is when queryIdle last ran. Senders bypass the shard, so
 	// a child's use is seen at the next look as a changed message count.
 	lastLook time.Time
+	// moved tells the ids another node owns now; their children are asked
+	// to leave at once and again at every tick until they are gone.
+	moved func(id string) bool
 }
 
 func (s *shard) Receive(ctx actor.Context) {
@@ -144,6 +155,10 @@ func (s *shard) Receive(ctx actor.Context) {
 		s.forward(ctx, m)
 	case tickMsg:
 		s.queryIdle(ctx)
+		s.handoff(ctx)
+	case handoffMsg:
+		s.moved = m.moved
+		s.handoff(ctx)
 	case passivateOK:
 		s.passivate(ctx, m)
 	case *actor.Terminated:
@@ -207,6 +222,18 @@ func (s *shard) queryIdle(ctx actor.Context) {
 		}
 		c.queried, c.queriedAt = n, now
 		ctx.Send(c.pid, &Passivate{})
+	}
+}
+
+// handoff asks the children whose ids moved to another node to leave.
+func (s *shard) handoff(ctx actor.Context) {
+	if s.moved == nil {
+		return
+	}
+	for id, c := range s.children {
+		if s.moved(id) {
+			ctx.Send(c.pid, &Passivate{Moved: true})
+		}
 	}
 }
 

@@ -41,6 +41,12 @@ var (
 var policies = map[string]policy{
 	"/healthz": {open: true},
 	"/readyz":  {open: true},
+	// Any verified certificate may list the members (seeds given as API
+	// URLs are resolved through it).
+	"/v1/cluster/members": {open: true},
+	// Node to node: one node's index flush (the caller authorized its
+	// client).
+	"/v1/cluster/flush": tcPolicy,
 
 	"/v1/acquire":   {access: tlsutil.AccessAny},
 	"/v1/keepalive": {access: tlsutil.AccessAny},
@@ -140,8 +146,20 @@ func (c *call) authorize(p policy) error {
 	return nil
 }
 
-// peer returns the connection's verified identity, or nil.
+// peer returns the identity a request is authorized as: the connection's
+// verified identity, or on a request another node forwarded (trusted only
+// from a server certificate, see trustForward) its original client's.
 func (c *call) peer() *peer {
+	if c.forwarded && c.fwdPeer != nil {
+		return c.fwdPeer
+	}
+	// A request a node sends on its own behalf (an index flush) carries
+	// no client: it acts as that node.
+	return c.connPeer()
+}
+
+// connPeer returns the connection's verified identity, or nil.
+func (c *call) connPeer() *peer {
 	if pc, ok := c.Conn().(*peerConn); ok {
 		return pc.peer
 	}

@@ -106,12 +106,12 @@ func (c *call) timedOut(err error) error {
 // that every handler's body streams take part in the deadline without
 // knowing about it.
 
-// RequestBodyStream returns the streamed request body (nil when there is
-// none). Each read pushes the connection's read deadline BodyIdleTimeout
+// timedBodyStream returns the streamed request body (nil when there is
+// none); RequestBodyStream (cluster.go) reads it through. Each read pushes the connection's read deadline BodyIdleTimeout
 // ahead (a slow upload of any size goes on while bytes keep coming; the
 // header read timeout does not cut it) and restarts the request's
 // deadline (it counts from the end of the upload).
-func (c *call) RequestBodyStream() io.Reader {
+func (c *call) timedBodyStream() io.Reader {
 	if c.body != nil {
 		return c.body
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/xid"
 
+	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/sdk/api"
@@ -127,6 +128,9 @@ func (c *call) ref(ns, key, missingCode string) (keyspace.Ref, error) {
 	k, err := names.Key(key)
 	if err != nil {
 		return keyspace.Ref{}, badRequest(api.CodeInvalidKey, err.Error())
+	}
+	if err := c.route(cluster.KindKey, ns, k); err != nil {
+		return keyspace.Ref{}, err
 	}
 	return keyspace.Ref{Namespace: ns, Key: k}, nil
 }

@@ -80,6 +80,7 @@ var domainErrors = []struct {
 	{err: keyspace.ErrConflict, status: 409, code: api.CodeCASMismatch},
 	{err: keyspace.ErrDraining, status: 503, code: api.CodeShutdownDraining, detail: "server is draining existing leases"},
 	{err: keyspace.ErrUnavailable, status: 503, code: api.CodeUnavailable, detail: "key temporarily unavailable; retry"},
+	{err: keyspace.ErrMoved, status: 503, code: api.CodeOwnershipMoved, detail: "the key moved to another node; retry"},
 	// A transaction's stale delivery wraps the queue error that found it.
 	{err: txn.ErrQueueLeaseMismatch, status: 409, code: api.CodeQueueLeaseMismatch},
 	{err: queues.ErrNotFound, status: 404, code: api.CodeNotFound},
@@ -97,6 +98,7 @@ var domainErrors = []struct {
 	{err: queues.ErrNoState, status: 501, code: api.CodeQueueDisabled, detail: "workflow state is not configured on this server"},
 	{err: queues.ErrConflict, status: 409, code: api.CodeCASMismatch},
 	{err: queues.ErrUnavailable, status: 503, code: api.CodeUnavailable, detail: "queue temporarily unavailable; retry"},
+	{err: queues.ErrMoved, status: 503, code: api.CodeOwnershipMoved, detail: "the queue moved to another node; retry"},
 	{err: keyspace.ErrAttachmentTooLarge, status: 413, code: api.CodeAttachmentTooLarge},
 	{err: keyspace.ErrAttachmentNotFound, status: 404, code: api.CodeAttachmentNotFound},
 	{err: keyspace.ErrExpectedSHA256, status: 409, code: api.CodeExpectedSHAMismatch},

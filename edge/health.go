@@ -12,5 +12,10 @@ func (s *Server) readyz(c *call) error {
 		c.SetBodyString("draining\n")
 		return nil
 	}
+	if s.cluster != nil && !s.cluster.Ready() {
+		c.SetStatusCode(503)
+		c.SetBodyString("joining the cluster\n")
+		return nil
+	}
 	return s.healthz(c)
 }

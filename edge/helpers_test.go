@@ -94,3 +94,15 @@ func wantError(t *testing.T, r edgetest.Response, status int, code string) {
 		t.Fatalf("error without detail: %s", r.Body)
 	}
 }
+
+// waitersOf is the number of acquirers blocked on key, from /v1/describe
+// (served by the key's owner, in a cluster too).
+func waitersOf(t *testing.T, s *edgetest.Server, key string) int {
+	t.Helper()
+	r := s.Do("GET", "/v1/describe?key="+key, nil)
+	n, err := strconv.Atoi(r.Header.Get(api.HeaderWaiters))
+	if r.Status != 200 || err != nil {
+		t.Fatalf("describe %s: %d %s (waiters %q)", key, r.Status, r.Body, r.Header.Get(api.HeaderWaiters))
+	}
+	return n
+}

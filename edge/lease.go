@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/lockdhq/lockd/internal/names"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/sdk/api"
 )
@@ -37,7 +38,11 @@ func (s *Server) acquire(c *call) error {
 		return err
 	}
 	if strings.TrimSpace(req.Key) == "" {
-		req.Key = uuid.Must(uuid.NewV7()).String()
+		ns, err := names.Namespace(req.Namespace, s.cfg.DefaultNamespace)
+		if err != nil {
+			ns = req.Namespace // c.ref reports it
+		}
+		req.Key = s.ownedKey(ns, func() string { return uuid.Must(uuid.NewV7()).String() })
 	}
 	ref, err := c.ref(req.Namespace, req.Key, api.CodeMissingKey)
 	if err != nil {
@@ -162,6 +167,9 @@ func (s *Server) describe(c *call) error {
 	d, err := s.keys.Describe(c.ctx, ref)
 	if err != nil {
 		return err
+	}
+	if n, err := s.keys.Waiters(c.ctx, ref); err == nil {
+		setIntHeader(&c.Response.Header, api.HeaderWaiters, int64(n))
 	}
 	resp := api.DescribeResponse{
 		Namespace: d.Namespace, Key: d.Key, Owner: d.Owner, LeaseID: d.LeaseID,

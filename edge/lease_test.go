@@ -1,7 +1,6 @@
 package edge_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -171,7 +170,7 @@ func TestBlockingAcquireHandOff(t *testing.T) {
 			results <- s.Do("POST", "/v1/acquire", `{"key":"hot","owner":"b","block_seconds":30}`)
 		}()
 		deadline := time.Now().Add(5 * time.Second)
-		for n, _ := s.Keys().Waiters(context.Background(), refOf("hot")); n == 0; n, _ = s.Keys().Waiters(context.Background(), refOf("hot")) {
+		for n := waitersOf(t, s, "hot"); n == 0; n = waitersOf(t, s, "hot") {
 			if time.Now().After(deadline) {
 				t.Fatal("waiter never queued")
 			}
@@ -198,10 +197,7 @@ func TestBlockingAcquireHandOff(t *testing.T) {
 func TestDisconnectedWaiterIsWithdrawn(t *testing.T) {
 	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
 		l := acquire(t, s, "hot", "a", `"ttl_seconds":60`)
-		waiters := func() int {
-			n, _ := s.Keys().Waiters(context.Background(), refOf("hot"))
-			return n
-		}
+		waiters := func() int { return waitersOf(t, s, "hot") }
 		conn, err := net.Dial("tcp", s.Addr().String())
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package edge
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -39,16 +40,33 @@ func (s *Server) indexFlush(c *call) error {
 	if v := c.query("mode"); v != "" {
 		req.Mode = v
 	}
+	fanOut := s.cluster != nil && !c.forwarded
 	switch strings.ToLower(strings.TrimSpace(req.Mode)) {
 	case "", "wait", "sync":
+		var peerSeq int64
+		var peerPending bool
+		if fanOut {
+			// The other nodes first: every commit acknowledged before
+			// this flush began is then indexed, wherever it was made.
+			if peerSeq, peerPending, err = s.FlushPeers(c.ctx, ns, false); err != nil {
+				he := fail(503, api.CodeUnavailable, "flushing the other nodes' index: "+err.Error())
+				he.retryAfter = time.Second
+				return he
+			}
+		}
 		seq, err := s.index.Flush(c.ctx, ns)
 		if err != nil {
 			return err
 		}
 		_, pending := s.index.Status(ns)
 		writeJSON(c.RequestCtx, 200, api.IndexFlushResponse{Namespace: ns, Mode: "wait", Accepted: true, Flushed: true,
-			Pending: pending, IndexSeq: int64(seq)})
+			Pending: pending || peerPending, IndexSeq: int64(seq) + peerSeq})
 	case "async":
+		if fanOut {
+			if _, _, err := s.FlushPeers(c.ctx, ns, true); err != nil {
+				s.log.Warn().Err(err).Str("namespace", ns).Msg("async flush of the other nodes failed")
+			}
+		}
 		pending, err := s.index.FlushAsync(ns)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/sdk/api"
 )
@@ -52,6 +53,10 @@ func (c *call) queueRef(ns, queue string) (queues.Ref, error) {
 	name, dlq, err := queues.ParseName(queue)
 	if err != nil {
 		return queues.Ref{}, badRequest(api.CodeInvalidQueue, err.Error())
+	}
+	// A queue and its dead-letter queue live on one node (the base name's).
+	if err := c.route(cluster.KindQueue, ns, name); err != nil {
+		return queues.Ref{}, err
 	}
 	return queues.Ref{Namespace: ns, Queue: name, DLQ: dlq}, nil
 }

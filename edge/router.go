@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -34,6 +35,13 @@ type call struct {
 	admitted bool
 	// body is the deadline-aware request body stream (deadline.go).
 	body *timedBody
+
+	// Cluster routing (cluster.go): routable until the first ref decides
+	// where the request is served; recording the body until then;
+	// forwarded when another node sent it here, for fwdPeer.
+	routable, recording, forwarded bool
+	rec                            *recorder
+	fwdPeer                        *peer
 }
 
 type handler func(c *call) error
@@ -46,16 +54,19 @@ type route struct {
 	status  *statusCounters
 	auth    policy          // authorization under mTLS (authz.go)
 	class   admission.Class // admission control (admit.go)
+	routed  bool            // acts on one key or queue: served by its owner (cluster.go)
 }
 
 func (s *Server) buildRoutes() map[string]route {
 	r := map[string]route{}
 	add := func(path, name, methods string, h handler) {
-		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), status: &statusCounters{route: name}, class: routeClasses[name],
+		r[path] = route{name: name, methods: methods, h: h, auth: policyFor(path), class: routeClasses[name], routed: routedPaths[path], status: &statusCounters{route: name},
 			latency: metrics.GetOrCreateHistogram(fmt.Sprintf(`lockd_http_request_duration_seconds{route=%q}`, name))}
 	}
 	add("/healthz", "healthz", "", s.healthz)
 	add("/readyz", "readyz", "", s.readyz)
+	add("/v1/cluster/members", "cluster.members", "GET", s.clusterMembers)
+	add(clusterFlushPath, "cluster.flush", "POST", s.clusterFlush)
 	s.leaseRoutes(add)
 	s.queueRoutes(add)
 	s.attachmentRoutes(add)
@@ -134,7 +145,21 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fail(405, api.CodeMethodNotAllowed, "method not allowed; use "+rt.methods))
 		return
 	}
+	if s.cluster != nil {
+		ctx.Response.Header.Set(api.HeaderServedBy, s.cluster.Self().ID)
+		c.forwarded = c.trustForward()
+		c.routable = rt.routed
+		c.recording = rt.routed && !c.forwarded
+	}
 	if s.cfg.TLS != nil {
+		if c.forwarded {
+			p, err := s.forwardedPeer(string(ctx.Request.Header.Peek(api.HeaderForwardedClient)))
+			if err != nil {
+				writeError(ctx, fail(403, api.CodeNamespaceForbidden, err.Error()))
+				return
+			}
+			c.fwdPeer = p
+		}
 		if err := c.authorize(rt.auth); err != nil {
 			writeError(ctx, toHTTP(err))
 			return
@@ -144,6 +169,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if err := rt.h(c); err != nil {
+		var fe *forwardError
+		if errors.As(err, &fe) {
+			s.forward(c, fe.to)
+			return
+		}
 		he := toHTTP(c.timedOut(err))
 		s.logFailure(rt.name, c.cid, err, he)
 		writeError(ctx, he)

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/edge/connguard"
 	"github.com/lockdhq/lockd/index"
@@ -66,6 +68,10 @@ type Config struct {
 	// run until written, abandoned or shut down.
 	RequestTimeout time.Duration
 	WaitMargin     time.Duration
+	// Cluster, when set, routes each key and queue to its owner node and
+	// forwards requests for the others (cluster.go, forward.go); nil
+	// serves everything here (one node).
+	Cluster *cluster.Cluster
 }
 
 // Services are the domain services the edge translates HTTP into.
@@ -110,6 +116,8 @@ type Server struct {
 	qrf   *admission.Controller
 	lsf   *admission.Observer
 	guard *connguard.Guard
+
+	clusterState
 }
 
 // New builds the edge over the domain services.
@@ -129,6 +137,14 @@ func New(svc Services, cfg Config) *Server {
 	cfg.setTimeoutDefaults()
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
 	s.txns = svc.Txns
+	if cfg.Cluster != nil {
+		s.cluster = cfg.Cluster
+		var client *tls.Config
+		if cfg.TLS != nil {
+			client = cfg.TLS.Client
+		}
+		s.peers = newPeers(client, cfg.Cluster.Self().ID)
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.streams, s.endStreams = context.WithCancel(s.base)
 	s.routes = s.buildRoutes()
@@ -177,6 +193,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.endStreams()
 	err := s.http.ShutdownWithContext(ctx)
 	s.cancel()
+	if s.peers != nil {
+		s.peers.close()
+	}
 	return err
 }
 

@@ -32,6 +32,14 @@ type TLS struct {
 	HandshakeTimeout time.Duration
 	// MaxHandshakes bounds concurrent handshakes (default 1024).
 	MaxHandshakes int
+	// Client is the TLS configuration this node presents when it forwards
+	// a request to another node (its server certificate; see
+	// tlsutil.ServerBundle.ClientTLSConfig).
+	Client *tls.Config
+	// VerifyClient checks the certificate chain a forwarded request carries
+	// for its original client, as the handshake checks a direct client's
+	// (tlsutil.VerifyClient); nil refuses forwarded identities.
+	VerifyClient func(chain []*x509.Certificate) error
 }
 
 var handshakeFailures = metrics.NewCounter(`lockd_tls_handshake_failures_total`)
@@ -40,6 +48,8 @@ var handshakeFailures = metrics.NewCounter(`lockd_tls_handshake_failures_total`)
 // handshake.
 type peer struct {
 	leaf      *x509.Certificate
+	chain     []*x509.Certificate
+	chainHdr  string // chain as HeaderForwardedClient carries it; set on first forward
 	serial    string
 	role      tlsutil.Role
 	spiffe    string
@@ -51,8 +61,13 @@ func newPeer(cs tls.ConnectionState) *peer {
 	if len(cs.PeerCertificates) == 0 {
 		return nil
 	}
-	leaf := cs.PeerCertificates[0]
-	p := &peer{leaf: leaf, serial: tlsutil.Serial(leaf), role: tlsutil.RoleOf(leaf), spiffe: tlsutil.SPIFFEID(leaf)}
+	return peerOf(cs.PeerCertificates)
+}
+
+// peerOf is the identity of a verified chain (leaf first).
+func peerOf(chain []*x509.Certificate) *peer {
+	leaf := chain[0]
+	p := &peer{leaf: leaf, chain: chain, serial: tlsutil.Serial(leaf), role: tlsutil.RoleOf(leaf), spiffe: tlsutil.SPIFFEID(leaf)}
 	p.claims, p.claimsErr = tlsutil.ParseClaims(leaf)
 	return p
 }

@@ -77,14 +77,14 @@ func disabledEdge(t *testing.T, s *edgetest.Server) *edgetest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := edge.New(edge.Services{Keys: s.Keys()}, edge.Config{})
+	e := edge.New(edge.Services{Keys: s.InProc().Keys()}, edge.Config{})
 	go e.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		e.Shutdown(ctx)
 	})
-	return &edgetest.Server{Server: s.Server, T: t, Client: s.Client, Base: "http://" + ln.Addr().String()}
+	return &edgetest.Server{Node: s.Node, T: t, Client: s.Client, Base: "http://" + ln.Addr().String()}
 }
 
 // fence is a fencing token header value.

@@ -23,10 +23,15 @@ func (s *Service) Flush(ctx context.Context, ns string) (uint64, error) {
 		s.mu.Unlock()
 		return 0, ErrClosed
 	}
-	s.spaceLocked(ns).wakeLocked()
+	sp := s.spaceLocked(ns)
+	dormant := sp.dormant
+	sp.wakeLocked()
 	s.queue = append(s.queue, item{ns: ns, barrier: ch})
 	s.mu.Unlock()
 	s.signal()
+	if dormant {
+		s.woke(ns)
+	}
 	select {
 	case <-ch:
 		seq, _ := s.Status(ns)

@@ -179,6 +179,11 @@ func (s *Service) indexOr(ctx context.Context, req Request, fallback Fallback) (
 		if !req.Refresh && s.ready(req.Namespace) {
 			return EngineIndex, nil
 		}
+		if s.opt.FlushPeers != nil {
+			if err := s.opt.FlushPeers(ctx, req.Namespace); err != nil {
+				return "", fmt.Errorf("%w: waiting for the other nodes' index: %v", ErrEngineUnavailable, err)
+			}
+		}
 		if _, err := s.Flush(ctx, req.Namespace); err != nil {
 			return "", fmt.Errorf("%w: waiting for the index: %w", ErrEngineUnavailable, err)
 		}

@@ -26,6 +26,8 @@ func (s *Service) reconcileStep() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), indexerTimeout)
 	defer cancel()
 	next, done, err := s.reconcileChunk(ctx, ns, after)
+	var orphans map[string]string
+	defer func() { s.dropOrphans(orphans) }() // after the unlock below
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp := s.spaceLocked(ns)
@@ -36,6 +38,7 @@ func (s *Service) reconcileStep() bool {
 	case sp.stale:
 		// A commit was dropped during the pass: nextReconcile restarts it.
 	case done:
+		orphans, sp.orphans = sp.orphans, nil
 		s.passes.Add(1)
 		sp.reconciling, sp.building = false, false
 		for _, w := range sp.waiters {
@@ -106,6 +109,12 @@ func (s *Service) reconcileChunk(ctx context.Context, ns, after string) (string,
 		upTo, done = stop, false
 	}
 	for _, key := range gone {
+		if s.batch == nil {
+			if err := s.dropKey(ctx, ns, key); err != nil {
+				return "", false, err
+			}
+			continue
+		}
 		op, err := s.diff(ctx, ns, key, docState{version: 1<<63 - 1})
 		if err != nil {
 			return "", false, err
@@ -128,8 +137,9 @@ func (s *Service) reconcileDoc(ctx context.Context, ns string, d keyspace.Docume
 	if err != nil {
 		return nil, err
 	}
+	present := had && !old.Gone
 	visible := !d.Hidden && !d.View.NoState
-	if had == visible && (!had || old.Version == d.Version) {
+	if present == visible && (!present || old.Version == d.Version) {
 		return nil, nil
 	}
 	want := docState{version: d.Version}
@@ -139,6 +149,9 @@ func (s *Service) reconcileDoc(ctx context.Context, ns string, d keyspace.Docume
 			return nil, err
 		}
 		want = s.docState(d.Version, raw)
+	}
+	if s.batch == nil {
+		return nil, s.applyKey(ctx, ns, d.Key, want)
 	}
 	return diffOps(ns, d.Key, old, had, want), nil
 }

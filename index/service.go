@@ -44,7 +44,22 @@ type Options struct {
 	// behind a keyed MAC (see sealer): equality stays indexed, ranges and
 	// prefixes are answered by scanning.
 	SealKey []byte
-	Logger  zerolog.Logger
+	// Writer names this process among the processes that maintain one
+	// store's index (a cluster node's id): its meta records are
+	// <ns>/x/meta/<Writer>, and those of departed writers are adopted
+	// through Recover. Empty: this process is the only writer, with the
+	// meta record <ns>/x/meta.
+	Writer string
+	// OnWake, when set, is called (on its own goroutine) when a dormant
+	// namespace starts being indexed here, so that a cluster wakes it on
+	// every node: each node indexes the commits it makes.
+	OnWake func(ns string)
+	// FlushPeers, when set, flushes ns on the other processes that index
+	// the store; queries that must see every acknowledged commit
+	// (refresh, fallback none, an index's first use) call it before their
+	// own flush.
+	FlushPeers func(ctx context.Context, ns string) error
+	Logger     zerolog.Logger
 }
 
 // Service maintains the secondary index of every namespace from commits
@@ -101,6 +116,9 @@ type space struct {
 	recAfter    string
 	waiters     []chan struct{} // flushes waiting for the index to be ready
 	asyncFlush  bool
+	// orphans are departed writers' open meta records (key -> ETag),
+	// deleted once a reconcile pass of the namespace completes (meta.go).
+	orphans map[string]string
 }
 
 func (sp *space) ready() bool { return !sp.dormant && !sp.stale && !sp.reconciling }
@@ -170,6 +188,9 @@ func (s *Service) Start(ctx context.Context) error {
 // this process can be indexed. A namespace without a meta record never
 // had its index woken and stays dormant.
 func (s *Service) open(ctx context.Context, ns string) error {
+	if s.opt.Writer != "" {
+		return s.openShared(ctx, ns)
+	}
 	m, err := s.readMeta(ctx, ns)
 	if err != nil {
 		return err
@@ -180,7 +201,7 @@ func (s *Service) open(ctx context.Context, ns string) error {
 	}
 	if m.State == "clean" {
 		b, _ := json.Marshal(meta{State: "open", Seq: m.Seq})
-		if _, err := s.st.Put(ctx, metaKey(ns), b, store.Cond{}); err != nil {
+		if _, err := s.st.Put(ctx, s.metaKey(ns), b, store.Cond{}); err != nil {
 			return fmt.Errorf("%w: open %s: %w", ErrUnavailable, ns, err)
 		}
 	}
@@ -232,8 +253,16 @@ func (s *Service) wakeNamespace(ns string) bool {
 	if dormant {
 		s.log.Info().Str("namespace", ns).Msg("index: building the namespace's index on first use")
 		s.signal()
+		s.woke(ns)
 	}
 	return building
+}
+
+// woke tells OnWake that ns left dormancy here.
+func (s *Service) woke(ns string) {
+	if s.opt.OnWake != nil {
+		go s.opt.OnWake(ns)
+	}
 }
 
 func (s *Service) signal() {
@@ -302,7 +331,7 @@ func (s *Service) Close(ctx context.Context) error {
 	var errs []error
 	for ns, seq := range clean {
 		b, _ := json.Marshal(meta{State: "clean", Seq: seq})
-		if _, err := s.st.Put(ctx, metaKey(ns), b, store.Cond{}); err != nil {
+		if _, err := s.st.Put(ctx, s.metaKey(ns), b, store.Cond{}); err != nil {
 			errs = append(errs, err)
 		}
 	}

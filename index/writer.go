@@ -18,6 +18,11 @@ type entry struct {
 	Version  int64    `json:"v"`
 	Terms    []string `json:"t,omitempty"`
 	Overflow bool     `json:"o,omitempty"`
+	// Gone marks a tombstone: the key has no indexed document since
+	// Version. Only stores written by several processes keep tombstones
+	// (multiwriter.go), so that a late writer of an older version cannot
+	// bring the key's postings back.
+	Gone bool `json:"g,omitempty"`
 }
 
 // docState is what the index should hold for a key.
@@ -101,26 +106,37 @@ func (s *Service) readView(ctx context.Context, v keyspace.View) ([]byte, error)
 
 // readEntry returns key's index entry; ok is false when it has none.
 func (s *Service) readEntry(ctx context.Context, ns, key string) (entry, bool, error) {
+	e, _, ok, err := s.readEntryTag(ctx, ns, key)
+	return e, ok, err
+}
+
+// readEntryTag is readEntry with the record's ETag, for conditional writes.
+func (s *Service) readEntryTag(ctx context.Context, ns, key string) (entry, string, bool, error) {
 	rec, err := s.st.Get(ctx, entryPrefix(ns)+key)
 	if errors.Is(err, store.ErrNotFound) {
-		return entry{}, false, nil
+		return entry{}, "", false, nil
 	}
 	if err != nil {
-		return entry{}, false, fmt.Errorf("%w: read entry: %w", ErrUnavailable, err)
+		return entry{}, "", false, fmt.Errorf("%w: read entry: %w", ErrUnavailable, err)
 	}
 	var e entry
 	if err := json.Unmarshal(rec.Value, &e); err != nil {
 		// A torn entry is rewritten; its postings may leak but only
 		// widen candidate sets.
-		return entry{Version: -1}, true, nil
+		return entry{Version: -1}, rec.ETag, true, nil
 	}
-	return e, true, nil
+	return e, rec.ETag, true, nil
 }
 
 // diff reads key's entry and returns the writes that make the index hold
 // want. A want older than the entry (a late commit event) changes
-// nothing.
+// nothing. On a store without atomic batches, which several processes
+// may share, it writes the key's records itself, safely against the
+// other writers (applyKey), and returns no writes.
 func (s *Service) diff(ctx context.Context, ns, key string, want docState) (opList, error) {
+	if s.batch == nil {
+		return nil, s.applyKey(ctx, ns, key, want)
+	}
 	old, had, err := s.readEntry(ctx, ns, key)
 	if err != nil {
 		return nil, err
@@ -173,7 +189,7 @@ func (s *Service) write(ctx context.Context, ns string, lists []opList, seq uint
 		ops = append(ops, l...)
 	}
 	b, _ := json.Marshal(meta{State: "open", Seq: seq})
-	ops = append(ops, store.Op{Key: metaKey(ns), Value: b})
+	ops = append(ops, store.Op{Key: s.metaKey(ns), Value: b})
 	if s.batch != nil {
 		_, _, err := s.batch.Apply(ctx, ops)
 		if err != nil {

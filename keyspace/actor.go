@@ -65,6 +65,9 @@ func (a *keyActor) Receive(ctx actor.Context) {
 		a.self, a.system = ctx.Self(), ctx.ActorSystem()
 		a.load()
 	case *actors.Passivate:
+		if m.Moved {
+			a.failWaiters(&domainerr.Error{Err: ErrMoved, Detail: "the key moved to another node; retry", RetryAfter: time.Second})
+		}
 		m.Reply(ctx, len(a.waiters) == 0 && len(a.pending) == 0)
 	case *actor.Stopping:
 		a.stopTimers()

@@ -24,6 +24,9 @@ var (
 	// ErrUnavailable means the key's actor could not serve (storage failure,
 	// restart); the request may be retried.
 	ErrUnavailable = errors.New("keyspace: key unavailable")
+	// ErrMoved is answered to a blocked acquire when its key moved to
+	// another node (cluster membership changed); the caller retries there.
+	ErrMoved = errors.New("keyspace: key moved to another node")
 	// ErrConflict means the key's record changed in the store behind this
 	// node's back (another node wrote it); the actor reloads.
 	ErrConflict = errors.New("keyspace: record changed concurrently")

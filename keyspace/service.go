@@ -100,6 +100,14 @@ func parseID(id string) Ref {
 	return Ref{Namespace: id[:i], Key: id[i+1:]}
 }
 
+// Handoff makes the actors of keys another node owns now leave memory once
+// their in-flight requests are answered; blocked acquirers get ErrMoved.
+// The new owner loads the key from the store; conditional writes fence out
+// anything this node still has in flight (see actors.Registry.Handoff).
+func (s *Service) Handoff(moved func(Ref) bool) {
+	s.reg.Handoff(func(id string) bool { return moved(parseID(id)) })
+}
+
 // Close stops every key actor.
 func (s *Service) Close() { s.reg.Close() }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/domainerr"
 	"github.com/lockdhq/lockd/store"
 )
 
@@ -62,6 +63,9 @@ func (a *queueActor) Receive(ctx actor.Context) {
 		a.self, a.system = ctx.Self(), ctx.ActorSystem()
 		a.turn(nil, func() {})
 	case *actors.Passivate:
+		if m.Moved {
+			a.stopAll(&domainerr.Error{Err: ErrMoved, Detail: "the queue moved to another node; retry", RetryAfter: time.Second})
+		}
 		m.Reply(ctx, len(a.waiters) == 0 && len(a.subs) == 0 && len(a.watchers) == 0)
 	case *actor.Stopping, *actor.Restarting:
 		a.stopAll(fail(ErrUnavailable, "queue actor stopped"))

@@ -35,6 +35,9 @@ var (
 	// ErrUnavailable means the queue's actor could not serve (storage
 	// failure, restart); the request may be retried.
 	ErrUnavailable = errors.New("queues: queue unavailable")
+	// ErrMoved ends the waits and streams of a queue that moved to another
+	// node (cluster membership changed); the caller retries there.
+	ErrMoved = errors.New("queues: queue moved to another node")
 	// ErrConflict means a record changed in the store behind this node's
 	// back; the actor reloads the queue.
 	ErrConflict = errors.New("queues: record changed concurrently")

@@ -2,6 +2,7 @@ package queues
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -78,3 +79,18 @@ func (k keys) blob(id string) string { return k.base + ":p/" + id }
 // StateKey is the keyspace key of a message's workflow state, as lockd
 // v0.9 names it: "q/QUEUE/state/ID" in the queue's namespace.
 func StateKey(queue, id string) string { return "q/" + queue + "/state/" + id }
+
+// StateQueue is the inverse of StateKey: the queue whose message state key
+// is, if it is one. In a cluster a message's state lives on its queue's
+// node, which leases it.
+func StateQueue(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "q/")
+	if !ok {
+		return "", false
+	}
+	queue, id, ok := strings.Cut(rest, "/state/")
+	if !ok || queue == "" || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return queue, true
+}

@@ -111,6 +111,13 @@ func parseID(id string) Ref {
 	return Ref{Namespace: ns, Queue: q}
 }
 
+// Handoff makes the actors of queues another node owns now leave memory
+// once their in-flight requests are answered; blocked dequeues,
+// subscriptions and watches end with ErrMoved (see keyspace.Service.Handoff).
+func (s *Service) Handoff(moved func(Ref) bool) {
+	s.reg.Handoff(func(id string) bool { return moved(parseID(id)) })
+}
+
 // Close stops every queue actor. Subscriptions and watches end with
 // ErrUnavailable.
 func (s *Service) Close() { s.reg.Close() }

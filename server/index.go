@@ -15,9 +15,13 @@ const indexStartTimeout = time.Minute
 // newIndex starts the query index over the key service and installs it
 // as the commit observer. A start failure is logged: the namespaces
 // concerned are reconciled in the background and queries stay correct.
-func newIndex(st store.Store, keys *keyspace.Service, cfg Config) *index.Service {
-	idx := index.New(keys, st, index.Options{DocMax: cfg.JSONMax, Disabled: cfg.IndexOff, Logger: cfg.Logger,
-		SealKey: cfg.Security.indexSealKey()})
+func newIndex(st store.Store, keys *keyspace.Service, cfg Config, shared func(*index.Options)) *index.Service {
+	opt := index.Options{DocMax: cfg.JSONMax, Disabled: cfg.IndexOff, Logger: cfg.Logger,
+		SealKey: cfg.Security.indexSealKey()}
+	if shared != nil {
+		shared(&opt)
+	}
+	idx := index.New(keys, st, opt)
 	keys.SetObserver(idx)
 	ctx, cancel := context.WithTimeout(context.Background(), indexStartTimeout)
 	defer cancel()

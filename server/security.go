@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -95,7 +96,17 @@ func (s *Security) edgeTLS() *edge.TLS {
 			s.deny = tlsutil.NewDenylist(s.Bundle.Denylist)
 		}
 	}
-	return &edge.TLS{Config: tlsutil.ServerConfig(s.Bundle, s.deny), Denylist: s.deny}
+	b, deny := s.Bundle, s.deny
+	return &edge.TLS{Config: tlsutil.ServerConfig(b, deny), Denylist: deny, Client: b.ClientTLSConfig(),
+		VerifyClient: func(chain []*x509.Certificate) error {
+			if err := tlsutil.VerifyClient(chain, b, time.Now()); err != nil {
+				return err
+			}
+			if deny.Revoked(chain[0]) {
+				return fmt.Errorf("%w: serial %s", tlsutil.ErrRevoked, tlsutil.Serial(chain[0]))
+			}
+			return nil
+		}}
 }
 
 // scheme is the URL scheme clients use.

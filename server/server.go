@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/edge/connguard"
@@ -74,6 +75,11 @@ type Config struct {
 	Clock clock.Clock
 	// HTTP timeouts (see edge.Config); zero takes the defaults.
 	ReadHeaderTimeout, IdleTimeout, BodyIdleTimeout, RequestTimeout time.Duration
+	// Cluster, when set, makes this node one of several sharing the store
+	// (cluster.go); Start honours it.
+	Cluster *ClusterConfig
+	// cluster is the membership Start created for StartOn.
+	cluster *cluster.Cluster
 }
 
 // Server is a running node.
@@ -87,9 +93,10 @@ type Server struct {
 	close sync.Once
 	stop  chan struct{}
 
-	queues *queues.Service
-	txns   *txn.Service
-	index  *index.Service
+	queues  *queues.Service
+	txns    *txn.Service
+	index   *index.Service
+	cluster *cluster.Cluster
 }
 
 // Start opens the store, starts the services and serves on the listener.
@@ -126,6 +133,15 @@ func Start(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("listen %s %s: %w", cfg.ListenProto, cfg.Listen, err)
 	}
+	if cfg.Cluster != nil {
+		if cfg.cluster, err = startCluster(cfg, ln); err != nil {
+			ln.Close()
+			if cfg.Backend == nil {
+				st.Close()
+			}
+			return nil, err
+		}
+	}
 	return StartOn(ln, st, cfg), nil
 }
 
@@ -134,13 +150,13 @@ func Start(cfg Config) (*Server, error) {
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	raw := st
 	st = cfg.Security.WrapStore(st)
-	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1), cluster: cfg.cluster}
 	system := actors.NewSystem()
 	s.keys = keyspace.New(system, st, keyspace.Config{
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
 		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
 	})
-	s.index = newIndex(st, s.keys, cfg) // before recovery: it observes every commit
+	s.index = newIndex(st, s.keys, cfg, s.sharedIndex()) // before recovery: it observes every commit
 	s.queues = newQueues(st, s.keys, cfg)
 	// Every resource manager exists before the coordinator, which gets
 	// them at construction: recovery may replay decisions naming messages.
@@ -150,7 +166,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
-		TLS:       s.cfg.Security.edgeTLS(),
+		TLS: s.cfg.Security.edgeTLS(), Cluster: s.cluster,
 		Admission: cfg.Admission, HostSource: cfg.HostSource, ConnGuard: cfg.ConnGuard, Clock: cfg.Clock,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, RequestTimeout: cfg.RequestTimeout,
@@ -165,6 +181,9 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		grace = time.Hour
 	}
 	go s.sweep(interval, grace, s.stop)
+	if s.cluster != nil {
+		go s.followOwnership(s.stop)
+	}
 	return s
 }
 
@@ -216,7 +235,12 @@ func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.close.Do(func() {
 		close(s.stop)
-		err = s.edge.Shutdown(ctx)
+		if s.cluster != nil {
+			// Leave first: the others take over this node's keys and stop
+			// forwarding here while it finishes what is in flight.
+			err = s.cluster.Close(2 * time.Second)
+		}
+		err = errors.Join(err, s.edge.Shutdown(ctx))
 		// Shutdown closes the listeners Serve has registered; a Serve
 		// goroutine that had not started yet would register ln afterwards
 		// and serve forever, so close ln here too.

@@ -31,6 +31,7 @@ type serveFlags struct {
 	s3PartSize      *int64
 	sec             *securityFlags
 	adm             *admissionFlags
+	cluster         *clusterFlags
 }
 
 func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
@@ -62,6 +63,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.cfg.SweepGrace, "sweeper-grace", time.Hour, "age below which an unreferenced blob is never collected, as an upload may be on its way (0 = 1h)")
 	fs.DurationVar(&f.cfg.TCDecisionRetention, "tc-decision-retention", 24*time.Hour, "how long applied transaction decisions are kept")
 	fs.DurationVar(&f.cfg.ActorIdle, "actor-idle-timeout", 30*time.Second, "idle time after which a key's actor leaves memory")
+	fs.BoolVar(&f.cfg.IndexOff, "disable-index", false, "maintain no secondary query index (every query scans)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address for the Prometheus /metrics endpoint (empty disables)")
 	fs.StringVar(&f.pprofListen, "pprof-listen", "", "address for /debug/pprof (empty disables)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -70,6 +72,7 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "total shutdown budget, split 80/20 between drain and HTTP teardown")
 	f.sec = addSecurityFlags(fs)
 	f.adm = addAdmissionFlags(fs)
+	f.cluster = addClusterFlags(fs)
 	return fs, f
 }
 
@@ -94,6 +97,7 @@ func serve(args []string) error {
 	f.cfg.AttachmentMax = *f.attachmentMax
 	f.cfg.StoreOptions.S3MaxPartSize = *f.s3PartSize
 	f.adm.apply(&f.cfg)
+	f.cfg.Cluster = f.cluster.config()
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err
@@ -101,7 +105,11 @@ func serve(args []string) error {
 	metrics.NewGauge(`lockd_key_actors_live`, func() float64 { return float64(srv.Keys().Live()) })
 	startSideListeners(f, log)
 	lc := log.With().Str("sys", "server.lifecycle.core").Logger()
-	lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS()).Msg("lockd serving")
+	ev := lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS())
+	if cl := srv.Cluster(); cl != nil {
+		ev = ev.Str("node_id", cl.Self().ID).Str("self", cl.Self().Endpoint).Str("gossip", cl.Self().Gossip)
+	}
+	ev.Msg("lockd serving")
 	hupStop := make(chan struct{})
 	defer close(hupStop)
 	go reloadOnHUP(srv, lc, hupStop)

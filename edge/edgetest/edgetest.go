@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/internal/testservers"
 	"github.com/lockdhq/lockd/server"
 	"github.com/lockdhq/lockd/store"
@@ -24,12 +25,16 @@ import (
 type Backend struct {
 	Name string
 	Open func(t *testing.T) store.Store
+	// Cluster, when set, makes Start run three real lockd processes on the
+	// store it names (a URL and the credentials' environment), behind a
+	// round-robin TCP balancer that the test talks to (cluster.go).
+	Cluster func(t *testing.T) (url string, env []string)
 }
 
 // Mem and Disk are the built-in backends.
 var (
-	Mem  = Backend{"mem", func(*testing.T) store.Store { return mem.New() }}
-	Disk = Backend{"disk", func(t *testing.T) store.Store {
+	Mem  = Backend{Name: "mem", Open: func(*testing.T) store.Store { return mem.New() }}
+	Disk = Backend{Name: "disk", Open: func(t *testing.T) store.Store {
 		s, err := disk.Open(t.TempDir(), disk.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -41,19 +46,22 @@ var (
 // S3 and Azure run on real test servers (versitygw, Azurite) on loopback,
 // a fresh bucket or container per test.
 var (
-	S3    = Backend{"s3", func(t *testing.T) store.Store { return testservers.NewS3Store(t) }}
-	Azure = Backend{"azure", func(t *testing.T) store.Store { return testservers.NewAzureStore(t) }}
+	S3    = Backend{Name: "s3", Open: func(t *testing.T) store.Store { return testservers.NewS3Store(t) }}
+	Azure = Backend{Name: "azure", Open: func(t *testing.T) store.Store { return testservers.NewAzureStore(t) }}
 )
 
 // Backends lists the backends HTTP tests run on: $LOCKD_TEST_BACKENDS
-// (comma-separated names: mem, disk, s3, azure), by default mem and disk.
-// scripts/test.sh runs the HTTP tests once more on s3 and azure.
+// (comma-separated names: mem, disk, s3, azure, cluster-s3, cluster-azure),
+// by default mem and disk. scripts/test.sh runs the HTTP tests once more on
+// s3 and azure; the cluster-* backends run them through a balancer in
+// front of three nodes sharing one bucket or container.
 func Backends() []Backend {
 	names := os.Getenv("LOCKD_TEST_BACKENDS")
 	if names == "" {
 		names = "mem,disk"
 	}
-	all := map[string]Backend{"mem": Mem, "disk": Disk, "s3": S3, "azure": Azure}
+	all := map[string]Backend{"mem": Mem, "disk": Disk, "s3": S3, "azure": Azure,
+		"cluster-s3": ClusterS3, "cluster-azure": ClusterAzure}
 	var out []Backend
 	for _, n := range strings.Split(names, ",") {
 		b, ok := all[strings.TrimSpace(n)]
@@ -65,9 +73,21 @@ func Backends() []Backend {
 	return out
 }
 
+// Node is what tests reach: one in-process server, or the balancer in
+// front of a cluster.
+type Node interface {
+	URL() string
+	Addr() net.Addr
+	Close(ctx context.Context) error
+	// Drain starts draining (every node of a cluster).
+	Drain()
+}
+
+var _ Node = (*server.Server)(nil)
+
 // Server is a running test server and an HTTP client for it.
 type Server struct {
-	*server.Server
+	Node
 	T      *testing.T
 	Client *http.Client
 	// Base, when set, is the URL requests go to instead of the server's.
@@ -78,6 +98,9 @@ type Server struct {
 // defaults. The server stops when the test ends.
 func Start(t *testing.T, b Backend, cfg server.Config) *Server {
 	t.Helper()
+	if b.Cluster != nil {
+		return startCluster(t, b, cfg)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +111,7 @@ func Start(t *testing.T, b Backend, cfg server.Config) *Server {
 		defer cancel()
 		srv.Close(ctx)
 	})
-	return &Server{Server: srv, T: t, Client: &http.Client{Timeout: 2 * time.Minute}}
+	return &Server{Node: srv, T: t, Client: &http.Client{Timeout: 2 * time.Minute}}
 }
 
 // Response is a decoded HTTP response.
@@ -157,3 +180,22 @@ func (s *Server) Do(method, path string, body any, headers ...string) Response {
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
+
+// InProc returns the in-process server behind s; a test that needs one
+// (to reach its services or force its admission controller) is skipped on
+// the cluster backends, whose nodes are separate processes.
+func (s *Server) InProc() *server.Server {
+	s.T.Helper()
+	srv, ok := s.Node.(*server.Server)
+	if !ok {
+		s.T.Skip("needs an in-process server; this backend runs separate processes")
+	}
+	return srv
+}
+
+// ForceQRFObserve feeds the in-process server's admission controller a
+// sample (server.Server.ForceQRFObserve).
+func (s *Server) ForceQRFObserve(snap admission.Snapshot) { s.InProc().ForceQRFObserve(snap) }
+
+// QRFStatus is the in-process server's admission posture.
+func (s *Server) QRFStatus() admission.Status { return s.InProc().QRFStatus() }

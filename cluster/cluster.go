@@ -1,0 +1,286 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/rs/xid"
+	"github.com/rs/zerolog"
+)
+
+// Config configures a node's membership.
+type Config struct {
+	// ID is the node's identity; empty makes a fresh xid (the default: an
+	// identity per start, see the package doc).
+	ID string
+	// Self is this node's API base URL as other nodes and clients reach it
+	// (--self); required.
+	Self string
+	// Listen is the gossip bind address host:port (--cluster-listen); port
+	// 0 takes any free port (seeds given as API URLs find it).
+	Listen string
+	// Join are the seeds (--join): gossip host:port addresses or API URLs
+	// (http[s]://…), whose gossip address is read from their
+	// /v1/cluster/members. Empty: this node starts a cluster of its own.
+	Join []string
+	// Key encrypts and authenticates gossip (DeriveKey); nil gossips in
+	// plaintext.
+	Key []byte
+	// Version and Roles are gossiped as node metadata.
+	Version string
+	Roles   []string
+	// HTTPClient resolves seeds given as API URLs (mTLS when the cluster
+	// serves it); nil uses http.DefaultClient.
+	HTTPClient *http.Client
+	// JoinRetry is the pause between join attempts while no seed answers
+	// (default 1s).
+	JoinRetry time.Duration
+	Logger    zerolog.Logger
+}
+
+// ErrConfig is returned by Start for an unusable configuration.
+var ErrConfig = errors.New("cluster: invalid configuration")
+
+// Cluster is this node's membership. It is safe for concurrent use.
+type Cluster struct {
+	cfg  Config
+	ml   *memberlist.Memberlist
+	self Member
+	log  zerolog.Logger
+
+	view   atomic.Pointer[view]
+	joined atomic.Bool
+	md     atomic.Pointer[[]byte] // gossiped metadata
+
+	mu       sync.Mutex
+	members  map[string]Member // by ID, from memberlist events
+	departed map[string]Member // dead or left, kept for Members
+	changed  chan struct{}     // closed at the next change
+	epoch    uint64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// view is an immutable snapshot of the owning members, sorted by ID, with
+// their hashes precomputed for the request path.
+type view struct {
+	members []Member
+	ids     []string
+	hashes  []uint64
+	epoch   uint64
+	self    int // index of this node, -1 when it is not owning
+}
+
+// Start creates the gossip endpoint and begins joining the seeds in the
+// background; Ready reports when this node has joined. Close leaves the
+// cluster.
+func Start(cfg Config) (*Cluster, error) {
+	if cfg.Self == "" {
+		return nil, fmt.Errorf("%w: --self (this node's API URL) is required", ErrConfig)
+	}
+	if cfg.ID == "" {
+		cfg.ID = xid.New().String()
+	}
+	if cfg.JoinRetry <= 0 {
+		cfg.JoinRetry = time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.Key != nil && len(cfg.Key) != KeySize {
+		return nil, fmt.Errorf("%w: gossip key must be %d bytes", ErrConfig, KeySize)
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Logger.With().Str("sys", "cluster.membership").Logger(),
+		members: map[string]Member{}, departed: map[string]Member{}, changed: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	md, err := c.meta(false).encode()
+	if err != nil {
+		return nil, err
+	}
+	c.md.Store(&md)
+	mc, err := c.memberlistConfig()
+	if err != nil {
+		return nil, err
+	}
+	c.publish() // an empty view until memberlist announces us
+	if c.ml, err = memberlist.Create(mc); err != nil {
+		return nil, fmt.Errorf("cluster: gossip on %s: %w", cfg.Listen, err)
+	}
+	ln := c.ml.LocalNode()
+	c.self = Member{ID: cfg.ID, Endpoint: cfg.Self, Gossip: ln.Address(), State: StateAlive,
+		Version: cfg.Version, Roles: cfg.Roles, Self: true}
+	c.mu.Lock()
+	c.members[cfg.ID] = c.self
+	c.changeLocked()
+	c.mu.Unlock()
+	go c.joinLoop()
+	return c, nil
+}
+
+func (c *Cluster) meta(leaving bool) meta {
+	return meta{Endpoint: c.cfg.Self, Version: c.cfg.Version, Roles: c.cfg.Roles, Leaving: leaving}
+}
+
+func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.cfg.ID
+	mc.Label = "lockd"
+	host, port, err := net.SplitHostPort(c.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cluster-listen %q: %v", ErrConfig, c.cfg.Listen, err)
+	}
+	if mc.BindPort, err = strconv.Atoi(port); err != nil {
+		return nil, fmt.Errorf("%w: --cluster-listen %q: bad port", ErrConfig, c.cfg.Listen)
+	}
+	mc.BindAddr = host
+	if host == "" {
+		mc.BindAddr = "0.0.0.0"
+	}
+	if ip := net.ParseIP(mc.BindAddr); ip == nil || ip.IsUnspecified() {
+		// Advertise the host of --self when it is an address, so a node
+		// without a private interface (a laptop, a container on
+		// loopback) still has something to advertise.
+		if u, err := url.Parse(c.cfg.Self); err == nil && net.ParseIP(u.Hostname()) != nil {
+			mc.AdvertiseAddr = u.Hostname()
+		}
+	}
+	if c.cfg.Key != nil {
+		if mc.Keyring, err = memberlist.NewKeyring(nil, c.cfg.Key); err != nil {
+			return nil, fmt.Errorf("cluster: keyring: %w", err)
+		}
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
+	mc.Delegate = delegate{md: &c.md}
+	mc.Events = events{c}
+	mc.LogOutput = logWriter{c.log}
+	return mc, nil
+}
+
+// Self is this node.
+func (c *Cluster) Self() Member { return c.self }
+
+// Ready reports whether the node has joined its seeds (or needs none).
+func (c *Cluster) Ready() bool { return c.joined.Load() }
+
+// Changed returns a channel that is closed at the next membership change.
+func (c *Cluster) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// Epoch counts membership changes; it grows at every change.
+func (c *Cluster) Epoch() uint64 { return c.view.Load().epoch }
+
+// Live returns the members that own refs (alive or suspect), sorted by ID.
+// The slice must not be modified.
+func (c *Cluster) Live() []Member { return c.view.Load().members }
+
+// Owner returns the member that owns (kind, ns, name); ok is false only
+// before this node has announced itself.
+func (c *Cluster) Owner(kind Kind, ns, name string) (Member, bool) {
+	v := c.view.Load()
+	i := ownerOf(v.ids, v.hashes, kind, ns, name)
+	if i < 0 {
+		return Member{}, false
+	}
+	return v.members[i], true
+}
+
+// Owns reports whether this node owns (kind, ns, name).
+func (c *Cluster) Owns(kind Kind, ns, name string) bool {
+	v := c.view.Load()
+	i := ownerOf(v.ids, v.hashes, kind, ns, name)
+	return i < 0 || i == v.self
+}
+
+// Members returns every member this node knows of, the departed included,
+// sorted by ID, with each live member's current state.
+func (c *Cluster) Members() []Member {
+	states := map[string]State{}
+	if c.ml != nil {
+		for _, n := range c.ml.Members() {
+			states[n.Name] = stateOf(n.State)
+		}
+	}
+	c.mu.Lock()
+	out := make([]Member, 0, len(c.members)+len(c.departed))
+	for _, m := range c.members {
+		if s, ok := states[m.ID]; ok {
+			m.State = s
+		}
+		out = append(out, m)
+	}
+	for _, m := range c.departed {
+		out = append(out, m)
+	}
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int { return compare(a.ID, b.ID) })
+	return out
+}
+
+// Close leaves the cluster gracefully, waiting up to timeout for each of
+// its two messages to go out, and stops gossiping. First it announces that
+// it is leaving (the others stop routing to it and take over its refs at
+// once, and later show it as left rather than dead), then it leaves.
+func (c *Cluster) Close(timeout time.Duration) error {
+	select {
+	case <-c.stop:
+		return nil
+	default:
+	}
+	close(c.stop)
+	<-c.done
+	var errs []error
+	if md, err := c.meta(true).encode(); err == nil {
+		c.md.Store(&md)
+		errs = append(errs, c.ml.UpdateNode(timeout))
+	}
+	errs = append(errs, c.ml.Leave(timeout), c.ml.Shutdown())
+	return errors.Join(errs...)
+}
+
+// Abort stops gossiping without a leave message (tests of failure
+// detection).
+func (c *Cluster) Abort() error {
+	select {
+	case <-c.stop:
+		return nil
+	default:
+	}
+	close(c.stop)
+	<-c.done
+	return c.ml.Shutdown()
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func stateOf(s memberlist.NodeStateType) State {
+	switch s {
+	case memberlist.StateAlive:
+		return StateAlive
+	case memberlist.StateSuspect:
+		return StateSuspect
+	case memberlist.StateLeft:
+		return StateLeft
+	}
+	return StateDead
+}

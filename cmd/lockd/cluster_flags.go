@@ -1,0 +1,40 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lockdhq/lockd/server"
+)
+
+// clusterFlags are the membership flags (docs/CLUSTER.md). Clustering is
+// on when --join or --cluster-listen is given.
+type clusterFlags struct {
+	self, listen, key string
+	join, tcJoin      []string
+}
+
+func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
+	f := &clusterFlags{}
+	fs.StringVar(&f.self, "self", "", "this node's API URL as the other nodes reach it (default: the listener's URL when it listens on a specific address)")
+	fs.StringVar(&f.listen, "cluster-listen", "", "gossip bind address host:port (default: the --listen host, any free port); turns clustering on")
+	fs.StringSliceVar(&f.join, "join", nil, "seed nodes to join: gossip host:port or API URLs (repeatable or comma-separated); turns clustering on")
+	fs.StringSliceVar(&f.tcJoin, "tc-join", nil, "same as --join (lockd v0.9's name)")
+	fs.StringVar(&f.key, "cluster-key", "", "secret the gossip encryption key is derived from (default: the server bundle's storage key)")
+	return f
+}
+
+// config returns the cluster configuration, or nil when clustering is off.
+func (f *clusterFlags) config() *server.ClusterConfig {
+	var seeds []string
+	for _, s := range append(append([]string{}, f.join...), f.tcJoin...) {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 && f.listen == "" {
+		return nil
+	}
+	return &server.ClusterConfig{Self: f.self, Listen: f.listen, Join: seeds, Key: f.key}
+}

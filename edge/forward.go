@@ -1,0 +1,286 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"github.com/lockdhq/lockd/cluster"
+	"github.com/lockdhq/lockd/sdk/api"
+)
+
+var (
+	forwardsTotal   = metrics.NewCounter(`lockd_cluster_forwards_total`)
+	forwardFailures = metrics.NewCounter(`lockd_cluster_forward_failures_total`)
+)
+
+// inlineRelay is the largest response body a forward reads whole before
+// answering (keeping its Content-Length); larger or open-ended bodies are
+// streamed through.
+const inlineRelay = 1 << 20
+
+// forward sends the request to the node that owns its key or queue and
+// relays the answer, streaming bodies both ways. The owner is told who
+// forwarded (HeaderForwardedBy: it never forwards again) and, under mTLS,
+// who the client is (HeaderForwardedClient). An owner that cannot be
+// reached is a 503 with Retry-After: the client retries, possibly through
+// another node, and membership soon moves the key if the owner is gone.
+func (s *Server) forward(c *call, to cluster.Member) {
+	forwardsTotal.Inc()
+	c.recording = false
+	pool, err := s.peers.pool(to.Endpoint)
+	if err != nil {
+		s.forwardFailed(c, to, err)
+		return
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	replayable := s.buildForward(c, req, to)
+	resp, u, err := pool.roundTrip(c, req, replayable)
+	if err != nil {
+		s.forwardFailed(c, to, err)
+		return
+	}
+	relay(c, resp, u, pool)
+}
+
+func (s *Server) forwardFailed(c *call, to cluster.Member, err error) {
+	forwardFailures.Inc()
+	if errors.Is(err, errClientGone) {
+		c.SetConnectionClose()
+		return
+	}
+	s.log.Warn().Err(err).Str("owner", to.ID).Str("endpoint", to.Endpoint).Str("correlation_id", c.cid).Msg("forward to owner failed")
+	he := fail(503, api.CodeNodeUnavailable, "the node that owns this key or queue ("+to.Endpoint+") cannot be reached; retry")
+	he.retryAfter = time.Second
+	c.Response.Reset()
+	c.Response.Header.Set(api.HeaderCorrelationID, c.cid)
+	writeError(c.RequestCtx, he)
+}
+
+// hopHeaders are not forwarded: they describe one connection, or are this
+// cluster's own and must not be taken from a client.
+var hopHeaders = map[string]bool{
+	"host": true, "connection": true, "content-length": true, "transfer-encoding": true, "expect": true,
+	"keep-alive": true, "te": true, "trailer": true, "upgrade": true, "proxy-connection": true,
+	strings.ToLower(api.HeaderForwardedBy): true, strings.ToLower(api.HeaderForwardedClient): true,
+}
+
+// buildForward copies the request into req: method, URI, end-to-end
+// headers, the cluster headers and the body (what the handler already read,
+// then the rest of the stream). It reports whether the body can be sent
+// again (it was whole in memory).
+func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member) bool {
+	req.Header.SetMethodBytes(c.Method())
+	req.SetRequestURI(strings.TrimRight(to.Endpoint, "/") + string(c.RequestURI()))
+	for k, v := range c.Request.Header.All() {
+		if !hopHeaders[strings.ToLower(string(k))] {
+			req.Header.AddBytesKV(k, v)
+		}
+	}
+	req.Header.Set(api.HeaderForwardedBy, s.peers.self)
+	req.Header.Set(api.HeaderCorrelationID, c.cid)
+	if p := c.connPeer(); p != nil {
+		if p.chainHdr == "" {
+			p.chainHdr = encodeChain(p.chain)
+		}
+		req.Header.Set(api.HeaderForwardedClient, p.chainHdr)
+	}
+	stream := c.timedBodyStream()
+	if stream == nil {
+		req.SetBodyRaw(c.PostBody())
+		return true
+	}
+	var prefix []byte
+	if c.rec != nil {
+		prefix = c.rec.buf
+	}
+	switch n := c.Request.Header.ContentLength(); {
+	case n >= 0:
+		req.SetBodyStream(io.MultiReader(bytes.NewReader(prefix), stream), n)
+	case n == -1: // chunked
+		req.SetBodyStream(io.MultiReader(bytes.NewReader(prefix), stream), -1)
+	}
+	return false
+}
+
+// roundTrip writes req on a connection to the node and reads the
+// response head; the body is left to stream. A connection taken from the
+// pool that turns out closed is replaced once when the body can be sent
+// again. While the owner works on the request (a blocked acquire may wait
+// a minute), the client's connection is watched: if the client leaves, the
+// connection to the owner is closed so that the owner withdraws the work.
+func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*fasthttp.Response, *peerConnUp, error) {
+	for attempt := 0; ; attempt++ {
+		u, reused, err := p.get()
+		if err != nil {
+			return nil, nil, err
+		}
+		retry := reused && replayable && attempt == 0
+		if err := req.Write(u.bw); err != nil {
+			u.close()
+			if retry {
+				continue
+			}
+			return nil, nil, err
+		}
+		if err := u.bw.Flush(); err != nil {
+			u.close()
+			if retry {
+				continue
+			}
+			return nil, nil, err
+		}
+		resp := fasthttp.AcquireResponse()
+		resp.StreamBody = true
+		resp.SkipBody = c.IsHead()
+		stop, gone := watchClient(c, u)
+		err = resp.Read(u.br)
+		stop()
+		if err != nil {
+			fasthttp.ReleaseResponse(resp)
+			u.close()
+			if gone() {
+				return nil, nil, errClientGone
+			}
+			if retry {
+				continue
+			}
+			return nil, nil, err
+		}
+		return resp, u, nil
+	}
+}
+
+// watchClient closes u when c's client goes away before stop is called;
+// gone reports whether that happened.
+func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
+	ctx, stopWatch := c.untilClientGone()
+	done := make(chan struct{})
+	closed := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errClientGone) {
+				u.close()
+				close(closed)
+			}
+		case <-done:
+		}
+	}()
+	return func() {
+			close(done)
+			stopWatch()
+		}, func() bool {
+			select {
+			case <-closed:
+				return true
+			default:
+				return false
+			}
+		}
+}
+
+// relayHeaders are not copied from the owner's response: the edge sets
+// its own framing.
+var relayHeaders = map[string]bool{"connection": true, "content-length": true, "transfer-encoding": true, "keep-alive": true}
+
+// relay answers c with the owner's response: status, headers and body.
+// Small bodies of known length are read whole; larger ones stream with
+// their length; open-ended ones (NDJSON, subscriptions, watch) are copied
+// and flushed as they arrive. The connection goes back to the pool only
+// when its response was read to its end.
+func relay(c *call, resp *fasthttp.Response, u *peerConnUp, pool *peerPool) {
+	c.Response.SetStatusCode(resp.StatusCode())
+	for k, v := range resp.Header.All() {
+		if !relayHeaders[strings.ToLower(string(k))] {
+			c.Response.Header.SetBytesKV(k, v)
+		}
+	}
+	reusable := !resp.ConnectionClose()
+	n := resp.Header.ContentLength()
+	body := resp.BodyStream()
+	switch {
+	case body == nil || c.IsHead():
+		fasthttp.ReleaseResponse(resp)
+		finish(pool, u, reusable && body == nil)
+	case n >= 0 && n <= inlineRelay:
+		buf := make([]byte, n)
+		_, err := io.ReadFull(body, buf)
+		resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
+		if err != nil {
+			u.close()
+			c.Response.Reset()
+			writeError(c.RequestCtx, fail(502, api.CodeNodeUnavailable, "owner's response ended early: "+err.Error()))
+			return
+		}
+		c.SetBody(buf)
+		finish(pool, u, reusable)
+	case n >= 0:
+		c.Response.SetBodyStream(&relayBody{r: body, resp: resp, u: u, pool: pool, left: int64(n), reusable: reusable}, n)
+	default:
+		c.SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer u.close() // a chunked or close-delimited body: not reused
+			defer fasthttp.ReleaseResponse(resp)
+			defer resp.CloseBodyStream()
+			buf := make([]byte, 32<<10)
+			for {
+				k, err := body.Read(buf)
+				if k > 0 {
+					if _, werr := w.Write(buf[:k]); werr != nil || w.Flush() != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+}
+
+func finish(pool *peerPool, u *peerConnUp, reusable bool) {
+	if reusable {
+		pool.put(u)
+		return
+	}
+	u.close()
+}
+
+// relayBody streams a response body of known length to the client and
+// returns the connection to the pool when it was read to its end.
+type relayBody struct {
+	r        io.Reader
+	resp     *fasthttp.Response
+	u        *peerConnUp
+	pool     *peerPool
+	left     int64
+	reusable bool
+	done     bool
+}
+
+func (b *relayBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// Close is called by fasthttp when the response was written (or failed).
+func (b *relayBody) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	b.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(b.resp)
+	finish(b.pool, b.u, b.reusable && b.left == 0)
+	return nil
+}
