@@ -35,5 +35,7 @@ func singleConflict(now time.Time, self NodeInfo, lease LeaseView, members []Mem
 
 // fencedError explains a refused start.
 func fencedError(why string) error {
-	return fmt.Errorf("%w: %s. Only one node may run with --ha single on a store: stop the other node, or run every node with --ha failover (or auto); if that node is gone for good, wait for its record to expire or delete it", ErrFenced, why)
+	return fmt.Errorf("%w: %s. This node runs with --ha single, which requires it to be the only node on its store: "+
+		"stop the other node, or run this one with --ha failover or --ha auto to stand by behind it; "+
+		"if that node is gone for good, wait until its record expires or delete the record", ErrFenced, why)
 }
