@@ -26,6 +26,7 @@ type httpError struct {
 	retryAfter time.Duration
 	version    int64
 	etag       string
+	leader     string // leader_endpoint (node_passive)
 }
 
 func (e *httpError) Error() string { return e.code + ": " + e.detail }
@@ -132,6 +133,7 @@ func writeError(ctx *fasthttp.RequestCtx, he *httpError) {
 	o := newObject(nil)
 	o.str("error", he.code, false)
 	o.str("detail", he.detail, true)
+	o.str("leader_endpoint", he.leader, true)
 	o.int("current_version", he.version, true)
 	o.str("current_etag", he.etag, true)
 	if he.retryAfter > 0 {

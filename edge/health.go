@@ -12,5 +12,10 @@ func (s *Server) readyz(c *call) error {
 		c.SetBodyString("draining\n")
 		return nil
 	}
+	if g := s.cfg.Gate; g != nil && !g.Serving() {
+		c.SetStatusCode(503)
+		c.SetBodyString("passive\n")
+		return nil
+	}
 	return s.healthz(c)
 }

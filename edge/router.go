@@ -123,6 +123,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if g := s.cfg.Gate; g != nil && !g.Serving() && rt.name != "healthz" && rt.name != "readyz" {
+		writeError(ctx, passive(g))
+		return
+	}
 	if err := rt.h(c); err != nil {
 		he := toHTTP(err)
 		if he.status >= 500 {

@@ -33,6 +33,9 @@ type Config struct {
 	// TLS, when set, serves mutual TLS and authorizes every request by the
 	// client certificate (tls.go, authz.go); nil serves plain HTTP.
 	TLS *TLS
+	// Gate, when set, is asked before every request but /healthz and
+	// /readyz (gate.go); nil serves always.
+	Gate Gate
 }
 
 // Services are the domain services the edge translates HTTP into.

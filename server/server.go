@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/cluster/ha"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/keyspace"
@@ -56,6 +57,9 @@ type Config struct {
 	// value serves plain HTTP over a plaintext store.
 	Security Security
 
+	// HA is the mode of nodes sharing one store (ha.go).
+	HA HA
+
 	// Backend, when set, is used instead of opening Store (tests).
 	Backend store.Store
 }
@@ -74,6 +78,15 @@ type Server struct {
 	queues *queues.Service
 	txns   *txn.Service
 	index  *index.Service
+
+	// ha runs the HA mode (nil when none runs); a passive node's services
+	// are built but idle until activate, which built orders after their
+	// construction. life guards active and closing.
+	ha      *ha.Controller
+	built   chan struct{}
+	life    sync.Mutex
+	active  bool
+	closing bool
 }
 
 // Start opens the store, starts the services and serves on the listener.
@@ -110,14 +123,54 @@ func Start(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("listen %s %s: %w", cfg.ListenProto, cfg.Listen, err)
 	}
-	return StartOn(ln, st, cfg), nil
+	s, err := StartWith(ln, st, cfg)
+	if err != nil {
+		ln.Close()
+		if cfg.Backend == nil {
+			st.Close()
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // StartOn serves on an existing listener over an open store; Close closes
-// both.
+// both. It panics when the HA mode refuses to start (a second single-mode
+// node); StartWith returns that error instead.
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
+	s, err := StartWith(ln, st, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// StartWith serves on an existing listener over an open store; Close
+// closes both. Under the failover or auto HA mode the node may start
+// passive: it answers 503 node_passive until it takes the lease, then
+// loads its state and serves. A single-mode node that finds another node
+// on the store returns ha.ErrFenced (and closes neither ln nor st).
+func StartWith(ln net.Listener, st store.Store, cfg Config) (*Server, error) {
 	st = cfg.Security.WrapStore(st)
-	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1), built: make(chan struct{})}
+	activeNow, err := s.startHA(st)
+	if err != nil {
+		return nil, err
+	}
+	s.build()
+	close(s.built)
+	if activeNow {
+		s.activate()
+	}
+	go func() { s.done <- s.edge.Serve(ln) }()
+	return s, nil
+}
+
+// build constructs the services and the edge; it does no I/O, so a
+// passive node can hold them idle behind the gate.
+func (s *Server) build() {
+	cfg := s.cfg
+	st := s.st
 	system := actors.NewSystem()
 	s.keys = keyspace.New(system, st, keyspace.Config{
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
@@ -125,7 +178,33 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	})
 	s.index = newIndex(st, s.keys, cfg) // before recovery: it observes every commit
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
-		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger})
+		NodeID: s.ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger})
+	s.queues = newQueues(st, s.keys, cfg)
+	s.txns.SetMessageRM(messageRM{s.queues})
+	ecfg := edge.Config{
+		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
+		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
+		TLS: s.cfg.Security.edgeTLS(),
+	}
+	if s.ha != nil {
+		ecfg.Gate = s.ha
+	}
+	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, ecfg)
+	s.stop = make(chan struct{})
+}
+
+// activate loads what the node needs from the store (index, transaction
+// recovery), starts the sweeper and opens the HA gate. A passive node
+// calls it when it takes the lease; its services have served nothing yet,
+// so everything they will know comes from the store.
+func (s *Server) activate() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closing || s.active {
+		return
+	}
+	cfg := s.cfg
+	startIndex(s.index, cfg)
 	recoverCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	if _, err := s.keys.RebuildOrigins(recoverCtx); err != nil {
 		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("rebuilding transaction origins failed")
@@ -134,15 +213,6 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		cfg.Logger.Error().Err(err).Str("sys", "txn.tc").Msg("transaction recovery failed; will retry in the sweeper")
 	}
 	cancel()
-	s.queues = newQueues(st, s.keys, cfg)
-	s.txns.SetMessageRM(messageRM{s.queues})
-	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
-		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
-		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
-		TLS: s.cfg.Security.edgeTLS(),
-	})
-	go func() { s.done <- s.edge.Serve(ln) }()
-	s.stop = make(chan struct{})
 	interval, grace := cfg.SweeperInterval, cfg.SweepGrace
 	if interval == 0 {
 		interval = 5 * time.Minute
@@ -151,7 +221,11 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 		grace = time.Hour
 	}
 	go s.sweep(interval, grace, s.stop)
-	return s
+	s.active = true
+	if s.ha != nil {
+		s.ha.Ready()
+		cfg.Logger.Info().Str("sys", "cluster.ha").Msg("state loaded from the store: serving as the active node")
+	}
 }
 
 // Addr is the address the server listens on.
@@ -177,6 +251,10 @@ func (s *Server) Drain() { s.edge.Drain() }
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.close.Do(func() {
+		s.life.Lock()
+		s.closing = true
+		active := s.active
+		s.life.Unlock()
 		close(s.stop)
 		err = s.edge.Shutdown(ctx)
 		// Shutdown closes the listeners Serve has registered; a Serve
@@ -189,7 +267,10 @@ func (s *Server) Close(ctx context.Context) error {
 		s.queues.Close()
 		s.txns.Close()
 		s.keys.Close()
-		err = errors.Join(err, s.closeIndex(), s.st.Close())
+		if active {
+			err = errors.Join(err, s.closeIndex())
+		}
+		err = errors.Join(err, s.closeHA(), s.st.Close())
 	})
 	return err
 }
