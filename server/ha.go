@@ -57,17 +57,25 @@ func sharedStore(raw string) bool {
 	return false
 }
 
-// haMode resolves the configured mode for this store: nil when no
-// controller runs (concurrent, or a single-process store).
+// config checks the settings and returns them as the controller takes
+// them.
+func (h HA) config() (ha.Config, error) {
+	mode, err := ha.ParseMode(h.Mode)
+	if err != nil {
+		return ha.Config{}, err
+	}
+	c := ha.Config{Mode: mode, LeaseTTL: h.LeaseTTL, PresenceTTL: h.SinglePresenceTTL, Endpoint: h.Endpoint, Peers: h.Peers}
+	return c, c.Validate()
+}
+
+// haMode resolves the configured mode for this store, and whether a
+// controller runs (not under concurrent, nor on a single-process store).
 func (s *Server) haMode() (ha.Mode, bool, error) {
-	mode, err := ha.ParseMode(s.cfg.HA.Mode)
+	hcfg, err := s.cfg.HA.config()
 	if err != nil {
 		return "", false, err
 	}
-	hcfg := ha.Config{Mode: mode, LeaseTTL: s.cfg.HA.LeaseTTL, PresenceTTL: s.cfg.HA.SinglePresenceTTL}
-	if err := hcfg.Validate(); err != nil {
-		return "", false, err
-	}
+	mode := hcfg.Mode
 	log := s.cfg.Logger.With().Str("sys", "cluster.ha").Logger()
 	switch {
 	case !s.cfg.HA.Shared && !sharedStore(s.cfg.Store):
@@ -90,17 +98,16 @@ func (s *Server) startHA(st store.Backend) (bool, error) {
 	if err != nil || !run {
 		return true, err
 	}
-	endpoint := s.cfg.HA.Endpoint
-	if endpoint == "" {
-		endpoint = s.URL()
+	hcfg, _ := s.cfg.HA.config()
+	if hcfg.Endpoint == "" {
+		hcfg.Endpoint = s.URL()
 	}
-	onLost := s.cfg.HA.OnLost
-	if onLost == nil {
-		onLost = exitOnLost(s.cfg.Logger)
+	hcfg.OnLost = s.cfg.HA.OnLost
+	if hcfg.OnLost == nil {
+		hcfg.OnLost = exitOnLost(s.cfg.Logger)
 	}
-	ctrl, err := ha.New(st, ha.Config{Mode: mode, LeaseTTL: s.cfg.HA.LeaseTTL, PresenceTTL: s.cfg.HA.SinglePresenceTTL,
-		Endpoint: endpoint, Peers: s.cfg.HA.Peers, Logger: s.cfg.Logger,
-		OnActive: func() { <-s.built; s.activate() }, OnLost: onLost})
+	hcfg.Logger, hcfg.OnActive = s.cfg.Logger, func() { <-s.built; s.activate() }
+	ctrl, err := ha.New(st, hcfg)
 	if err != nil {
 		return false, err
 	}

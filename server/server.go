@@ -100,6 +100,9 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Security.Validate(); err != nil {
 		return nil, err
 	}
+	if _, err := cfg.HA.config(); err != nil {
+		return nil, err
+	}
 	st := cfg.Backend
 	if st == nil {
 		if cfg.StoreOptions.OnFatal == nil {

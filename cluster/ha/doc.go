@@ -9,17 +9,17 @@
 // claims of the same record can never both succeed.
 //
 // Guarantees, for lease TTL T (Timings):
-//   - At most one node serves at a time, provided the nodes' clocks run at
-//     rates within about 15% of each other (no synchronised wall clocks
-//     are needed): the active node serves only until T/2 after the start
+//   - At most one node serves at a time, provided each node's clock runs
+//     within 18% of real time (rate; no synchronised wall clocks are
+//     needed): the active node serves only until 9T/20 after the start
 //     of its last successful lease write (Trust), and a passive node takes
-//     over only after the record stayed unchanged for 7T/10 (Takeover) as
+//     over only after the record stayed unchanged for 13T/20 (Takeover) as
 //     measured on its own clock from a read that followed that write. An
 //     active node that cannot renew in time stops serving without any I/O
 //     (Serving reads the clock); if a later renewal succeeds, its
 //     condition proves nobody took the lease in between and it serves
 //     again; if the lease is in other hands it is Lost and must exit.
-//   - A passive node takes over at most T/10 + 7T/10 + 2·T/20 = 0.9·T
+//   - A passive node takes over at most T/10 + 13T/20 + 2·T/20 = 0.85·T
 //     after the active node's death (plus store latency), and at its next
 //     poll (T/20) after a clean shutdown, which releases the lease.
 //     A holder proven dead (same machine, same kernel boot and PID

@@ -126,9 +126,10 @@ func (c Config) Validate() error {
 // Timings are the periods derived from the lease TTL T. Their relations
 // are what makes failover safe and bounded (docs/HA.md):
 //
-//	Renew < Trust < Takeover            the holder renews long before it stops trusting its lease,
-//	                                    and stops before anyone may claim it;
-//	Renew + Takeover + 2·Poll ≤ 0.9·T   a passive node takes over within T of the holder's death.
+//	Renew < Trust < Takeover             the holder renews long before it stops trusting its lease,
+//	                                     and stops well before anyone may claim it;
+//	Renew + Takeover + 2·Poll = 0.85·T   a passive node takes over within T of the holder's death,
+//	                                     with 0.15·T left for store latency and loading.
 type Timings struct {
 	// Renew: the active node rewrites the lease this long after its last
 	// successful write started (T/10).
@@ -136,10 +137,10 @@ type Timings struct {
 	// Poll: every node reads the lease this often (T/20).
 	Poll time.Duration
 	// Trust: the active node serves until this long after the start of
-	// its last successful lease write, then stops (T/2).
+	// its last successful lease write, then stops (9T/20).
 	Trust time.Duration
 	// Takeover: a passive node claims the lease once the record has not
-	// changed for this long, measured on its own clock (7T/10).
+	// changed for this long, measured on its own clock (13T/20).
 	Takeover time.Duration
 	// Heartbeat: every node rewrites its member record this often (T/4).
 	Heartbeat time.Duration
@@ -147,5 +148,5 @@ type Timings struct {
 
 // TimingsFor derives the timings of lease TTL t.
 func TimingsFor(t time.Duration) Timings {
-	return Timings{Renew: t / 10, Poll: t / 20, Trust: t / 2, Takeover: t * 7 / 10, Heartbeat: t / 4}
+	return Timings{Renew: t / 10, Poll: t / 20, Trust: t * 9 / 20, Takeover: t * 13 / 20, Heartbeat: t / 4}
 }

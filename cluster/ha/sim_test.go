@@ -46,7 +46,7 @@ func TestSimulatedFailoverNeverTwoServing(t *testing.T) {
 	if *simSeed != 0 {
 		seeds = append(seeds, *simSeed)
 	} else {
-		for s := uint64(1); s <= 40; s++ {
+		for s := uint64(1); s <= 100; s++ {
 			seeds = append(seeds, s)
 		}
 	}
@@ -86,10 +86,13 @@ func simulate(seed uint64, length time.Duration) (uint64, error) {
 		return base.Add(time.Duration(float64(now) * n.rate))
 	}
 	latency := func() time.Duration {
-		if rng.IntN(50) == 0 {
+		switch r := rng.IntN(100); {
+		case r < 2:
 			return time.Duration(rng.Int64N(int64(ttl)))
+		case r < 10:
+			return time.Duration(rng.Int64N(int64(tm.Poll)))
 		}
-		return time.Duration(rng.Int64N(int64(tm.Poll)))
+		return time.Duration(rng.Int64N(int64(20 * time.Millisecond)))
 	}
 	apply := func(w *LeaseWrite) (string, error) {
 		if (w.Cond.IfNotExists && rec.Present) || (w.Cond.IfMatch != "" && (!rec.Present || rec.ETag != w.Cond.IfMatch)) {
@@ -117,7 +120,7 @@ func simulate(seed uint64, length time.Duration) (uint64, error) {
 			case r == 0:
 				n.crashed = true
 				continue
-			case r < 3:
+			case r < 8:
 				n.paused = now + time.Duration(rng.Int64N(int64(2*ttl)))
 				continue
 			}
