@@ -55,6 +55,7 @@ func New(st store.Backend, cfg Config) (*Controller, error) {
 	}
 	c := &Controller{st: st, cfg: cfg, t: TimingsFor(cfg.LeaseTTL), clk: cfg.Clock,
 		log: cfg.Logger.With().Str("sys", "cluster.ha").Str("ha", string(cfg.Mode)).Str("node", cfg.Node.ID).Logger()}
+	localNodes.Store(cfg.Node.ID, struct{}{})
 	if cfg.Mode != Single {
 		c.core = newCore(cfg.Node, cfg.Mode, cfg.LeaseTTL, cfg.Prober, func() string { return xid.New().String() })
 	}
@@ -77,6 +78,8 @@ func (c *Controller) Start(ctx context.Context) (Role, error) {
 	defer c.mu.Unlock()
 	if c.core == nil {
 		if err := c.startSingle(ctx); err != nil {
+			c.closed = true
+			localNodes.Delete(c.cfg.Node.ID)
 			return Passive, err
 		}
 		c.role, c.activeFired = Active, true
@@ -128,6 +131,7 @@ func (c *Controller) Close(ctx context.Context) error {
 		return nil
 	}
 	c.closed = true
+	defer localNodes.Delete(c.cfg.Node.ID)
 	if c.timer != nil {
 		c.timer.Stop()
 	}

@@ -2,6 +2,7 @@ package ha
 
 import (
 	"os"
+	"sync"
 
 	"github.com/rs/xid"
 )
@@ -35,7 +36,15 @@ func (LocalProber) Dead(n NodeInfo) bool {
 		return false
 	}
 	if n.PID == os.Getpid() {
-		return true // an earlier process that had this PID; ours is new
+		// An earlier process that had our PID (a container restarted in
+		// the same namespace), unless a controller of this very process
+		// (tests run several) wrote it and still runs.
+		_, running := localNodes.Load(n.ID)
+		return !running
 	}
 	return !processAlive(n.PID)
 }
+
+// localNodes holds the IDs of the controllers of this process that have
+// not been closed.
+var localNodes sync.Map
