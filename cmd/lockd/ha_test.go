@@ -5,15 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lockdhq/lockd/cluster/ha"
 	"github.com/lockdhq/lockd/internal/testservers"
 	"github.com/lockdhq/lockd/sdk"
 	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/server"
 )
 
 const haLeaseTTL = 5 * time.Second
@@ -309,4 +313,107 @@ func TestHAFailoverOnObjectStore(t *testing.T) {
 		t.Fatalf("final counter %d (acknowledged %d), fencing %d after %d", doc.N, acked, s.FencingToken, w.fencing)
 	}
 	t.Logf("%d acknowledged increments across two failovers; %d worker cycles failed and were retried: %v", acked, len(w.fail), w.fail)
+}
+
+// runLockdFails runs the binary, expects it to exit non-zero within a
+// bound, and returns its output.
+func runLockdFails(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if ctx.Err() != nil || !errors.As(err, &ee) {
+		t.Fatalf("lockd %v: want a refusal, got %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// readLease reads the HA lease record of the bucket from the test.
+func readLease(t *testing.T, storeURL string, env []string) ha.LeaseView {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	st, err := server.OpenStore(storeURL, server.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lv, err := ha.ReadLease(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lv
+}
+
+// A second --ha single node on the same bucket refuses to start and says
+// why; a failover node started next to it stays passive; and a single node
+// restarted after kill -9 on the same machine starts at once (it proves
+// its predecessor dead instead of waiting out the presence TTL).
+func TestHASingleModeFencesSecondProcess(t *testing.T) {
+	storeURL, env := haBucket(t)
+	a := startLockdEnv(t, env, "--store", storeURL, "--ha", "single")
+	if !ready(a.URL) {
+		t.Fatal("single node not ready")
+	}
+	out := runLockdFails(t, env, "--store", storeURL, "--ha", "single")
+	if !strings.Contains(out, "another lockd node serves this store") || !strings.Contains(out, a.URL) {
+		t.Fatalf("second single node's refusal does not say why: %s", out)
+	}
+	f := startLockdEnv(t, env, "--store", storeURL, "--ha", "failover", "--ha-lease-ttl", haLeaseTTL.String())
+	st, body, err := post(f.URL, "/v1/acquire", api.AcquireRequest{Key: "k", Owner: "o", TTLSeconds: 5})
+	if err != nil || st != 503 || !strings.Contains(string(body), api.CodeNodePassive) || ready(f.URL) {
+		t.Fatalf("failover node next to a single one: %d %s %v", st, body, err)
+	}
+	h, err := acquireKey(a.URL, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stop(t)
+	a.kill()
+	b := startLockdEnv(t, env, "--store", storeURL, "--ha", "single")
+	if err := h.release(b.URL); err != nil {
+		t.Fatalf("release on the restarted single node: %v", err)
+	}
+}
+
+// An auto node alone holds the lease marked "single"; when a second auto
+// node starts, the first marks it "failover" and the second waits passive;
+// when the first dies, the second takes over.
+func TestHAAutoPromotesWhenAPeerAppears(t *testing.T) {
+	storeURL, env := haBucket(t)
+	args := []string{"--store", storeURL, "--ha", "auto", "--ha-lease-ttl", haLeaseTTL.String()}
+	a := startLockdEnv(t, env, args...)
+	if lv := readLease(t, storeURL, env); !ready(a.URL) || lv.Rec.Mode != "single" || lv.Rec.Holder.Endpoint != a.URL {
+		t.Fatalf("auto node alone: ready=%v lease %+v", ready(a.URL), lv.Rec)
+	}
+	b := startLockdEnv(t, env, args...)
+	deadline := time.Now().Add(3 * haLeaseTTL)
+	var lv ha.LeaseView
+	for time.Now().Before(deadline) {
+		if lv = readLease(t, storeURL, env); lv.Rec.Mode == "failover" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lv.Rec.Mode != "failover" || lv.Rec.Holder.Endpoint != a.URL || !ready(a.URL) || ready(b.URL) {
+		t.Fatalf("after a peer appeared: lease %+v, a ready %v, b ready %v", lv.Rec, ready(a.URL), ready(b.URL))
+	}
+	h, err := acquireKey(a.URL, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.kill()
+	if d := <-watchTakeover([]*proc{b}, 3*haLeaseTTL); d == 0 || d > haLeaseTTL {
+		t.Fatalf("takeover by the second auto node: %s", d)
+	}
+	if err := h.release(b.URL); err != nil {
+		t.Fatalf("release on the node that took over: %v", err)
+	}
 }
