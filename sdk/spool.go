@@ -26,8 +26,9 @@ func spool(r io.Reader) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := buf.WriteTo(f); err == nil {
-		_, err = io.Copy(f, r)
+	_, err = buf.WriteTo(f)
+	if err == nil {
+		_, err = io.Copy(f, r) // a failed copy must not leave a short spool behind
 	}
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
