@@ -31,6 +31,7 @@ type httpError struct {
 	etag       string
 	// cause is logged, never sent (5xx answers of the edge itself).
 	cause error
+	leader     string // leader_endpoint (node_passive)
 }
 
 func (e *httpError) Error() string {
@@ -185,6 +186,7 @@ func writeError(ctx *fasthttp.RequestCtx, he *httpError) {
 	o := newObject(nil)
 	o.str("error", he.code, false)
 	o.str("detail", he.detail, true)
+	o.str("leader_endpoint", he.leader, true)
 	o.int("current_version", he.version, true)
 	o.str("current_etag", he.etag, true)
 	if he.retryAfter > 0 {

@@ -12,6 +12,11 @@ func (s *Server) readyz(c *call) error {
 		c.SetBodyString("draining\n")
 		return nil
 	}
+	if g := s.cfg.Gate; g != nil && !g.Serving() {
+		c.SetStatusCode(503)
+		c.SetBodyString("passive\n")
+		return nil
+	}
 	if s.cluster != nil && !s.cluster.Ready() {
 		c.SetStatusCode(503)
 		c.SetBodyString("joining the cluster\n")

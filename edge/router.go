@@ -165,6 +165,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if g := s.cfg.Gate; g != nil && !g.Serving() && rt.name != "healthz" && rt.name != "readyz" {
+		writeError(ctx, passive(g))
+		return
+	}
 	if !s.admit(c, rt.class) {
 		return
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	// forwards requests for the others (cluster.go, forward.go); nil
 	// serves everything here (one node).
 	Cluster *cluster.Cluster
+	// Gate, when set, is asked before every request but /healthz and
+	// /readyz (gate.go); nil serves always.
+	Gate Gate
 }
 
 // Services are the domain services the edge translates HTTP into.

@@ -81,13 +81,21 @@ func (c *Client) do(ctx context.Context, r *call) (*http.Response, error) {
 		if !retry || attempt >= retries {
 			return nil, err
 		}
-		if rotate && len(c.eps) > 1 {
-			c.cur.CompareAndSwap(idx, idx+1)
-		}
 		var hint time.Duration
 		var ae *APIError
 		if errors.As(err, &ae) {
 			hint = ae.RetryAfter
+		}
+		if rotate && len(c.eps) > 1 {
+			next := idx + 1
+			if ae != nil && ae.LeaderEndpoint != "" {
+				// A passive node names the active one: go there directly
+				// when it is one of ours.
+				if j := c.endpointIndex(ae.LeaderEndpoint); j >= 0 {
+					next = idx - idx%uint32(len(c.eps)) + uint32(j)
+				}
+			}
+			c.cur.CompareAndSwap(idx, next)
 		}
 		pause := backoff(attempt, c.cfg.backoffBase, c.cfg.backoffMax, hint)
 		c.cfg.logger.Debug("lockd: retrying", "method", r.method, "path", r.path, "endpoint", ep.raw,
@@ -294,4 +302,15 @@ func (p *replayer) body() (io.Reader, error) {
 	}
 	p.used = true
 	return io.NopCloser(p.r.stream), nil
+}
+
+// endpointIndex is the index of the client endpoint whose URL is u, or -1.
+func (c *Client) endpointIndex(u string) int {
+	u = strings.TrimRight(u, "/")
+	for i, ep := range c.eps {
+		if strings.TrimRight(ep.raw, "/") == u {
+			return i
+		}
+	}
+	return -1
 }

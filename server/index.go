@@ -12,9 +12,9 @@ import (
 // indexStartTimeout bounds reading the index meta records at start.
 const indexStartTimeout = time.Minute
 
-// newIndex starts the query index over the key service and installs it
-// as the commit observer. A start failure is logged: the namespaces
-// concerned are reconciled in the background and queries stay correct.
+// newIndex makes the query index over the key service and installs it
+// as the commit observer; startIndex starts it. shared, when set, adjusts
+// the options for several writers (a cluster).
 func newIndex(st store.Store, keys *keyspace.Service, cfg Config, shared func(*index.Options)) *index.Service {
 	opt := index.Options{DocMax: cfg.JSONMax, Disabled: cfg.IndexOff, Logger: cfg.Logger,
 		SealKey: cfg.Security.indexSealKey()}
@@ -23,12 +23,18 @@ func newIndex(st store.Store, keys *keyspace.Service, cfg Config, shared func(*i
 	}
 	idx := index.New(keys, st, opt)
 	keys.SetObserver(idx)
+	return idx
+}
+
+// startIndex reads the index meta records and starts the indexer. A start
+// failure is logged: the namespaces concerned are reconciled in the
+// background and queries stay correct.
+func startIndex(idx *index.Service, cfg Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), indexStartTimeout)
 	defer cancel()
 	if err := idx.Start(ctx); err != nil {
 		cfg.Logger.Error().Err(err).Msg("index: start")
 	}
-	return idx
 }
 
 // closeIndex indexes what is queued and marks clean namespaces, after the

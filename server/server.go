@@ -14,6 +14,7 @@ import (
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/cluster"
+	"github.com/lockdhq/lockd/cluster/ha"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/edge/connguard"
@@ -60,6 +61,9 @@ type Config struct {
 	// value serves plain HTTP over a plaintext store.
 	Security Security
 
+	// HA is the mode of nodes sharing one store (ha.go).
+	HA HA
+
 	// Backend, when set, is used instead of opening Store (tests).
 	Backend store.Store
 
@@ -93,10 +97,21 @@ type Server struct {
 	close sync.Once
 	stop  chan struct{}
 
-	queues  *queues.Service
-	txns    *txn.Service
-	index   *index.Service
+	queues *queues.Service
+	txns   *txn.Service
+	index  *index.Service
+	// raw is the store under any decorator (recover).
+	raw     store.Store
 	cluster *cluster.Cluster
+
+	// ha runs the HA mode (nil when none runs); a passive node's services
+	// are built but idle until activate, which built orders after their
+	// construction. life guards active and closing.
+	ha      *ha.Controller
+	built   chan struct{}
+	life    sync.Mutex
+	active  bool
+	closing bool
 }
 
 // Start opens the store, starts the services and serves on the listener.
@@ -108,6 +123,9 @@ func Start(cfg Config) (*Server, error) {
 		cfg.ListenProto = "tcp"
 	}
 	if err := cfg.Security.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := cfg.HA.config(); err != nil {
 		return nil, err
 	}
 	st := cfg.Backend
@@ -142,15 +160,58 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	return StartOn(ln, st, cfg), nil
+	s, err := StartWith(ln, st, cfg)
+	if err != nil {
+		if cfg.cluster != nil {
+			cfg.cluster.Close(time.Second)
+		}
+		ln.Close()
+		if cfg.Backend == nil {
+			st.Close()
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // StartOn serves on an existing listener over an open store; Close closes
-// both.
+// both. It panics when the HA mode refuses to start (a second single-mode
+// node); StartWith returns that error instead.
 func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
+	s, err := StartWith(ln, st, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// StartWith serves on an existing listener over an open store; Close
+// closes both. Under the failover or auto HA mode the node may start
+// passive: it answers 503 node_passive until it takes the lease, then
+// loads its state and serves. A single-mode node that finds another node
+// on the store returns ha.ErrFenced (and closes neither ln nor st).
+func StartWith(ln net.Listener, st store.Store, cfg Config) (*Server, error) {
 	raw := st
 	st = cfg.Security.WrapStore(st)
-	s := &Server{cfg: cfg, st: st, ln: ln, done: make(chan error, 1), cluster: cfg.cluster}
+	s := &Server{cfg: cfg, st: st, raw: raw, ln: ln, done: make(chan error, 1), built: make(chan struct{}), cluster: cfg.cluster}
+	activeNow, err := s.startHA(st)
+	if err != nil {
+		return nil, err
+	}
+	s.build()
+	close(s.built)
+	if activeNow {
+		s.activate()
+	}
+	go func() { s.done <- s.edge.Serve(ln) }()
+	return s, nil
+}
+
+// build constructs the services and the edge; it does no I/O, so a
+// passive node can hold them idle behind the gate.
+func (s *Server) build() {
+	cfg := s.cfg
+	st := s.st
 	system := actors.NewSystem()
 	s.keys = keyspace.New(system, st, keyspace.Config{
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
@@ -161,18 +222,35 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	// Every resource manager exists before the coordinator, which gets
 	// them at construction: recovery may replay decisions naming messages.
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
-		NodeID: ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger, Messages: messageRM{s.queues}})
-	s.recover(raw)
-	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, edge.Config{
+		NodeID: s.ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger, Messages: messageRM{s.queues}})
+	ecfg := edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
 		TLS: s.cfg.Security.edgeTLS(), Cluster: s.cluster,
 		Admission: cfg.Admission, HostSource: cfg.HostSource, ConnGuard: cfg.ConnGuard, Clock: cfg.Clock,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, RequestTimeout: cfg.RequestTimeout,
-	})
-	go func() { s.done <- s.edge.Serve(ln) }()
+	}
+	if s.ha != nil {
+		ecfg.Gate = s.ha
+	}
+	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, ecfg)
 	s.stop = make(chan struct{})
+}
+
+// activate loads what the node needs from the store (index, transaction
+// recovery), starts the sweeper and opens the HA gate. A passive node
+// calls it when it takes the lease; its services have served nothing yet,
+// so everything they will know comes from the store.
+func (s *Server) activate() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closing || s.active {
+		return
+	}
+	cfg := s.cfg
+	startIndex(s.index, cfg)
+	s.recover(s.raw)
 	interval, grace := cfg.SweeperInterval, cfg.SweepGrace
 	if interval == 0 {
 		interval = 5 * time.Minute
@@ -184,7 +262,11 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 	if s.cluster != nil {
 		go s.followOwnership(s.stop)
 	}
-	return s
+	s.active = true
+	if s.ha != nil {
+		s.ha.Ready()
+		cfg.Logger.Info().Str("sys", "cluster.ha").Msg("state loaded from the store: serving as the active node")
+	}
 }
 
 // recover rebuilds the transaction origins and replays the coordinator's
@@ -234,6 +316,10 @@ func (s *Server) Drain() { s.edge.Drain() }
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.close.Do(func() {
+		s.life.Lock()
+		s.closing = true
+		active := s.active
+		s.life.Unlock()
 		close(s.stop)
 		if s.cluster != nil {
 			// Leave first: the others take over this node's keys and stop
@@ -251,7 +337,10 @@ func (s *Server) Close(ctx context.Context) error {
 		s.queues.Close()
 		s.txns.Close()
 		s.keys.Close()
-		err = errors.Join(err, s.closeIndex(), s.st.Close())
+		if active {
+			err = errors.Join(err, s.closeIndex())
+		}
+		err = errors.Join(err, s.closeHA(), s.st.Close())
 	})
 	return err
 }

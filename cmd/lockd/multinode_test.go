@@ -12,15 +12,17 @@ import (
 	"github.com/lockdhq/lockd/sdk/api"
 )
 
-// Two lockd processes share one S3 bucket. Workers on both contend for the
-// same keys, each cycle incrementing a counter under the lease. Every write
-// is conditional on the record's ETag, so the nodes can never both grant a
-// lease: no increment is lost and no fencing token is granted twice.
+// Two lockd processes share one S3 bucket, both serving (--ha concurrent;
+// the default, failover, would keep one passive). Workers on both contend
+// for the same keys, each cycle incrementing a counter under the lease.
+// Every write is conditional on the record's ETag, so the nodes can never
+// both grant a lease: no increment is lost and no fencing token is granted
+// twice.
 func TestTwoNodesOneBucketNeverDoubleGrant(t *testing.T) {
 	endpoint, access, secret, bucket := testservers.StartS3(t)
 	env := []string{"LOCKD_S3_ACCESS_KEY_ID=" + access, "LOCKD_S3_SECRET_ACCESS_KEY=" + secret}
 	storeURL := fmt.Sprintf("s3://%s/%s/shared?insecure=1", endpoint, bucket)
-	nodes := []*proc{startLockdEnv(t, env, "--store", storeURL), startLockdEnv(t, env, "--store", storeURL)}
+	nodes := []*proc{startLockdEnv(t, env, "--store", storeURL, "--ha", "concurrent"), startLockdEnv(t, env, "--store", storeURL, "--ha", "concurrent")}
 	keys := []string{"shared/a", "shared/b"}
 
 	type grant struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -64,6 +65,9 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.cfg.TCDecisionRetention, "tc-decision-retention", 24*time.Hour, "how long applied transaction decisions are kept")
 	fs.DurationVar(&f.cfg.ActorIdle, "actor-idle-timeout", 30*time.Second, "idle time after which a key's actor leaves memory")
 	fs.BoolVar(&f.cfg.IndexOff, "disable-index", false, "maintain no secondary query index (every query scans)")
+	fs.StringVar(&f.cfg.HA.Mode, "ha", "failover", "HA mode of nodes sharing one object store: failover (one active node; the others answer 503 node_passive and take over when it dies), concurrent, single or auto (docs/HA.md)")
+	fs.DurationVar(&f.cfg.HA.LeaseTTL, "ha-lease-ttl", 10*time.Second, "failover lease TTL: a passive node takes over within it after the active node dies (at least 5s)")
+	fs.DurationVar(&f.cfg.HA.SinglePresenceTTL, "ha-single-presence-ttl", 5*time.Minute, "how long the presence record of a --ha single node fences other nodes after its last refresh")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address for the Prometheus /metrics endpoint (empty disables)")
 	fs.StringVar(&f.pprofListen, "pprof-listen", "", "address for /debug/pprof (empty disables)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -98,6 +102,16 @@ func serve(args []string) error {
 	f.cfg.StoreOptions.S3MaxPartSize = *f.s3PartSize
 	f.adm.apply(&f.cfg)
 	f.cfg.Cluster = f.cluster.config()
+	if f.cfg.Cluster != nil {
+		// Cluster members each own a share of the keys, which is the
+		// concurrent HA mode; the failover default would leave all but one
+		// of them passive.
+		if !s.fs.Changed("ha") {
+			f.cfg.HA.Mode = "concurrent"
+		} else if f.cfg.HA.Mode != "concurrent" {
+			return fmt.Errorf("--join, --self and --cluster-listen make a cluster, which needs --ha concurrent (got --ha %s)", f.cfg.HA.Mode)
+		}
+	}
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err
@@ -105,7 +119,7 @@ func serve(args []string) error {
 	metrics.NewGauge(`lockd_key_actors_live`, func() float64 { return float64(srv.Keys().Live()) })
 	startSideListeners(f, log)
 	lc := log.With().Str("sys", "server.lifecycle.core").Logger()
-	ev := lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS())
+	ev := lc.Info().Str("listen", srv.Addr().String()).Str("store", f.cfg.Store).Bool("mtls", f.cfg.Security.MTLS()).Str("ha_role", srv.HARole())
 	if cl := srv.Cluster(); cl != nil {
 		ev = ev.Str("node_id", cl.Self().ID).Str("self", cl.Self().Endpoint).Str("gossip", cl.Self().Gossip)
 	}

@@ -69,4 +69,6 @@ const (
 	// 503
 	CodeShutdownDraining = "shutdown_draining"
 	CodeUnavailable      = "unavailable"
+	// CodeNodePassive: an HA failover standby; retry another endpoint.
+	CodeNodePassive = "node_passive"
 )
