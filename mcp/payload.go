@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"context"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -107,4 +108,48 @@ func rawJSON(b []byte) any {
 		return string(b)
 	}
 	return v
+}
+
+// detachable is the context of a lockd request whose response body may
+// outlive the tool call (it becomes a download): the call's cancellation
+// aborts it only until detach, the facade's end always does.
+type detachable struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopCall func() bool
+	stopBase func() bool
+}
+
+func (f *Facade) detachable(ctx context.Context) *detachable {
+	d := &detachable{}
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.stopCall = context.AfterFunc(ctx, d.cancel)
+	d.stopBase = context.AfterFunc(f.base, d.cancel)
+	return d
+}
+
+// detach keeps the request alive after the call; the returned closer
+// wraps body so that closing it ends the request's context too.
+func (d *detachable) detach(body io.ReadCloser) io.ReadCloser {
+	d.stopCall()
+	return &ctxBody{ReadCloser: body, d: d}
+}
+
+// fail ends the request's context when no body is kept.
+func (d *detachable) fail() {
+	d.stopCall()
+	d.stopBase()
+	d.cancel()
+}
+
+type ctxBody struct {
+	io.ReadCloser
+	d *detachable
+}
+
+func (b *ctxBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.d.stopBase()
+	b.d.cancel()
+	return err
 }

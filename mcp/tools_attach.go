@@ -161,33 +161,37 @@ func (f *Facade) attachGet(ctx context.Context, c *call, in AttachGetIn) (Attach
 	if in.Name == "" && in.ID == "" {
 		return AttachGetOut{}, errArg("give name or id")
 	}
-	sel := sdk.AttachmentSelector{Name: in.Name, ID: in.ID}
-	var a *sdk.Attachment
-	if in.LeaseID != "" {
-		l, err := c.leaseFor(in.LeaseID, tlsutil.AccessRead)
-		if err != nil {
-			return AttachGetOut{}, err
-		}
-		if a, err = l.ls.RetrieveAttachment(ctx, sel); err != nil {
-			return AttachGetOut{}, err
-		}
-	} else {
-		ns, err := c.ns(in.Namespace, tlsutil.AccessRead)
-		if err != nil {
-			return AttachGetOut{}, err
-		}
-		if in.Key == "" {
-			return AttachGetOut{}, errArg("give key (committed attachment) or lease_id")
-		}
-		if a, err = f.cfg.Client.RetrieveAttachment(ctx, in.Key, sel, sdk.WithNamespace(ns)); err != nil {
-			return AttachGetOut{}, err
-		}
+	d := f.detachable(ctx)
+	a, err := f.openAttachment(d.ctx, c, in)
+	if err != nil {
+		d.fail()
+		return AttachGetOut{}, err
 	}
-	p, err := c.payload(a, a.Size, a.ContentType, in.Stream)
+	p, err := c.payload(d.detach(a), a.Size, a.ContentType, in.Stream)
 	if err != nil {
 		return AttachGetOut{}, err
 	}
 	return AttachGetOut{Attachment: attachmentOut(a.AttachmentInfo), Payload: p}, nil
+}
+
+// openAttachment starts reading an attachment, through a lease or committed.
+func (f *Facade) openAttachment(ctx context.Context, c *call, in AttachGetIn) (*sdk.Attachment, error) {
+	sel := sdk.AttachmentSelector{Name: in.Name, ID: in.ID}
+	if in.LeaseID != "" {
+		l, err := c.leaseFor(in.LeaseID, tlsutil.AccessRead)
+		if err != nil {
+			return nil, err
+		}
+		return l.ls.RetrieveAttachment(ctx, sel)
+	}
+	ns, err := c.ns(in.Namespace, tlsutil.AccessRead)
+	if err != nil {
+		return nil, err
+	}
+	if in.Key == "" {
+		return nil, errArg("give key (committed attachment) or lease_id")
+	}
+	return f.cfg.Client.RetrieveAttachment(ctx, in.Key, sel, sdk.WithNamespace(ns))
 }
 
 func (f *Facade) attachDelete(ctx context.Context, c *call, in AttachDeleteIn) (AttachDeleteOut, error) {

@@ -221,15 +221,19 @@ func (f *Facade) dequeue(ctx context.Context, c *call, in DequeueIn) (DeliveryOu
 	if in.TxnID != "" && len(c.s.txnLeases(in.TxnID)) == 0 {
 		return DeliveryOut{}, &ToolError{Code: CodeTxnNotHeld, Detail: "this session holds no lease of transaction " + in.TxnID}
 	}
-	m, err := f.cfg.Client.Dequeue(ctx, in.Queue, sdk.DequeueOptions{Namespace: ns, Owner: c.owner(in.Owner),
+	d := f.detachable(ctx)
+	m, err := f.cfg.Client.Dequeue(d.ctx, in.Queue, sdk.DequeueOptions{Namespace: ns, Owner: c.owner(in.Owner),
 		Visibility: time.Duration(in.VisibilitySeconds) * time.Second, BlockSeconds: blockSeconds(in.WaitSeconds), TxnID: in.TxnID})
-	if errors.Is(err, sdk.ErrWaiting) {
-		return DeliveryOut{Found: false}, nil
-	}
 	if err != nil {
+		d.fail()
+		if errors.Is(err, sdk.ErrWaiting) {
+			return DeliveryOut{Found: false}, nil
+		}
 		return DeliveryOut{}, err
 	}
+	payload := d.detach(messagePayload{m})
 	if err := c.s.addDelivery(m); err != nil {
+		payload.Close()
 		m.Close()
 		return DeliveryOut{}, err
 	}
@@ -239,7 +243,7 @@ func (f *Facade) dequeue(ctx context.Context, c *call, in DequeueIn) (DeliveryOu
 	if meta.LeaseExpiresAtUnix > 0 {
 		out.LeaseExpires = unixTime(meta.LeaseExpiresAtUnix)
 	}
-	p, err := c.payload(messagePayload{m}, meta.PayloadBytes, meta.PayloadContentType, in.Stream)
+	p, err := c.payload(payload, meta.PayloadBytes, meta.PayloadContentType, in.Stream)
 	if err != nil {
 		return DeliveryOut{}, err
 	}

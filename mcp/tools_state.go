@@ -112,36 +112,19 @@ func (f *Facade) addStateTools() {
 }
 
 func (f *Facade) stateGet(ctx context.Context, c *call, in StateGetIn) (StateGetOut, error) {
-	var g *sdk.GetResponse
-	if in.LeaseID != "" {
-		l, err := c.s.lease(in.LeaseID)
-		if err != nil {
-			return StateGetOut{}, err
-		}
-		if err := c.allow(l.ls.Namespace, tlsutil.AccessRead); err != nil {
-			return StateGetOut{}, err
-		}
-		if g, err = l.ls.Get(ctx); err != nil {
-			return StateGetOut{}, err
-		}
-	} else {
-		if in.Key == "" {
-			return StateGetOut{}, errArg("give key (committed read) or lease_id (read through your lease)")
-		}
-		ns, err := c.ns(in.Namespace, tlsutil.AccessRead)
-		if err != nil {
-			return StateGetOut{}, err
-		}
-		if g, err = f.cfg.Client.Get(ctx, in.Key, sdk.WithNamespace(ns)); err != nil {
-			return StateGetOut{}, err
-		}
+	d := f.detachable(ctx)
+	g, err := f.openState(d.ctx, c, in)
+	if err != nil {
+		d.fail()
+		return StateGetOut{}, err
 	}
+	body := d.detach(g)
 	out := StateGetOut{Namespace: g.Namespace, Key: g.Key, Exists: g.HasState, Version: g.Version, ETag: g.ETag}
 	if !g.HasState {
-		g.Close()
+		body.Close()
 		return out, nil
 	}
-	p, err := c.payload(g, -1, "application/json", in.Stream)
+	p, err := c.payload(body, -1, "application/json", in.Stream)
 	if err != nil {
 		return StateGetOut{}, err
 	}
@@ -153,6 +136,25 @@ func (f *Facade) stateGet(ctx context.Context, c *call, in StateGetIn) (StateGet
 		return StateGetOut{}, &ToolError{Code: api.CodeInternal, Detail: "state is not JSON: " + err.Error()}
 	}
 	return out, nil
+}
+
+// openState starts reading a key's state, through a lease or committed.
+func (f *Facade) openState(ctx context.Context, c *call, in StateGetIn) (*sdk.GetResponse, error) {
+	if in.LeaseID != "" {
+		l, err := c.leaseFor(in.LeaseID, tlsutil.AccessRead)
+		if err != nil {
+			return nil, err
+		}
+		return l.ls.Get(ctx)
+	}
+	if in.Key == "" {
+		return nil, errArg("give key (committed read) or lease_id (read through your lease)")
+	}
+	ns, err := c.ns(in.Namespace, tlsutil.AccessRead)
+	if err != nil {
+		return nil, err
+	}
+	return f.cfg.Client.Get(ctx, in.Key, sdk.WithNamespace(ns))
 }
 
 // leaseFor returns a lease of the session after checking that the
