@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	sdkmcp "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -156,6 +157,9 @@ func (f *Facade) keepAlive(ctx context.Context, c *call, in KeepAliveIn) (LeaseO
 		ttl = time.Duration(in.TTLSeconds) * time.Second
 	}
 	if _, err := l.ls.KeepAlive(ctx, ttl); err != nil {
+		if leaseGone(err) {
+			c.s.dropLease(in.LeaseID)
+		}
 		return LeaseOut{}, err
 	}
 	l.ttl.Store(int64(ttl))
@@ -213,4 +217,9 @@ func (f *Facade) listLeases(_ context.Context, c *call, _ struct{}) (LeaseListOu
 		out.Leases = append(out.Leases, c.leaseOut(l))
 	}
 	return out, nil
+}
+
+// leaseGone reports an answer that means the lease no longer exists.
+func leaseGone(err error) bool {
+	return errors.Is(err, sdk.ErrLeaseRequired) || errors.Is(err, sdk.ErrLeaseExpired) || errors.Is(err, sdk.ErrFencingMismatch)
 }
