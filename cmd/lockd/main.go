@@ -4,6 +4,7 @@
 //	lockd client COMMAND     talk to a server (see lockd client --help)
 //	lockd auth COMMAND       issue, revoke, inspect and verify bundles
 //	lockd verify store       check the store's credentials and encryption
+//	lockd mcp [flags]        serve the MCP facade for agents (see docs/MCP.md)
 package main
 
 import (
@@ -24,6 +25,9 @@ func run(args []string) error {
 	}
 	if len(args) > 0 && args[0] == "auth" {
 		return runAuth(args[1:], os.Stdout, os.Stderr)
+	}
+	if len(args) > 0 && args[0] == "mcp" {
+		return runMCP(args[1:], os.Stdout, os.Stderr)
 	}
 	if len(args) > 0 && args[0] == "verify" {
 		return runVerify(args[1:], os.Stdout, os.Stderr)
