@@ -1,8 +1,8 @@
 package mcp
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
