@@ -93,13 +93,13 @@ func (f *Facade) addTransferTools() {
 	tool(f, &sdkmcp.Tool{Name: "upload_begin", Annotations: mutating("Begin a chunked upload", false),
 		Description: "Start streaming a large payload into lockd: an attachment (target attachment), a state document (target state) or a queue message (target queue). " +
 			"Then send it with upload_write in order, at most max_chunk_bytes each, and end with upload_finish (or upload_abort). Nothing is buffered whole."}, f.uploadBegin)
-	tool(f, &sdkmcp.Tool{Name: "upload_write", Annotations: mutating("Write an upload chunk", false),
+	rawTool(f, &sdkmcp.Tool{Name: "upload_write", Annotations: mutating("Write an upload chunk", false),
 		Description: "Append the next chunk (base64, or text) to an upload; returns once lockd has taken it."}, f.uploadWrite)
 	tool(f, &sdkmcp.Tool{Name: "upload_finish", Annotations: mutating("Finish an upload", false),
 		Description: "End an upload and return lockd's answer (the attachment, the staged state or the enqueued message)."}, f.uploadFinish)
 	tool(f, &sdkmcp.Tool{Name: "upload_abort", Annotations: mutating("Abort an upload", true),
 		Description: "Abandon an upload: lockd discards what it received."}, f.uploadAbort)
-	tool(f, &sdkmcp.Tool{Name: "download_read", Annotations: &sdkmcp.ToolAnnotations{Title: "Read a download chunk", OpenWorldHint: &no},
+	rawTool(f, &sdkmcp.Tool{Name: "download_read", Annotations: &sdkmcp.ToolAnnotations{Title: "Read a download chunk", OpenWorldHint: &no},
 		Description: "Read the next chunk of a stream_id returned by state_get, attachment_get or queue_dequeue. Call until eof; the last chunk carries the SHA-256 of the whole stream."}, f.downloadRead)
 	tool(f, &sdkmcp.Tool{Name: "download_close", Annotations: &sdkmcp.ToolAnnotations{Title: "Close a download", OpenWorldHint: &no},
 		Description: "Stop reading a stream_id before its end."}, f.downloadClose)
@@ -176,6 +176,9 @@ func (f *Facade) uploadBegin(_ context.Context, c *call, in UploadBeginIn) (Uplo
 }
 
 func (f *Facade) uploadWrite(ctx context.Context, c *call, in UploadWriteIn) (UploadWriteOut, error) {
+	if in.UploadID == "" {
+		return UploadWriteOut{}, errArg("upload_id is required")
+	}
 	t, err := c.s.transfer(in.UploadID, "upload")
 	if err != nil {
 		return UploadWriteOut{}, err
@@ -230,6 +233,9 @@ func (f *Facade) uploadAbort(_ context.Context, c *call, in UploadIn) (ClosedOut
 }
 
 func (f *Facade) downloadRead(_ context.Context, c *call, in DownloadReadIn) (DownloadReadOut, error) {
+	if in.StreamID == "" {
+		return DownloadReadOut{}, errArg("stream_id is required")
+	}
 	t, err := c.s.transfer(in.StreamID, "download")
 	if err != nil {
 		return DownloadReadOut{}, err
