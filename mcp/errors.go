@@ -132,3 +132,6 @@ func http3(status int) string {
 	}
 	return string([]byte{digits[status/100], digits[status/10%10], digits[status%10]})
 }
+
+// ToolErrorOf is the ToolError an agent gets for err.
+func ToolErrorOf(err error) *ToolError { return toolError(err) }
