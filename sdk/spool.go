@@ -26,7 +26,7 @@ func spool(r io.Reader) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := buf.WriteTo(f); err == nil {
+	if _, err = buf.WriteTo(f); err == nil {
 		_, err = io.Copy(f, r)
 	}
 	if err == nil {
