@@ -16,8 +16,8 @@ const (
 	DefaultLeaseTTL    = 30 * time.Second
 	DefaultInlineBytes = 256 << 10
 	DefaultChunkBytes  = 1 << 20
-	// MaxChunkBytes keeps a chunk's result (base64, twice: structured and
-	// text content) under the 16 MiB event and line limits of MCP clients.
+	// MaxChunkBytes keeps a chunk's message (base64 in JSON) well under the
+	// 16 MiB event and line limits of MCP clients.
 	MaxChunkBytes       = 4 << 20
 	DefaultTransferIdle = 5 * time.Minute
 	// MaxBlockSeconds caps how long one tool call waits for a lease or a

@@ -15,7 +15,11 @@ import (
 // round trips through map[string]any. The chunk tools (upload_write,
 // download_read) carry megabytes of base64 per call; each copy saved is
 // memory the facade does not need. Schemas are the same as tool's.
-func rawTool[In, Out any](f *Facade, t *sdkmcp.Tool, h func(context.Context, *call, In) (Out, error)) {
+//
+// With a summary function the text content is summary(out) instead of the
+// JSON: download_read's chunk then travels once (in structuredContent), not
+// twice, which halves the result a client must take in one message.
+func rawTool[In, Out any](f *Facade, t *sdkmcp.Tool, h func(context.Context, *call, In) (Out, error), summary func(Out) string) {
 	in, err := jsonschema.For[In](nil)
 	if err != nil {
 		panic(fmt.Sprintf("mcp: tool %s: input schema: %v", t.Name, err))
@@ -44,8 +48,14 @@ func rawTool[In, Out any](f *Facade, t *sdkmcp.Tool, h func(context.Context, *ca
 		if err != nil {
 			return nil, fmt.Errorf("mcp: encode %s result: %w", t.Name, err)
 		}
+		text := ""
+		if summary != nil {
+			text = summary(res)
+		} else {
+			text = string(raw)
+		}
 		return &sdkmcp.CallToolResult{StructuredContent: json.RawMessage(raw),
-			Content: []sdkmcp.Content{&sdkmcp.TextContent{Text: string(raw)}}}, nil
+			Content: []sdkmcp.Content{&sdkmcp.TextContent{Text: text}}}, nil
 	})
 }
 

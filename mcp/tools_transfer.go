@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 
 	sdkmcp "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -94,13 +95,14 @@ func (f *Facade) addTransferTools() {
 		Description: "Start streaming a large payload into lockd: an attachment (target attachment), a state document (target state) or a queue message (target queue). " +
 			"Then send it with upload_write in order, at most max_chunk_bytes each, and end with upload_finish (or upload_abort). Nothing is buffered whole."}, f.uploadBegin)
 	rawTool(f, &sdkmcp.Tool{Name: "upload_write", Annotations: mutating("Write an upload chunk", false),
-		Description: "Append the next chunk (base64, or text) to an upload; returns once lockd has taken it."}, f.uploadWrite)
+		Description: "Append the next chunk (base64, or text) to an upload; returns once lockd has taken it."}, f.uploadWrite, nil)
 	tool(f, &sdkmcp.Tool{Name: "upload_finish", Annotations: mutating("Finish an upload", false),
 		Description: "End an upload and return lockd's answer (the attachment, the staged state or the enqueued message)."}, f.uploadFinish)
 	tool(f, &sdkmcp.Tool{Name: "upload_abort", Annotations: mutating("Abort an upload", true),
 		Description: "Abandon an upload: lockd discards what it received."}, f.uploadAbort)
 	rawTool(f, &sdkmcp.Tool{Name: "download_read", Annotations: &sdkmcp.ToolAnnotations{Title: "Read a download chunk", OpenWorldHint: &no},
-		Description: "Read the next chunk of a stream_id returned by state_get, attachment_get or queue_dequeue. Call until eof; the last chunk carries the SHA-256 of the whole stream."}, f.downloadRead)
+		Description: "Read the next chunk of a stream_id returned by state_get, attachment_get or queue_dequeue. Call until eof; the last chunk carries the SHA-256 of the whole stream. " +
+			"The chunk is in the structured result (base64); the text content only summarises it."}, f.downloadRead, chunkSummary)
 	tool(f, &sdkmcp.Tool{Name: "download_close", Annotations: &sdkmcp.ToolAnnotations{Title: "Close a download", OpenWorldHint: &no},
 		Description: "Stop reading a stream_id before its end."}, f.downloadClose)
 }
@@ -264,4 +266,14 @@ func (f *Facade) downloadClose(_ context.Context, c *call, in DownloadIn) (Close
 	c.s.dropTransfer(t.id)
 	t.abort()
 	return ClosedOut{Closed: true}, nil
+}
+
+// chunkSummary is the text content of a download_read result: the chunk
+// itself is only in the structured content.
+func chunkSummary(o DownloadReadOut) string {
+	s := fmt.Sprintf(`{"stream_id":%q,"offset":%d,"bytes":%d,"eof":%t`, o.StreamID, o.Offset, o.Bytes, o.EOF)
+	if o.SHA256 != "" {
+		s += fmt.Sprintf(`,"sha256":%q`, o.SHA256)
+	}
+	return s + `,"base64":"(in structuredContent)"}`
 }
