@@ -253,6 +253,9 @@ func (f *mcpFlags) serveHTTP(ctx context.Context, facade *mcp.Facade, bundle str
 			errc <- hs.Serve(ln)
 		}
 	}()
+	if tlsCfg == nil && !f.disableOAuth && !loopbackAddr(ln.Addr()) && !strings.HasPrefix(base, "https://") {
+		log.Warn("OAuth over plain HTTP on a non-loopback address: tokens and client secrets travel in clear; use --tls-bundle or a TLS proxy with --base-url https://…")
+	}
 	log.Info("lockd mcp serving", "listen", ln.Addr().String(), "endpoint", base+"/mcp", "server", f.server, "oauth", !f.disableOAuth)
 	select {
 	case err := <-errc:
@@ -293,4 +296,9 @@ func mcpLogger(level string, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("mcp: --log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func loopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
