@@ -115,16 +115,21 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, r *call, replay *rep
 		return nil, err
 	}
 	actx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(c.cfg.httpTimeout+r.wait, func() { cancel(errAttemptTimeout) })
+	timer := newAttemptTimer(c.cfg.httpTimeout+r.wait, func() { cancel(errAttemptTimeout) })
+	if r.stream != nil && body != nil {
+		body = &startAtEOF{r: body, t: timer}
+	} else {
+		timer.start()
+	}
 	req, err := c.newRequest(actx, ep, r, body)
 	if err != nil {
-		timer.Stop()
+		timer.stop()
 		cancel(nil)
 		return nil, err
 	}
 	resp, err := ep.hc.Do(req)
 	if err != nil {
-		timer.Stop()
+		timer.stop()
 		cause := context.Cause(actx)
 		cancel(nil)
 		if errors.Is(cause, errAttemptTimeout) && ctx.Err() == nil {
@@ -135,13 +140,13 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, r *call, replay *rep
 	c.noteDrain(resp)
 	if resp.StatusCode >= 400 {
 		defer cancel(nil)
-		defer timer.Stop()
+		defer timer.stop()
 		return nil, c.apiError(r, resp)
 	}
 	if r.buffered {
 		data, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		timer.Stop()
+		timer.stop()
 		cause := context.Cause(actx)
 		cancel(nil)
 		if err != nil {
@@ -153,7 +158,7 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, r *call, replay *rep
 		resp.Body = io.NopCloser(bytes.NewReader(data))
 		return resp, nil
 	}
-	timer.Stop()
+	timer.stop()
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, nil
 }

@@ -4,6 +4,7 @@
 //	lockd client COMMAND     talk to a server (see lockd client --help)
 //	lockd auth COMMAND       issue, revoke, inspect and verify bundles
 //	lockd verify store       check the store's credentials and encryption
+//	lockd mcp [flags]        serve the MCP facade for agents (see docs/MCP.md)
 //	lockd config gen|show    write a config template, show the settings in effect
 //
 // A first argument that does not start with '-' names a command; an
@@ -42,6 +43,7 @@ var commands = map[string]func(args []string) error{
 	"auth":   func(args []string) error { return runAuth(args, os.Stdout, os.Stderr) },
 	"verify": func(args []string) error { return runVerify(args, os.Stdout, os.Stderr) },
 	"config": func(args []string) error { return runConfig(args, os.Stdout, os.Stderr) },
+	"mcp":    func(args []string) error { return runMCP(args, os.Stdout, os.Stderr) },
 	"help":   func([]string) error { return serve([]string{"--help"}) },
 }
 
