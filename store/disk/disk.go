@@ -49,9 +49,10 @@ type Store struct {
 	// etags caches the current ETag of recently written keys per stripe
 	// ("" = known absent), guarded by the stripe's lock: this process is
 	// pebble's only writer, so a conditional write need not read pebble.
-	etags [stripes]map[string]string
-	wopts *pebble.WriteOptions
-	syncs atomic.Int64
+	etags   [stripes]map[string]string
+	wopts   *pebble.WriteOptions
+	syncs   atomic.Int64
+	commits atomic.Int64
 	// onSyncError is Options.OnSyncError, called at most once.
 	onSyncError func(error)
 	syncFailed  sync.Once
@@ -101,7 +102,7 @@ func Open(dir string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.pool = newFilePool(s.blobDir(), func() { s.syncs.Add(1) })
+	s.pool = newFilePool(s.blobDir(), s.countSync)
 	return s, nil
 }
 
@@ -262,6 +263,7 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 
 // commit applies b; the returned Durable waits for its WAL sync.
 func (s *Store) commit(b *pebble.Batch) store.Durable {
+	s.countCommit()
 	if s.wopts == pebble.NoSync {
 		err := s.db.Apply(b, s.wopts)
 		b.Close()
