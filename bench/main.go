@@ -35,13 +35,15 @@ var (
 	memProf   = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
 	cmpRounds = flag.Int("rounds", 1, "interleaved rounds of the cycle, acqrel, read and attach scenarios (rows show the median)")
 	targets   = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
+	warmup    = flag.Duration("warmup", 0, "run 64-worker lock cycles against every lockd server for this long before measuring "+
+		"(pebble's memtables grow from 256 KiB to 16 MiB over the first ~32 MiB written, each on fresh memory)")
 )
 
 // target is a server under test.
 type target struct {
 	name   string
 	addr   string
-	cpu    func() time.Duration // server CPU so far (servers in child processes)
+	cpu    func() (time.Duration, int64) // server CPU and minor page faults so far (child processes)
 	counts func() counts        // pebble commits and fsyncs so far (disk)
 	// profile starts a CPU profile of the server over -d (with
 	// -server-cpuprofile); the func it returns waits for it.
@@ -86,6 +88,7 @@ func main() {
 	fmt.Printf("# lockd bench %s, GOMAXPROCS=%d, %v per run, %s\n\n", time.Now().Format(time.RFC3339), gomaxprocs(), *duration, where)
 	want := func(s string) bool { return *only == "" || strings.Contains(","+*only+",", ","+s+",") }
 	sel := selectTargets(noop, append(mems, disks...)...)
+	warmUp(append(mems, disks...))
 	if want("cycle") {
 		runCycles(sel[0], sel[1:]...)
 	}

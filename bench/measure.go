@@ -14,6 +14,7 @@ func (c counts) plus(o counts) counts  { return counts{c.commits + o.commits, c.
 // usage is what a server spent during one measured run.
 type usage struct {
 	cpu    time.Duration // server process CPU (0 when unknown)
+	faults int64         // server minor page faults
 	counts counts
 }
 
@@ -22,6 +23,7 @@ type usage struct {
 type meter struct {
 	t       *target
 	cpu     time.Duration
+	faults  int64
 	counts  counts
 	profile func() // waits for the run's server profile, if one is taken
 }
@@ -29,7 +31,7 @@ type meter struct {
 func startMeter(t *target) meter {
 	m := meter{t: t}
 	if t.cpu != nil {
-		m.cpu = t.cpu()
+		m.cpu, m.faults = t.cpu()
 	}
 	if t.counts != nil {
 		m.counts = t.counts()
@@ -46,7 +48,8 @@ func (m meter) done() usage {
 		m.profile()
 	}
 	if m.t.cpu != nil {
-		u.cpu = m.t.cpu() - m.cpu
+		cpu, faults := m.t.cpu()
+		u.cpu, u.faults = cpu-m.cpu, faults-m.faults
 	}
 	if m.t.counts != nil {
 		u.counts = m.t.counts().minus(m.counts)

@@ -191,7 +191,7 @@ type flowRun struct {
 // then drain what was produced (bounded). Latency is enqueue start → ack
 // answered.
 func flow(t *target, producers, consumers int, noop bool) flowResult {
-	name := fmt.Sprintf("bench-%s-%d", t.name, queueRuns.Add(1))
+	name := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(t.name, " ", "-"), queueRuns.Add(1))
 	f := &flowRun{pc: newQueueClient(t, producers, name), cc: newQueueClient(t, consumers, name), noop: noop,
 		produceDone: make(chan struct{}), errs: make(chan error, producers+consumers)}
 	m := startMeter(t)
@@ -348,7 +348,7 @@ func runQueue(noop *target, targets ...*target) {
 // and times enqueue start → delivery received; repeated for -d (at most
 // 2000 samples).
 func wakeLatency(t *target) string {
-	name := fmt.Sprintf("bench-wake-%s-%d", t.name, queueRuns.Add(1))
+	name := fmt.Sprintf("bench-wake-%s-%d", strings.ReplaceAll(t.name, " ", "-"), queueRuns.Add(1))
 	pc := newQueueClient(t, 2, name)
 	cc := newQueueClient(t, 1, name)
 	var lats []time.Duration

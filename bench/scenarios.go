@@ -92,11 +92,12 @@ func compare(noop *target, targets []*target, n, opsPerCycle int, op func(c *cli
 		} else {
 			line += " — |"
 		}
-		var ops int64
+		var ops, faults int64
 		var sum counts
 		var err error
 		for _, r := range res[i] {
 			ops += r.ops
+			faults += r.faults
 			sum = sum.plus(r.counts)
 			if r.err != nil {
 				err = r.err
@@ -104,6 +105,11 @@ func compare(noop *target, targets []*target, n, opsPerCycle int, op func(c *cli
 		}
 		reqs := float64(ops * int64(opsPerCycle))
 		line += fmt.Sprintf(" %s | %s |", perReq(t, sum.commits, reqs), perReq(t, sum.syncs, reqs))
+		if t.cpu != nil && ops > 0 {
+			line += fmt.Sprintf(" %.2f |", float64(faults)/float64(ops))
+		} else {
+			line += " — |"
+		}
 		if err != nil {
 			line += " error: " + err.Error()
 		}
@@ -115,7 +121,7 @@ func compare(noop *target, targets []*target, n, opsPerCycle int, op func(c *cli
 // operation is.
 func compareCols(unit string) []string {
 	return []string{"server", "workers", unit + "/s", "p50 ms", "p99 ms", "of no-op",
-		"server CPU µs/" + unit, "CPU of no-op", "commits/request", "fsyncs/request"}
+		"server CPU µs/" + unit, "CPU of no-op", "commits/request", "fsyncs/request", "page faults/" + unit}
 }
 
 func cycle(c *client, w, n int, i int64) error {
@@ -128,6 +134,25 @@ func cycle(c *client, w, n int, i int64) error {
 		return err
 	}
 	return c.release(h, key)
+}
+
+// warmUp runs -warmup of 64-worker cycles against each target, reporting
+// what the server wrote, so that measured runs see a server in its steady
+// state (grown memtables, heap) rather than one just started.
+func warmUp(ts []*target) {
+	if *warmup <= 0 {
+		return
+	}
+	saved := *duration
+	*duration = *warmup
+	defer func() { *duration = saved }()
+	for _, t := range ts {
+		r := measure(t, 64, func(c *client, w int, i int64) error { return cycle(c, w, 64, i) })
+		check(r.err)
+		fmt.Printf("warm-up of %s: %d cycles, %.0f µs server CPU per cycle, %.2f page faults per cycle\n",
+			t.name, r.ops, r.cpuPerOp(), float64(r.faults)/float64(max(r.ops, 1)))
+	}
+	fmt.Println()
 }
 
 func runCycles(noop *target, targets ...*target) {
