@@ -44,7 +44,7 @@ type target struct {
 	name   string
 	addr   string
 	cpu    func() (time.Duration, int64) // server CPU and minor page faults so far (child processes)
-	counts func() counts        // pebble commits and fsyncs so far (disk)
+	counts func() counts                 // pebble commits and fsyncs so far (disk)
 	// profile starts a CPU profile of the server over -d (with
 	// -server-cpuprofile); the func it returns waits for it.
 	profile func() func()
