@@ -32,11 +32,41 @@ type Reply struct {
 // NewRequest returns a request carrying op.
 func NewRequest(op any) *Request { return &Request{Op: op, reply: make(chan Reply, 1)} }
 
+// Notifier is a Durable that can tell when it is durable instead of being
+// waited for (the disk store's group-commit rounds).
+type Notifier interface {
+	// OnDurable arranges for fn to run once the write is durable, with
+	// the sync error if it failed, and reports true; it reports false,
+	// without calling fn, when the write already is durable (or failed).
+	// fn must not block.
+	OnDurable(fn func(error)) bool
+}
+
 // Answer replies to r. An actor answers each request exactly once; Answer
-// never blocks.
+// never blocks. A successful reply whose Durable is a Notifier is held
+// back until it is durable, so the caller wakes once, to a reply it can
+// act on, instead of once for the reply and again for the sync.
 func (r *Request) Answer(val any, err error, d Durable) {
+	if n, ok := d.(Notifier); ok && err == nil {
+		if n.OnDurable(func(serr error) { r.reply <- Reply{Val: val, Durable: synced(serr)} }) {
+			return
+		}
+	}
 	r.reply <- Reply{Val: val, Err: err, Durable: d}
 }
+
+// synced is the Durable of a reply held back until its write was durable:
+// nil, or the sync failure.
+func synced(err error) Durable {
+	if err == nil {
+		return nil
+	}
+	return failed{err}
+}
+
+type failed struct{ err error }
+
+func (f failed) Wait() error { return f.err }
 
 // Park tells a Blocking caller that its request now waits in the actor (a
 // blocked acquire, a long-poll dequeue): only then does the caller arm its

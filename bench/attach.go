@@ -17,15 +17,24 @@ import (
 // column shows its median ("of raw" is the median of the per-round ratios):
 // the raw write's speed moves by 2x from minute to minute on this disk.
 func runAttach(disk *target, dir string) {
-	header("attachments on disk (one stream at a time)", "size", "raw write MB/s", "upload MB/s", "of raw", "download MB/s")
+	header("attachments on "+disk.name+" (one stream at a time)", "size", "raw write MB/s", "upload MB/s", "of raw", "download MB/s",
+		"server CPU µs/MiB up", "server CPU µs/MiB down")
 	for _, size := range []int64{1 << 20, 100 << 20} {
-		var raws, ups, downs, ratios []float64
+		var raws, ups, downs, ratios, cpuUp, cpuDown []float64
 		for round := 0; round < max(*cmpRounds, 1); round++ {
 			raw := rawWrite(dir, size)
-			up, down := attachRoundTrip(disk, size)
-			raws, ups, downs, ratios = append(raws, raw), append(ups, up), append(downs, down), append(ratios, up/raw)
+			x := attachRoundTrip(disk, size)
+			raws, ups, downs, ratios = append(raws, raw), append(ups, x.up), append(downs, x.down), append(ratios, x.up/raw)
+			mib := float64(size) * float64(rounds(size)) / (1 << 20)
+			cpuUp, cpuDown = append(cpuUp, float64(x.upCPU.Microseconds())/mib), append(cpuDown, float64(x.downCPU.Microseconds())/mib)
 		}
-		fmt.Printf("| %d MiB | %.0f | %.0f | %.0f%% | %.0f |\n", size>>20, mid(raws), mid(ups), 100*mid(ratios), mid(downs))
+		line := fmt.Sprintf("| %d MiB | %.0f | %.0f | %.0f%% | %.0f |", size>>20, mid(raws), mid(ups), 100*mid(ratios), mid(downs))
+		if disk.cpu != nil {
+			line += fmt.Sprintf(" %.0f | %.0f |", mid(cpuUp), mid(cpuDown))
+		} else {
+			line += " — | — |"
+		}
+		fmt.Println(line)
 	}
 	fmt.Println()
 }
@@ -51,13 +60,20 @@ func rawWrite(dir string, size int64) float64 {
 	return float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
 }
 
-func attachRoundTrip(t *target, size int64) (up, down float64) {
+// transfer is one round of uploads and downloads: MB/s and server CPU.
+type transfer struct {
+	up, down       float64
+	upCPU, downCPU time.Duration
+}
+
+func attachRoundTrip(t *target, size int64) (x transfer) {
 	c := newClient(t, 1)
 	h, err := c.acquire("bench/attach", "bench", 0)
 	check(err)
 	n := rounds(size)
 	chunk := bytes.Repeat([]byte{0xAB}, 1<<20)
 	hdr := []string{"X-Lease-ID", h.LeaseID, "X-Txn-ID", h.TxnID, "X-Fencing-Token", strconv.FormatInt(h.FencingToken, 10)}
+	m := startMeter(t)
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/v1/attachments?key=bench/attach&name=f%d", t.addr, i), io.LimitReader(fill{}, size))
@@ -74,8 +90,10 @@ func attachRoundTrip(t *target, size int64) (up, down float64) {
 			check(fmt.Errorf("upload: %d", resp.StatusCode))
 		}
 	}
-	up = float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+	x.up = float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+	x.upCPU = m.done().cpu
 	check(c.release(h, "bench/attach"))
+	m = startMeter(t)
 	start = time.Now()
 	for i := 0; i < n; i++ {
 		resp, err := http.Get(fmt.Sprintf("http://%s/v1/attachment?public=1&key=bench/attach&name=f%d", t.addr, i))
@@ -86,8 +104,9 @@ func attachRoundTrip(t *target, size int64) (up, down float64) {
 			check(fmt.Errorf("download %d of %d bytes", got, size))
 		}
 	}
-	down = float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
-	return up, down
+	x.down = float64(size) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+	x.downCPU = m.done().cpu
+	return x
 }
 
 type fill struct{}

@@ -35,19 +35,29 @@ var (
 	memProf   = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
 	cmpRounds = flag.Int("rounds", 1, "interleaved rounds of the cycle, acqrel, read and attach scenarios (rows show the median)")
 	targets   = flag.String("targets", "no-op,mem,disk", "servers the cycle, acqrel and read scenarios run against")
+	warmup    = flag.Duration("warmup", 0, "run 64-worker lock cycles against every lockd server for this long before measuring "+
+		"(pebble's memtables grow from 256 KiB to 16 MiB over the first ~32 MiB written, each on fresh memory)")
 )
 
 // target is a server under test.
 type target struct {
-	name  string
-	addr  string
-	syncs func() int64 // fsyncs so far (disk only)
-	stop  func()
-	srv   *server.Server
+	name   string
+	addr   string
+	cpu    func() (time.Duration, int64) // server CPU and minor page faults so far (child processes)
+	counts func() counts                 // pebble commits and fsyncs so far (disk)
+	// profile starts a CPU profile of the server over -d (with
+	// -server-cpuprofile); the func it returns waits for it.
+	profile func() func()
+	stop    func()
+	srv     *server.Server // servers in this process only
 }
 
 func main() {
 	flag.Parse()
+	if *serveNoop {
+		runNoopServer()
+		return
+	}
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
 		check(err)
@@ -58,19 +68,27 @@ func main() {
 	check(err)
 	defer os.RemoveAll(tmp)
 
-	noop := startNoop()
-	defer noop.stop()
-	memT := startLockd("mem", mem.New(), 30*time.Second)
-	defer memT.stop()
-	ds, err := disk.Open(tmp+"/disk", disk.Options{})
-	check(err)
-	diskT := startLockd("disk", ds, 30*time.Second)
-	diskT.syncs = ds.Syncs
-	defer diskT.stop()
+	var noop *target
+	var mems, disks []*target
+	if *inProc {
+		noop, mems, disks = startInProcTargets(tmp)
+	} else {
+		noop, mems, disks = startProcTargets(tmp)
+	}
+	defer func() {
+		for _, t := range append(append([]*target{noop}, mems...), disks...) {
+			t.stop()
+		}
+	}()
 
-	fmt.Printf("# lockd bench %s, GOMAXPROCS=%d, %v per run\n\n", time.Now().Format(time.RFC3339), gomaxprocs(), *duration)
+	where := "servers in child processes; server CPU from /proc/PID/stat"
+	if *inProc {
+		where = "servers in the bench process"
+	}
+	fmt.Printf("# lockd bench %s, GOMAXPROCS=%d, %v per run, %s\n\n", time.Now().Format(time.RFC3339), gomaxprocs(), *duration, where)
 	want := func(s string) bool { return *only == "" || strings.Contains(","+*only+",", ","+s+",") }
-	sel := selectTargets(noop, memT, diskT)
+	sel := selectTargets(noop, append(mems, disks...)...)
+	warmUp(append(mems, disks...))
 	if want("cycle") {
 		runCycles(sel[0], sel[1:]...)
 	}
@@ -81,19 +99,23 @@ func main() {
 		runReads(sel[0], sel[1:]...)
 	}
 	if want("hot") {
-		runHot(memT, diskT)
+		runHot(append(mems, disks...)...)
 	}
 	if want("txn") {
-		runTxn(diskT)
+		for _, d := range disks {
+			runTxn(d)
+		}
 	}
 	if want("attach") {
-		runAttach(diskT, tmp)
+		for _, d := range disks {
+			runAttach(d, tmp)
+		}
 	}
 	if want("query") {
 		runQuery(tmp)
 	}
 	if want("queue") {
-		runQueue(memT, diskT)
+		runQueue(noop, sel[1:]...)
 	}
 	if want("cold") {
 		runCold(tmp)
@@ -107,6 +129,18 @@ func main() {
 		check(pprof.Lookup("allocs").WriteTo(f, 0))
 		f.Close()
 	}
+}
+
+// startInProcTargets starts the no-op, mem and disk servers in this
+// process (-inproc).
+func startInProcTargets(tmp string) (noop *target, mems, disks []*target) {
+	noop = startNoop()
+	memT := startLockd("mem", mem.New(), 30*time.Second)
+	ds, err := disk.Open(tmp+"/disk", disk.Options{})
+	check(err)
+	diskT := startLockd("disk", ds, 30*time.Second)
+	diskT.counts = func() counts { return counts{ds.Commits(), ds.Syncs()} }
+	return noop, []*target{memT}, []*target{diskT}
 }
 
 func startLockd(name string, st store.Store, idle time.Duration) *target {
@@ -128,9 +162,13 @@ func check(err error) {
 }
 
 // selectTargets returns the ceiling (nil when -targets omits the no-op)
-// followed by the lockd servers -targets names.
+// followed by the lockd servers -targets names ("mem" selects every mem
+// server, "mem new" only the one of the binary labelled new).
 func selectTargets(noop *target, ts ...*target) []*target {
-	on := func(name string) bool { return strings.Contains(","+*targets+",", ","+name+",") }
+	on := func(name string) bool {
+		store, _, _ := strings.Cut(name, " ")
+		return strings.Contains(","+*targets+",", ","+name+",") || strings.Contains(","+*targets+",", ","+store+",")
+	}
 	out := []*target{nil}
 	if on("no-op") {
 		out[0] = noop

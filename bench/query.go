@@ -82,7 +82,7 @@ func startDiskLockd(dir string, indexOff bool) *target {
 	if indexOff {
 		name = "off"
 	}
-	return &target{name: name, addr: ln.Addr().String(), srv: srv, syncs: ds.Syncs, stop: func() {
+	return &target{name: name, addr: ln.Addr().String(), srv: srv, counts: func() counts { return counts{ds.Commits(), ds.Syncs()} }, stop: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		srv.Close(ctx)

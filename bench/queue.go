@@ -7,8 +7,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
-	"net/textproto"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,8 +148,29 @@ type flowResult struct {
 	enqueued, acked  int64
 	enqRate, ackRate float64
 	p50, p99         time.Duration
-	syncsPerMsg      float64
-	err              error
+	usage
+	err error
+}
+
+func (r flowResult) rate() float64 { return r.ackRate }
+
+// msgs is the number of messages the server's CPU is divided by: acked
+// messages for lockd (all that were enqueued, after the drain), and for
+// the no-op, whose consumers get canned full pages and stop when the
+// producers do, its requests over the 2.25 requests a message costs
+// (enqueue, a quarter of a dequeue, ack).
+func (r flowResult) msgs(noop bool) float64 {
+	if noop {
+		return (float64(r.enqueued) + 1.25*float64(r.acked)) / 2.25
+	}
+	return float64(r.acked)
+}
+
+func (r flowResult) cpuPerMsg(noop bool) float64 {
+	if m := r.msgs(noop); m > 0 {
+		return float64(r.cpu.Nanoseconds()) / 1e3 / m
+	}
+	return 0
 }
 
 var queueRuns atomic.Int64
@@ -178,13 +197,10 @@ type flowRun struct {
 // then drain what was produced (bounded). Latency is enqueue start → ack
 // answered.
 func flow(t *target, producers, consumers int, noop bool) flowResult {
-	name := fmt.Sprintf("bench-%s-%d", t.name, queueRuns.Add(1))
+	name := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(t.name, " ", "-"), queueRuns.Add(1))
 	f := &flowRun{pc: newQueueClient(t, producers, name), cc: newQueueClient(t, consumers, name), noop: noop,
 		produceDone: make(chan struct{}), errs: make(chan error, producers+consumers)}
-	var before int64
-	if t.syncs != nil {
-		before = t.syncs()
-	}
+	m := startMeter(t)
 	f.start = time.Now()
 	f.stopProducing = f.start.Add(*duration)
 	var pwg, cwg sync.WaitGroup
@@ -201,9 +217,7 @@ func flow(t *target, producers, consumers int, noop bool) flowResult {
 	cwg.Wait()
 	<-f.produceDone
 	res := f.result(produceElapsed)
-	if t.syncs != nil && res.acked > 0 {
-		res.syncsPerMsg = float64(t.syncs()-before) / float64(res.acked)
-	}
+	res.usage = m.done()
 	return res
 }
 
@@ -271,24 +285,58 @@ func (f *flowRun) result(produceElapsed time.Duration) flowResult {
 	return res
 }
 
-func runQueue(targets ...*target) {
-	noop := startQueueNoop()
-	defer noop.stop()
+// runQueue measures producers and consumers against the no-op and each
+// target in -rounds interleaved rounds (rows show the median round by
+// acks/s, ratios and CPU the medians of per-round figures).
+func runQueue(noop *target, targets ...*target) {
 	header(fmt.Sprintf("queue: producers enqueue 256 B JSON, consumers dequeue (page_size %d) + ack each (latency: enqueue → ack)", consumerPage),
-		"server", "producers/consumers", "enqueued/s", "acked/s", "p50 ms", "p99 ms", "enq of no-op", "ack of no-op", "fsyncs/msg")
+		"server", "producers/consumers", "enqueued/s", "acked/s", "p50 ms", "p99 ms", "enq of no-op", "ack of no-op",
+		"server CPU µs/msg", "CPU of no-op", "commits/msg", "fsyncs/msg")
+	all := append([]*target{noop}, targets...)
 	for _, n := range [][2]int{{4, 4}, {32, 32}} {
-		ceil := flow(noop, n[0], n[1], true)
-		fmt.Printf("| no-op | %d/%d | %.0f | %.0f | — | — | — | — | — |\n", n[0], n[1], ceil.enqRate, ceil.ackRate)
-		for _, t := range targets {
-			r := flow(t, n[0], n[1], false)
-			syncs := "—"
-			if t.syncs != nil {
-				syncs = fmt.Sprintf("%.2f", r.syncsPerMsg)
+		res := interleave(*cmpRounds, len(all), func(i int) flowResult { return flow(all[i], n[0], n[1], i == 0) })
+		for i, t := range all {
+			r := medianRound(res[i])
+			line := fmt.Sprintf("| %s | %d/%d | %.0f | %.0f | %s | %s |", t.name, n[0], n[1], r.enqRate, r.ackRate, ms(r.p50), ms(r.p99))
+			ratio := func(f func(r flowResult, noop bool) float64) float64 {
+				xs := make([]float64, len(res[i]))
+				for k := range res[i] {
+					xs[k] = f(res[i][k], false) / f(res[0][k], true)
+				}
+				return mid(xs)
 			}
-			line := fmt.Sprintf("| %s | %d/%d | %.0f | %.0f | %s | %s | %.0f%% | %.0f%% | %s |", t.name, n[0], n[1],
-				r.enqRate, r.ackRate, ms(r.p50), ms(r.p99), 100*r.enqRate/ceil.enqRate, 100*r.ackRate/ceil.ackRate, syncs)
-			if r.err != nil {
-				line += " error: " + r.err.Error()
+			pct := func(f func(r flowResult, noop bool) float64) string {
+				if i == 0 {
+					return "—"
+				}
+				return fmt.Sprintf("%.0f%%", 100*ratio(f))
+			}
+			line += fmt.Sprintf(" %s | %s |", pct(func(r flowResult, _ bool) float64 { return r.enqRate }),
+				pct(func(r flowResult, _ bool) float64 { return r.ackRate }))
+			cpus := make([]float64, len(res[i]))
+			var acked int64
+			var sum counts
+			for k, r := range res[i] {
+				cpus[k] = r.cpuPerMsg(i == 0)
+				acked += r.acked
+				sum = sum.plus(r.counts)
+			}
+			if t.cpu != nil {
+				line += fmt.Sprintf(" %.0f |", mid(cpus))
+			} else {
+				line += " — |"
+			}
+			if t.cpu != nil && i > 0 {
+				line += fmt.Sprintf(" %.2f× |", ratio(flowResult.cpuPerMsg))
+			} else {
+				line += " — |"
+			}
+			line += fmt.Sprintf(" %s | %s |", perReq(t, sum.commits, float64(acked)), perReq(t, sum.syncs, float64(acked)))
+			for _, r := range res[i] {
+				if r.err != nil {
+					line += " error: " + r.err.Error()
+					break
+				}
 			}
 			fmt.Println(line)
 		}
@@ -306,7 +354,7 @@ func runQueue(targets ...*target) {
 // and times enqueue start → delivery received; repeated for -d (at most
 // 2000 samples).
 func wakeLatency(t *target) string {
-	name := fmt.Sprintf("bench-wake-%s-%d", t.name, queueRuns.Add(1))
+	name := fmt.Sprintf("bench-wake-%s-%d", strings.ReplaceAll(t.name, " ", "-"), queueRuns.Add(1))
 	pc := newQueueClient(t, 2, name)
 	cc := newQueueClient(t, 1, name)
 	var lats []time.Duration
@@ -363,47 +411,4 @@ func waitForWaiter(q *queueClient) error {
 		time.Sleep(100 * time.Microsecond)
 	}
 	return fmt.Errorf("consumer never waited")
-}
-
-// startQueueNoop answers enqueue, dequeue (one canned 256 B message) and
-// ack with valid canned responses: the ceiling of this client.
-func startQueueNoop() *target {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	enq := []byte(`{"attempts":0,"correlation_id":"01a216be-7d56-7894-895b-706df04c5ddc","failure_attempts":0,"max_attempts":5,"message_id":"01a216be-7d56-7894-895b-706df04c5dde","namespace":"default","not_visible_until_unix":1795677912,"payload_bytes":256,"queue":"q","visibility_timeout_seconds":30}` + "\n")
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for i := 0; i < consumerPage; i++ { // a full page, like a busy queue
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="meta"; filename="meta-%d.json"`, i))
-		w, _ := mw.CreatePart(h)
-		w.Write([]byte(`{"message":{"namespace":"default","queue":"q","message_id":"01a216be-7d56-7894-895b-706df04c5dde","attempts":1,"max_attempts":5,"failure_attempts":0,"not_visible_until_unix":1795677942,"visibility_timeout_seconds":30,"payload_content_type":"application/json","payload_bytes":256,"correlation_id":"01a216be-7d56-7894-895b-706df04c5ddc","lease_id":"dc3ttm1ksduaih117bv0","lease_expires_at_unix":1795677942,"fencing_token":1,"txn_id":"dc3ttm1ksduaih117bvg","meta_etag":"m2a"},"next_cursor":"01a216be-7d56-7894-895b-706df04c5dde"}` + "\n"))
-		h = textproto.MIMEHeader{}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", "256")
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="payload"; filename="payload-%d"`, i))
-		w, _ = mw.CreatePart(h)
-		w.Write(message256(time.Unix(0, 1)))
-	}
-	mw.Close()
-	deq, deqType := buf.Bytes(), "multipart/related; boundary="+mw.Boundary()
-	ack := []byte(`{"acked":true,"correlation_id":"01a216be-7d56-7894-895b-706df04c5ddc"}` + "\n")
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		_ = ctx.PostBody() // read the request like a real server would
-		ctx.Response.Header.Set("X-Correlation-Id", "01a216be-7d56-7894-895b-706df04c5ddc")
-		switch string(ctx.Path()) {
-		case "/v1/queue/dequeue":
-			ctx.SetContentType(deqType)
-			ctx.SetBody(deq)
-		case "/v1/queue/ack":
-			ctx.SetContentType("application/json")
-			ctx.SetBody(ack)
-		default:
-			ctx.SetContentType("application/json")
-			ctx.SetBody(enq)
-		}
-	}}
-	go srv.Serve(ln)
-	return &target{name: "no-op", addr: ln.Addr().String(), stop: func() { srv.Shutdown() }}
 }

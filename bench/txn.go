@@ -9,19 +9,12 @@ import (
 // update each, release one: the coordinator commits all) with single-key
 // cycles, on disk.
 func runTxn(t *target) {
-	header("transactions on "+t.name+" (8 workers, disjoint keys)", "keys per txn", "txns/s", "keys committed/s", "p50 ms", "p99 ms", "fsyncs/txn")
+	header("transactions on "+t.name+" (8 workers, disjoint keys)", "keys per txn", "txns/s", "keys committed/s", "p50 ms", "p99 ms",
+		"server CPU µs/txn", "commits/txn", "fsyncs/txn")
 	for _, n := range []int{1, 2, 8} {
-		c := newClient(t, 8)
-		var before int64
-		if t.syncs != nil {
-			before = t.syncs()
-		}
-		r := run(8, func(w int, i int64) error { return txnCycle(c, w, i, n) })
-		syncs := "—"
-		if t.syncs != nil && r.ops > 0 {
-			syncs = fmt.Sprintf("%.1f", float64(t.syncs()-before)/float64(r.ops))
-		}
-		line := fmt.Sprintf("| %d | %.0f | %.0f | %s | %s | %s |", n, r.rate(), r.rate()*float64(n), ms(r.p50), ms(r.p99), syncs)
+		r := measure(t, 8, func(c *client, w int, i int64) error { return txnCycle(c, w, i, n) })
+		line := fmt.Sprintf("| %d | %.0f | %.0f | %s | %s | %s | %s | %s |", n, r.rate(), r.rate()*float64(n), ms(r.p50), ms(r.p99),
+			perOp(r.cpu, float64(r.ops)), perReq(t, r.counts.commits, float64(r.ops)), perReq(t, r.counts.syncs, float64(r.ops)))
 		if r.err != nil {
 			line += " error: " + r.err.Error()
 		}

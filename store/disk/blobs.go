@@ -48,7 +48,7 @@ func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64,
 	}
 	path := s.blobPath(id)
 	n, err := writeSynced(ctx, path, r)
-	s.syncs.Add(1)
+	s.countSync()
 	if err != nil {
 		os.Remove(path)
 		return 0, err

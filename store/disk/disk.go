@@ -1,5 +1,7 @@
-// Package disk is the local-disk store driver: records live in pebble with
-// fsync'd group commit, blobs in plain files indexed by pebble.
+// Package disk is the local-disk store driver: records live in pebble,
+// written by a group committer (one pebble commit and one fsync per round
+// of many callers' batches, see committer.go), blobs in plain files
+// indexed by pebble.
 //
 // Layout under the root directory:
 //
@@ -49,13 +51,15 @@ type Store struct {
 	// etags caches the current ETag of recently written keys per stripe
 	// ("" = known absent), guarded by the stripe's lock: this process is
 	// pebble's only writer, so a conditional write need not read pebble.
-	etags [stripes]map[string]string
-	wopts *pebble.WriteOptions
-	syncs atomic.Int64
+	etags   [stripes]map[string]string
+	wopts   *pebble.WriteOptions
+	syncs   atomic.Int64
+	commits atomic.Int64
 	// onSyncError is Options.OnSyncError, called at most once.
 	onSyncError func(error)
 	syncFailed  sync.Once
 	pool        *filePool
+	gc          *committer
 }
 
 // Options tunes the driver.
@@ -101,7 +105,8 @@ func Open(dir string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.pool = newFilePool(s.blobDir(), func() { s.syncs.Add(1) })
+	s.pool = newFilePool(s.blobDir(), s.countSync)
+	s.gc = newCommitter(s, s.wopts)
 	return s, nil
 }
 
@@ -146,6 +151,9 @@ func (s *Store) lockKeys(ops []store.Op) func() {
 
 // currentETag returns the record's etag or "" when absent.
 func (s *Store) currentETag(key string) (string, error) {
+	if tag, ok := s.gc.tag(key); ok {
+		return tag, nil
+	}
 	v, closer, err := s.db.Get(recKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return "", nil
@@ -187,13 +195,6 @@ func (s *Store) remember(st int, key, tag string) {
 	m[key] = tag
 }
 
-// forgetETags drops the cached ETags of ops (after a failed apply).
-func (s *Store) forgetETags(ops []store.Op) {
-	for _, op := range ops {
-		delete(s.etags[s.stripe(op.Key)], op.Key)
-	}
-}
-
 func (s *Store) checkCond(op store.Op) error {
 	if op.Cond == (store.Cond{}) {
 		return nil
@@ -211,8 +212,9 @@ func (s *Store) checkCond(op store.Op) error {
 	return nil
 }
 
-// Apply checks conditions and applies ops as one pebble batch without
-// waiting for the WAL sync; the returned Durable waits for it.
+// Apply checks conditions and adds ops to the group committer's open
+// round (see committer); the returned Durable waits for the round's WAL
+// sync.
 func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durable, error) {
 	unlock := s.lockKeys(ops)
 	defer unlock()
@@ -221,32 +223,10 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 			return nil, nil, err
 		}
 	}
-	b := s.db.NewBatch()
 	tags := make([]string, len(ops))
-	for i, op := range ops {
-		var err error
-		if op.Delete {
-			err = b.Delete(recKey(op.Key), nil)
-		} else {
-			tag := newETag()
-			tags[i] = formatETag(tag)
-			// Key and value are written straight into the batch.
-			d := b.SetDeferred(1+len(op.Key), 8+len(op.Value))
-			d.Key[0] = recPrefix
-			copy(d.Key[1:], op.Key)
-			binary.BigEndian.PutUint64(d.Value, tag)
-			copy(d.Value[8:], op.Value)
-			err = d.Finish()
-		}
-		if err != nil {
-			b.Close()
-			return nil, nil, fmt.Errorf("disk: batch: %w", err)
-		}
-	}
-	d := s.commit(b)
-	if se, ok := d.(*syncErr); ok && se.err != nil {
-		s.forgetETags(ops)
-		return tags, d, nil
+	r, err := s.gc.add(ops, tags)
+	if err != nil {
+		return nil, nil, err
 	}
 	for i, op := range ops {
 		// Cache the tags of conditionally written records (the ones
@@ -257,11 +237,22 @@ func (s *Store) Apply(_ context.Context, ops []store.Op) ([]string, store.Durabl
 			s.remember(st, op.Key, tags[i]) // "" for a delete
 		}
 	}
-	return tags, d, nil
+	return tags, r, nil
+}
+
+// forgetETagsOf drops the cached ETags of keys whose write failed.
+func (s *Store) forgetETagsOf(keys []string) {
+	for _, k := range keys {
+		st := s.stripe(k)
+		s.locks[st].Lock()
+		delete(s.etags[st], k)
+		s.locks[st].Unlock()
+	}
 }
 
 // commit applies b; the returned Durable waits for its WAL sync.
 func (s *Store) commit(b *pebble.Batch) store.Durable {
+	s.countCommit()
 	if s.wopts == pebble.NoSync {
 		err := s.db.Apply(b, s.wopts)
 		b.Close()
@@ -307,6 +298,7 @@ func (d *durable) Wait() error {
 
 // Get reads a record.
 func (s *Store) Get(_ context.Context, key string) (store.Record, error) {
+	s.gc.awaitKey(key)
 	v, closer, err := s.db.Get(recKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return store.Record{}, store.ErrNotFound
@@ -347,6 +339,9 @@ func (s *Store) List(_ context.Context, prefix, after string, limit int) ([]stri
 }
 
 func (s *Store) list(kind byte, prefix, after string, limit int) ([]string, error) {
+	if kind == recPrefix {
+		s.gc.barrier()
+	}
 	lower := append([]byte{kind}, prefix...)
 	upper := prefixEnd(lower)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
@@ -382,8 +377,10 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-// Close stops the file pool and closes pebble.
+// Close commits what Apply was given, stops the file pool and closes
+// pebble.
 func (s *Store) Close() error {
+	s.gc.close()
 	s.pool.close()
 	return s.db.Close()
 }
@@ -400,6 +397,7 @@ var _ store.Scanner = (*Store)(nil)
 
 // Scan iterates records with their values.
 func (s *Store) Scan(_ context.Context, prefix, after string, limit int, fn func(string, store.Record) error) error {
+	s.gc.barrier()
 	lower := append([]byte{recPrefix}, prefix...)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
