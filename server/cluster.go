@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lockdhq/lockd/cluster"
+	"github.com/lockdhq/lockd/cluster/ha"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/keyspace"
@@ -100,12 +101,29 @@ func version() string {
 // Cluster is the node's membership, or nil when clustering is off.
 func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
 
+// routing is the membership keys and queues are routed by: the cluster
+// when its nodes all serve one shared store (HA mode concurrent), nil
+// otherwise. Under failover, single or auto one node serves every key, and
+// nodes on stores of their own (disk) share no keys at all: moving a key to
+// another node would move it away from its data. The membership then
+// serves the cluster listing only.
+func (s *Server) routing() *cluster.Cluster {
+	if s.cluster == nil {
+		return nil
+	}
+	hcfg, err := s.cfg.HA.config()
+	if err == nil && hcfg.Mode == ha.Concurrent && (s.cfg.HA.Shared || sharedStore(s.cfg.Store)) {
+		return s.cluster
+	}
+	return nil
+}
+
 // sharedIndex makes the index one of the cluster's writers (nil without a
 // cluster): its meta records carry this node's id, a namespace it starts
 // indexing is woken on the other nodes too, and queries that wait for the
 // index wait for every node's.
 func (s *Server) sharedIndex() func(*index.Options) {
-	if s.cluster == nil {
+	if s.routing() == nil {
 		return nil
 	}
 	return func(o *index.Options) {

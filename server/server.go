@@ -226,7 +226,7 @@ func (s *Server) build() {
 	ecfg := edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
-		TLS: s.cfg.Security.edgeTLS(), Cluster: s.cluster,
+		TLS: s.cfg.Security.edgeTLS(), Cluster: s.routing(),
 		Admission: cfg.Admission, HostSource: cfg.HostSource, ConnGuard: cfg.ConnGuard, Clock: cfg.Clock,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		BodyIdleTimeout: cfg.BodyIdleTimeout, RequestTimeout: cfg.RequestTimeout,
@@ -259,8 +259,11 @@ func (s *Server) activate() {
 		grace = time.Hour
 	}
 	go s.sweep(interval, grace, s.stop)
-	if s.cluster != nil {
+	if s.routing() != nil {
 		go s.followOwnership(s.stop)
+	} else if s.cluster != nil {
+		cfg.Logger.Warn().Str("sys", "cluster").Str("ha", cfg.HA.Mode).Str("store", cfg.Store).
+			Msg("clustered, but keys are not routed between nodes: that needs --ha concurrent on a store the nodes share (s3, azure); the membership serves the cluster listing only")
 	}
 	s.active = true
 	if s.ha != nil {

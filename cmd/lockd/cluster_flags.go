@@ -12,7 +12,7 @@ import (
 // on when --join or --cluster-listen is given.
 type clusterFlags struct {
 	self, listen, key string
-	join, tcJoin      []string
+	join              []string
 }
 
 func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
@@ -20,7 +20,6 @@ func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.self, "self", "", "this node's API URL as the other nodes reach it (default: the listener's URL when it listens on a specific address)")
 	fs.StringVar(&f.listen, "cluster-listen", "", "gossip bind address host:port (default: the --listen host, any free port); turns clustering on")
 	fs.StringSliceVar(&f.join, "join", nil, "seed nodes to join: gossip host:port or API URLs (repeatable or comma-separated); turns clustering on")
-	fs.StringSliceVar(&f.tcJoin, "tc-join", nil, "same as --join (lockd v0.9's name)")
 	fs.StringVar(&f.key, "cluster-key", "", "secret the gossip encryption key is derived from (default: the server bundle's storage key)")
 	return f
 }
@@ -28,7 +27,7 @@ func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
 // config returns the cluster configuration, or nil when clustering is off.
 func (f *clusterFlags) config() *server.ClusterConfig {
 	var seeds []string
-	for _, s := range append(append([]string{}, f.join...), f.tcJoin...) {
+	for _, s := range f.join {
 		if s = strings.TrimSpace(s); s != "" {
 			seeds = append(seeds, s)
 		}

@@ -179,13 +179,19 @@ func applyConfigFile(fs *pflag.FlagSet, path string) ([]notice, error) {
 }
 
 // setFromConfig sets one flag from one entry. A list sets a flag that
-// takes several values item by item; an empty list leaves the default.
+// takes several values item by item; an empty list sets it to none.
 func setFromConfig(fs *pflag.FlagSet, fl *pflag.Flag, e configEntry) error {
 	if !e.list {
 		return fs.Set(fl.Name, e.vals[0])
 	}
-	if _, ok := fl.Value.(pflag.SliceValue); !ok && fl.Value.Type() != kindStrings.String() {
+	_, ok := fl.Value.(pflag.SliceValue)
+	if !ok && fl.Value.Type() != kindStrings.String() {
 		return fmt.Errorf("takes one value, not a list")
+	}
+	if ok && len(e.vals) == 0 {
+		// An empty list is a value too: none (as the template writes an
+		// empty default); pflag reads "" as the empty list.
+		return fs.Set(fl.Name, "")
 	}
 	for _, v := range e.vals {
 		if err := fs.Set(fl.Name, v); err != nil {

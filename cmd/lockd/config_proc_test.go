@@ -280,12 +280,12 @@ log-level: info
 			warnings["flag "+l.Flag+" from "+l.Source] = l.Message
 		}
 	}
-	for _, want := range []string{"key some-future-key", "flag ha from config file", "flag json-util from config file", "flag queue-poll-interval from environment"} {
+	for _, want := range []string{"key some-future-key", "flag json-util from config file", "flag queue-poll-interval from environment"} {
 		if warnings[want] == "" {
 			t.Errorf("no warning for %s; got %v", want, warnings)
 		}
 	}
-	if len(warnings) != 4 {
+	if len(warnings) != 3 {
 		t.Errorf("warnings: %v", warnings)
 	}
 	// The environment beats the file (namespace); the file beats the

@@ -20,23 +20,17 @@ type v09Flag struct {
 }
 
 // v09Aliases maps v0.9 spellings to the flags that implement them here.
-// tc-join is the config-file key v0.9 bound to --join.
+// tc-join is the name v0.9 gave --join (flag and config key).
 var v09Aliases = map[string]string{
-	"storage-retry-attempts": "storage-retry-max-attempts",
 	"tc-join":                "join",
+	"storage-retry-attempts": "storage-retry-max-attempts",
 }
 
 const (
-	whyHA = "HA modes (failover, concurrent, single, auto) are not in this build yet: " +
-		"run one node per store"
-	whyCluster = "clustering (membership, --self/--join seeds, TC leader election) is not " +
-		"in this build yet: each node coordinates its own transactions"
 	whyTC = "TC federation (fan-out to remote resource managers, TC peer certificates) " +
 		"is not in this build yet: each node coordinates its own transactions"
-	whyQRF       = "QRF/LSF back-pressure is not in this build yet"
-	whyConnguard = "the listener connection guard (connguard) is not in this build yet"
-	whyOTLP      = "OTLP trace export is not in this build yet"
-	whyLogstore  = "disk:// is pebble here, not v0.9's logstore: pebble group-commits, sizes " +
+	whyOTLP     = "OTLP trace export is not in this build yet"
+	whyLogstore = "disk:// is pebble here, not v0.9's logstore: pebble group-commits, sizes " +
 		"and compacts its own files and takes no per-key lock files"
 	whyPushQueue = "queues are push-based: the queue actor hands a message to a waiting " +
 		"consumer the moment it is enqueued or becomes visible, so nothing polls or " +
@@ -93,11 +87,11 @@ var v09Flags = []v09Flag{
 	{name: "log-level", kind: kindString, example: "info"},
 
 	// Features being built elsewhere.
-	{name: "ha", kind: kindString, example: "failover", reason: whyHA},
-	{name: "ha-lease-ttl", kind: kindDuration, example: "10s", reason: whyHA},
-	{name: "ha-single-presence-ttl", kind: kindDuration, example: "5m", reason: whyHA},
-	{name: "self", kind: kindString, example: "https://node-1:9341", reason: whyCluster},
-	{name: "join", kind: kindStrings, example: "https://node-2:9341", reason: whyCluster},
+	{name: "ha", kind: kindString, example: "failover"},
+	{name: "ha-lease-ttl", kind: kindDuration, example: "10s"},
+	{name: "ha-single-presence-ttl", kind: kindDuration, example: "5m"},
+	{name: "self", kind: kindString, example: "https://node-1:9341"},
+	{name: "join", kind: kindStrings, example: "https://node-2:9341"},
 	{name: "tc-trust-dir", kind: kindString, example: "", reason: whyTC},
 	{name: "tc-disable-auth", kind: kindBool, example: "false", reason: whyTC},
 	{name: "tc-allow-default-ca", kind: kindBool, example: "false", reason: whyTC},
@@ -108,40 +102,40 @@ var v09Flags = []v09Flag{
 	{name: "tc-fanout-multiplier", kind: kindFloat, example: "2", reason: whyTC},
 	{name: "tc-client-bundle", kind: kindString, example: "", reason: whyTC},
 	{name: "otlp-endpoint", kind: kindString, example: "localhost:4317", reason: whyOTLP},
-	{name: "connguard-enabled", kind: kindBool, example: "true", reason: whyConnguard},
-	{name: "connguard-failure-threshold", kind: kindInt, example: "5", reason: whyConnguard},
-	{name: "connguard-failure-window", kind: kindDuration, example: "30s", reason: whyConnguard},
-	{name: "connguard-block-duration", kind: kindDuration, example: "5m", reason: whyConnguard},
-	{name: "connguard-probe-timeout", kind: kindDuration, example: "250ms", reason: whyConnguard},
-	{name: "lsf-sample-interval", kind: kindDuration, example: "200ms", reason: whyQRF},
-	{name: "lsf-log-interval", kind: kindDuration, example: "15s", reason: whyQRF},
-	{name: "qrf-disabled", kind: kindBool, example: "false", reason: whyQRF},
-	{name: "qrf-queue-soft-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-queue-hard-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-queue-consumer-soft-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-queue-consumer-hard-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-lock-soft-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-lock-hard-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-query-soft-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-query-hard-limit", kind: kindInt, example: "0", reason: whyQRF},
-	{name: "qrf-memory-soft-limit", kind: kindSize, example: "2GB", reason: whyQRF},
-	{name: "qrf-memory-hard-limit", kind: kindSize, example: "3GB", reason: whyQRF},
-	{name: "qrf-memory-soft-limit-percent", kind: kindFloat, example: "75", reason: whyQRF},
-	{name: "qrf-memory-hard-limit-percent", kind: kindFloat, example: "85", reason: whyQRF},
-	{name: "qrf-memory-strict-headroom-percent", kind: kindFloat, example: "15", reason: whyQRF},
-	{name: "qrf-swap-soft-limit", kind: kindSize, example: "256MB", reason: whyQRF},
-	{name: "qrf-swap-hard-limit", kind: kindSize, example: "512MB", reason: whyQRF},
-	{name: "qrf-swap-soft-limit-percent", kind: kindFloat, example: "0", reason: whyQRF},
-	{name: "qrf-swap-hard-limit-percent", kind: kindFloat, example: "0", reason: whyQRF},
-	{name: "qrf-cpu-soft-limit", kind: kindFloat, example: "70", reason: whyQRF},
-	{name: "qrf-cpu-hard-limit", kind: kindFloat, example: "85", reason: whyQRF},
-	{name: "qrf-load-soft-limit-multiplier", kind: kindFloat, example: "4", reason: whyQRF},
-	{name: "qrf-load-hard-limit-multiplier", kind: kindFloat, example: "8", reason: whyQRF},
-	{name: "qrf-recovery-samples", kind: kindInt, example: "5", reason: whyQRF},
-	{name: "qrf-soft-delay", kind: kindDuration, example: "50ms", reason: whyQRF},
-	{name: "qrf-engaged-delay", kind: kindDuration, example: "250ms", reason: whyQRF},
-	{name: "qrf-recovery-delay", kind: kindDuration, example: "200ms", reason: whyQRF},
-	{name: "qrf-max-wait", kind: kindDuration, example: "5s", reason: whyQRF},
+	{name: "connguard-enabled", kind: kindBool, example: "true"},
+	{name: "connguard-failure-threshold", kind: kindInt, example: "5"},
+	{name: "connguard-failure-window", kind: kindDuration, example: "30s"},
+	{name: "connguard-block-duration", kind: kindDuration, example: "5m"},
+	{name: "connguard-probe-timeout", kind: kindDuration, example: "250ms"},
+	{name: "lsf-sample-interval", kind: kindDuration, example: "200ms"},
+	{name: "lsf-log-interval", kind: kindDuration, example: "15s"},
+	{name: "qrf-disabled", kind: kindBool, example: "false"},
+	{name: "qrf-queue-soft-limit", kind: kindInt, example: "0"},
+	{name: "qrf-queue-hard-limit", kind: kindInt, example: "0"},
+	{name: "qrf-queue-consumer-soft-limit", kind: kindInt, example: "0"},
+	{name: "qrf-queue-consumer-hard-limit", kind: kindInt, example: "0"},
+	{name: "qrf-lock-soft-limit", kind: kindInt, example: "0"},
+	{name: "qrf-lock-hard-limit", kind: kindInt, example: "0"},
+	{name: "qrf-query-soft-limit", kind: kindInt, example: "0"},
+	{name: "qrf-query-hard-limit", kind: kindInt, example: "0"},
+	{name: "qrf-memory-soft-limit", kind: kindSize, example: "2GB"},
+	{name: "qrf-memory-hard-limit", kind: kindSize, example: "3GB"},
+	{name: "qrf-memory-soft-limit-percent", kind: kindFloat, example: "75"},
+	{name: "qrf-memory-hard-limit-percent", kind: kindFloat, example: "85"},
+	{name: "qrf-memory-strict-headroom-percent", kind: kindFloat, example: "15"},
+	{name: "qrf-swap-soft-limit", kind: kindSize, example: "256MB"},
+	{name: "qrf-swap-hard-limit", kind: kindSize, example: "512MB"},
+	{name: "qrf-swap-soft-limit-percent", kind: kindFloat, example: "0"},
+	{name: "qrf-swap-hard-limit-percent", kind: kindFloat, example: "0"},
+	{name: "qrf-cpu-soft-limit", kind: kindFloat, example: "70"},
+	{name: "qrf-cpu-hard-limit", kind: kindFloat, example: "85"},
+	{name: "qrf-load-soft-limit-multiplier", kind: kindFloat, example: "4"},
+	{name: "qrf-load-hard-limit-multiplier", kind: kindFloat, example: "8"},
+	{name: "qrf-recovery-samples", kind: kindInt, example: "5"},
+	{name: "qrf-soft-delay", kind: kindDuration, example: "50ms"},
+	{name: "qrf-engaged-delay", kind: kindDuration, example: "250ms"},
+	{name: "qrf-recovery-delay", kind: kindDuration, example: "200ms"},
+	{name: "qrf-max-wait", kind: kindDuration, example: "5s"},
 
 	// Meaningless or unsupported in this design.
 	{name: "enable-profiling-metrics", kind: kindBool, example: "true",

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/pprof"
@@ -107,11 +106,10 @@ func serve(args []string) error {
 	if f.cfg.Cluster != nil {
 		// Cluster members each own a share of the keys, which is the
 		// concurrent HA mode; the failover default would leave all but one
-		// of them passive.
+		// of them passive. An explicit other mode keeps the membership
+		// (server.Server.routing says what it then serves).
 		if !s.fs.Changed("ha") {
 			f.cfg.HA.Mode = "concurrent"
-		} else if f.cfg.HA.Mode != "concurrent" {
-			return fmt.Errorf("--join, --self and --cluster-listen make a cluster, which needs --ha concurrent (got --ha %s)", f.cfg.HA.Mode)
 		}
 	}
 	srv, err := server.Start(f.cfg)
