@@ -30,8 +30,8 @@ type httpError struct {
 	version    int64
 	etag       string
 	// cause is logged, never sent (5xx answers of the edge itself).
-	cause error
-	leader     string // leader_endpoint (node_passive)
+	cause  error
+	leader string // leader_endpoint (node_passive)
 }
 
 func (e *httpError) Error() string {
