@@ -1,10 +1,15 @@
+//go:build lockdunsafe
+
 package keyspace
 
 import "os"
 
-// TEST ONLY. LOCKD_TEST_UNSAFE breaks one invariant on purpose, so that
-// the soak harness (package soak) can prove its checkers fail on a broken
-// server. Production never sets it; the switches are read once at start.
+// TEST ONLY. This file is compiled only with `-tags lockdunsafe`, which
+// the soak harness uses to build a deliberately broken server; the
+// shipped binary is built without it and ignores LOCKD_TEST_UNSAFE (see
+// unsafe_off.go). LOCKD_TEST_UNSAFE breaks one invariant on purpose, so
+// that the soak harness (package soak) can prove its checkers fail on a
+// broken server. The switches are read once at start.
 //
 //   - reuse-fencing: a new lease reuses the key's last fencing token
 //     instead of taking a larger one (breaks invariant 1).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockdhq/lockd/internal/clock"
 	"github.com/lockdhq/lockd/sdk"
 	"github.com/lockdhq/lockd/sdk/api"
 	"github.com/lockdhq/lockd/server"
@@ -135,7 +136,10 @@ func TestAcquireModes(t *testing.T) {
 }
 
 func TestRollbackDiscardsAndKeepAlive(t *testing.T) {
-	ts := startServer(t, "unix", server.Config{})
+	// The server runs on a fake clock: a keepalive that comes late on a
+	// loaded machine cannot lose the lease, and the test does not sleep.
+	clk := clock.NewFake(time.Now())
+	ts := startServer(t, "unix", server.Config{Clock: clk})
 	c := newClient(t, ts.Endpoint)
 	ctx := testCtx(t)
 	sess, err := c.Acquire(ctx, api.AcquireRequest{Key: "ttl", Owner: "a", TTLSeconds: 2})
@@ -145,16 +149,26 @@ func TestRollbackDiscardsAndKeepAlive(t *testing.T) {
 	if err := sess.Save(ctx, map[string]int{"v": 1}); err != nil {
 		t.Fatal(err)
 	}
-	// The background keepalive (every TTL/2) holds the lease past its TTL.
-	time.Sleep(3500 * time.Millisecond)
+	// The background keepalive (every TTL/2) holds the lease past its TTL:
+	// 1.5 s in, wait for it to renew, then go past the first expiry.
+	first := sess.ExpiresAt()
+	clk.Advance(1500 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for !sess.ExpiresAt().After(first) {
+		if time.Now().After(deadline) || sess.Err() != nil {
+			t.Fatalf("no background keepalive within 30s: %v", sess.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	clk.Advance(1500 * time.Millisecond)
 	if _, err := c.Acquire(ctx, api.AcquireRequest{Key: "ttl", Owner: "b", BlockSeconds: sdk.BlockNoWait}); !errors.Is(err, sdk.ErrWaiting) {
 		t.Fatalf("lease should still be held: %v", err)
 	}
-	if !sess.ExpiresAt().After(time.Now()) || sess.Err() != nil {
-		t.Fatalf("session: expires %s err %v", sess.ExpiresAt(), sess.Err())
+	if sess.Err() != nil {
+		t.Fatalf("session: err %v", sess.Err())
 	}
 	exp, err := sess.KeepAlive(ctx, 10*time.Second)
-	if err != nil || time.Until(exp) < 8*time.Second {
+	if err != nil || exp.Sub(clk.Now()) < 8*time.Second {
 		t.Fatalf("keepalive: %v %s", err, exp)
 	}
 	if err := sess.Rollback(ctx); err != nil {

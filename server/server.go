@@ -74,8 +74,9 @@ type Config struct {
 	Admission  admission.Config
 	ConnGuard  connguard.Config
 	HostSource admission.Source
-	// Clock drives admission control and the connection guard (nil: the
-	// wall clock); tests advance a fake one.
+	// Clock drives lease expiry and blocking waits (keyspace), admission
+	// control and the connection guard (nil: the wall clock); tests
+	// advance a fake one instead of sleeping.
 	Clock clock.Clock
 	// HTTP timeouts (see edge.Config); zero takes the defaults.
 	ReadHeaderTimeout, IdleTimeout, BodyIdleTimeout, RequestTimeout time.Duration
@@ -215,7 +216,7 @@ func (s *Server) build() {
 	system := actors.NewSystem()
 	s.keys = keyspace.New(system, st, keyspace.Config{
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
-		Actors: actors.Config{IdleAfter: cfg.ActorIdle},
+		Actors: actors.Config{IdleAfter: cfg.ActorIdle}, Clock: cfg.Clock,
 	})
 	s.index = newIndex(st, s.keys, cfg, s.sharedIndex()) // before recovery: it observes every commit
 	s.queues = newQueues(st, s.keys, cfg)

@@ -254,12 +254,22 @@ func (n *node) limitFiles(bytes uint64) (restore func() error, err error) {
 	}, nil
 }
 
-// buildLockd compiles ./cmd/lockd of the module at root into dir.
-func buildLockd(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "lockd")
+// unsafeTag is the build tag that compiles keyspace's test-only
+// LOCKD_TEST_UNSAFE switches into a binary; without it the variable is
+// ignored (keyspace/unsafe_off.go).
+const unsafeTag = "lockdunsafe"
+
+// buildLockd compiles ./cmd/lockd of the module at root into dir. With
+// unsafe set it builds with the lockdunsafe tag, the only build that
+// honours LOCKD_TEST_UNSAFE, into dir/lockd-unsafe.
+func buildLockd(root, dir string, unsafe bool) (string, error) {
+	bin, args := filepath.Join(dir, "lockd"), []string{"build"}
+	if unsafe {
+		bin, args = filepath.Join(dir, "lockd-unsafe"), append(args, "-tags", unsafeTag)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/lockd")
+	cmd := exec.CommandContext(ctx, "go", append(args, "-o", bin, "./cmd/lockd")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -89,13 +89,13 @@ func Run(ctx context.Context, p *Profile, outDir string, logw io.Writer) (*Resul
 				return nil, err
 			}
 			fmt.Fprintf(logw, "soak: building lockd\n")
-			if p.Lockd, err = buildLockd(root, outDir); err != nil {
+			if p.Lockd, err = buildLockd(root, outDir, p.Unsafe != ""); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if p.Unsafe != "" {
-		res.Notes = append(res.Notes, "UNSAFE server: LOCKD_TEST_UNSAFE="+p.Unsafe+" (test-only; an invariant is broken on purpose)")
+		res.Notes = append(res.Notes, "UNSAFE server: LOCKD_TEST_UNSAFE="+p.Unsafe+" (test-only; an invariant is broken on purpose; only a binary built with -tags "+unsafeTag+" honours it)")
 	}
 	rec := NewRecorder(started)
 	for _, ph := range p.Phases {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,16 +15,44 @@ import (
 // lockdBin is the server binary the tests start, built once.
 var lockdBin string
 
+// lockdDir holds the test binaries.
+var lockdDir string
+
+var (
+	unsafeOnce sync.Once
+	unsafeBin  string
+	unsafeErr  error
+)
+
+// unsafeLockd is the server built with -tags lockdunsafe, the only build
+// that honours LOCKD_TEST_UNSAFE; it is built once, on first use.
+func unsafeLockd(t *testing.T) string {
+	t.Helper()
+	unsafeOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			unsafeErr = err
+			return
+		}
+		unsafeBin, unsafeErr = buildLockd(root, lockdDir, true)
+	})
+	if unsafeErr != nil {
+		t.Fatal(unsafeErr)
+	}
+	return unsafeBin
+}
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lockd-soak-bin-")
 	if err != nil {
 		panic(err)
 	}
+	lockdDir = dir
 	root, err := moduleRoot()
 	if err != nil {
 		panic(err)
 	}
-	if lockdBin, err = buildLockd(root, dir); err != nil {
+	if lockdBin, err = buildLockd(root, dir, false); err != nil {
 		panic(err)
 	}
 	code := m.Run()
@@ -47,6 +76,9 @@ func testSeed(t *testing.T, def uint64) uint64 {
 func runProfile(t *testing.T, p *Profile) *Result {
 	t.Helper()
 	p.Lockd = lockdBin
+	if p.Unsafe != "" {
+		p.Lockd = unsafeLockd(t)
+	}
 	dir := t.TempDir()
 	if keep := os.Getenv("LOCKD_SOAK_OUT"); keep != "" { // keep the reports to look at them
 		dir = filepath.Join(keep, t.Name())

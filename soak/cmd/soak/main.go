@@ -59,7 +59,7 @@ func run() int {
 	clock := fs.Int("clock-jumps", -1, "client clock jumps (pauses past lease expiry) per phase (-1: the profile's)")
 	out := fs.String("out", "", "directory for reports and server logs (default: a new temp dir)")
 	lockd := fs.String("lockd", "", "lockd binary to start (default: go build ./cmd/lockd)")
-	unsafe := fs.String("unsafe", "", "TEST ONLY: LOCKD_TEST_UNSAFE for started servers, to prove the checkers fail")
+	unsafe := fs.String("unsafe", "", "TEST ONLY: LOCKD_TEST_UNSAFE for started servers, to prove the checkers fail (the built server gets -tags lockdunsafe; a -lockd binary must have been built with it)")
 	asJSON := fs.Bool("json", false, "print the JSON report on stdout instead of the tables")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
