@@ -293,7 +293,7 @@ func runQueue(noop *target, targets ...*target) {
 		"server", "producers/consumers", "enqueued/s", "acked/s", "p50 ms", "p99 ms", "enq of no-op", "ack of no-op",
 		"server CPU µs/msg", "CPU of no-op", "commits/msg", "fsyncs/msg")
 	all := append([]*target{noop}, targets...)
-	for _, n := range [][2]int{{4, 4}, {32, 32}} {
+	for _, n := range queueFlows() {
 		res := interleave(*cmpRounds, len(all), func(i int) flowResult { return flow(all[i], n[0], n[1], i == 0) })
 		for i, t := range all {
 			r := medianRound(res[i])

@@ -157,7 +157,7 @@ func warmUp(ts []*target) {
 
 func runCycles(noop *target, targets ...*target) {
 	header("acquire → update (256 B) → release cycles, 1024 keys", compareCols("cycle")...)
-	for _, n := range []int{8, 64} {
+	for _, n := range workerCounts() {
 		compare(noop, targets, n, 3, func(c *client, w int, i int64) error { return cycle(c, w, n, i) })
 	}
 	fmt.Println()
@@ -175,7 +175,7 @@ func runAcqRel(noop *target, targets ...*target) {
 			return c.release(h, key)
 		}
 	}
-	for _, n := range []int{8, 64} {
+	for _, n := range workerCounts() {
 		compare(noop, targets, n, 2, op(n))
 	}
 	fmt.Println()
@@ -189,7 +189,7 @@ func runReads(noop *target, targets ...*target) {
 			check(cycle(c, 0, 1, int64(k)))
 		}
 	}
-	for _, n := range []int{8, 64} {
+	for _, n := range workerCounts() {
 		op := func(c *client, w int, i int64) error { return c.publicGet(keyFor(w, n, i)) }
 		compare(noop, targets, n, 1, op)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lockdhq/lockd/sdk/api"
@@ -56,6 +58,50 @@ func FuzzEnqueueMeta(f *testing.F) {
 		var he *httpError
 		if err != nil && (!errors.As(err, &he) || he.status != 400) {
 			t.Fatalf("meta %q: %v", b, err)
+		}
+	})
+}
+
+// FuzzFastEnqueue checks that the fast enqueue split accepts only bodies
+// that mime/multipart reads to the same meta, payload and content type.
+func FuzzFastEnqueue(f *testing.F) {
+	f.Add("multipart/form-data; boundary=XX", []byte("--XX\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{\"queue\":\"q\"}\r\n--XX\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\nhello\r\n--XX--\r\n"))
+	f.Add("multipart/form-data; boundary=b", []byte("--b\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{\"queue\":\"q\"}\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n\r\n--b\r\n--b--"))
+	f.Add("Multipart/Form-Data; Boundary=b", []byte("--b\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{}\r\n--b\r\nContent-Disposition:  form-data; name=\"payload\" \r\n\r\n\r\n--bx\r\n--b--"))
+	f.Fuzz(func(t *testing.T, ctype string, body []byte) {
+		meta, payload, ptype, ok := fastEnqueue(ctype, body)
+		if !ok {
+			return
+		}
+		type got struct {
+			meta    api.EnqueueRequest
+			ct      string
+			payload string
+		}
+		var slow got
+		calls := 0
+		err := readMultipart(ctype, bytes.NewReader(body), 64, func(m api.EnqueueRequest, ct string, r io.Reader) error {
+			calls++
+			b, err := io.ReadAll(r)
+			slow = got{m, ct, string(b)}
+			return err
+		})
+		m, merr := decodeEnqueueMeta(meta)
+		if (err == nil) != (merr == nil) {
+			t.Fatalf("fast split accepted %q (%q): meta error %v, mime/multipart error %v", body, ctype, merr, err)
+		}
+		if err != nil {
+			return
+		}
+		if calls != 1 || slow.payload != string(payload) {
+			t.Fatalf("payload %q, mime/multipart read %q (%d calls)", payload, slow.payload, calls)
+		}
+		ct := strings.TrimSpace(m.PayloadContentType)
+		if ct == "" {
+			ct = strings.TrimSpace(ptype)
+		}
+		if ct != slow.ct || !reflect.DeepEqual(m, slow.meta) {
+			t.Fatalf("fast %+v %q, mime/multipart %+v %q", m, ct, slow.meta, slow.ct)
 		}
 	})
 }

@@ -31,6 +31,25 @@ type payloadFunc func(meta api.EnqueueRequest, contentType string, r io.Reader) 
 // caller must undo what onPayload did when readEnqueue fails. Every error
 // is a 4xx *httpError except those returned by onPayload.
 func readEnqueue(contentType string, body io.Reader, spoolMem int, onPayload payloadFunc) error {
+	small, rest, release := prefetchEnqueue(body)
+	defer release()
+	if small == nil {
+		return readMultipart(contentType, rest, spoolMem, onPayload)
+	}
+	meta, payload, ptype, ok := fastEnqueue(contentType, small)
+	if !ok {
+		return readMultipart(contentType, bytes.NewReader(small), spoolMem, onPayload)
+	}
+	m, err := decodeEnqueueMeta(meta)
+	if err != nil {
+		return err
+	}
+	d := &enqueueDecoder{meta: &m, onPayload: onPayload}
+	return d.deliver(bytes.NewReader(payload), ptype)
+}
+
+// readMultipart is readEnqueue through mime/multipart, for every body.
+func readMultipart(contentType string, body io.Reader, spoolMem int, onPayload payloadFunc) error {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" {
 		return badRequest(api.CodeInvalidContentType, "multipart form required (parts meta and payload)")
