@@ -29,7 +29,7 @@ import (
 var (
 	duration  = flag.Duration("d", 5*time.Second, "duration of each measured run")
 	maxOps    = flag.Int64("max", 5_000_000, "upper bound on operations per run")
-	only      = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,queue,query,tls)")
+	only      = flag.String("only", "", "comma-separated scenarios (cycle,acqrel,read,hot,txn,attach,cold,queue,query,tls,forward,cluster3)")
 	coldKeys  = flag.Int("cold-keys", 100_000, "distinct keys in the cold scenario")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProf   = flag.String("memprofile", "", "write a heap profile after the cold scenario (without cold: an allocation profile of the run)")
@@ -122,6 +122,12 @@ func main() {
 	}
 	if want("tls") {
 		runTLS(tmp)
+	}
+	if want("forward") {
+		runForward(lockdBinaryForCluster(tmp))
+	}
+	if want("cluster3") {
+		runCluster3(lockdBinaryForCluster(tmp), tmp)
 	}
 	if *memProf != "" && !want("cold") {
 		f, err := os.Create(*memProf)

@@ -149,6 +149,14 @@ func freePort() string {
 
 // startLockdProc runs a lockd binary on store and waits until it serves.
 func startLockdProc(name, bin, storeURL string) *target {
+	t, _ := startLockdNode(name, bin, storeURL, nil)
+	return t
+}
+
+// startLockdNode runs a lockd binary on store with further flags and
+// environment, waits until it serves, and returns it with its cluster
+// node id (empty when not clustered).
+func startLockdNode(name, bin, storeURL string, env []string, extra ...string) (*target, string) {
 	metricsAddr := freePort()
 	args := []string{"--listen", "127.0.0.1:0", "--store", storeURL, "--disable-mtls",
 		"--drain-grace", "0s", "--metrics-listen", metricsAddr, "--log-level", "info"}
@@ -157,31 +165,34 @@ func startLockdProc(name, bin, storeURL string) *target {
 		pprofAddr = freePort()
 		args = append(args, "--pprof-listen", pprofAddr)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append(args, extra...)...)
 	// Admission control watches the host (load average, CPU), which other
 	// work on the machine drives as much as the bench does: it would throttle
 	// the run it is measuring. A binary without these settings ignores them.
-	cmd.Env = append(os.Environ(), "LOCKD_QRF_DISABLED=true", "LOCKD_CONNGUARD_ENABLED=false")
+	cmd.Env = append(append(os.Environ(), "LOCKD_QRF_DISABLED=true", "LOCKD_CONNGUARD_ENABLED=false"), env...)
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
-	ready := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			var line struct {
 				Message string `json:"message"`
 				Listen  string `json:"listen"`
+				NodeID  string `json:"node_id"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "lockd serving" {
-				ready <- line.Listen
+				ready <- [2]string{line.Listen, line.NodeID}
 			}
 		}
 	}()
 	c := &child{cmd: cmd, metrics: metricsAddr, pprof: pprofAddr}
-	var addr string
+	var addr, id string
 	select {
-	case addr = <-ready:
+	case l := <-ready:
+		addr, id = l[0], l[1]
 	case <-time.After(60 * time.Second):
 		c.stop()
 		check(fmt.Errorf("%s (%s) did not start", name, bin))
@@ -194,7 +205,7 @@ func startLockdProc(name, bin, storeURL string) *target {
 	if pprofAddr != "" {
 		t.profile = func() func() { return c.profile(name) }
 	}
-	return t
+	return t, id
 }
 
 // waitMetrics waits (bounded) until the child's metrics listener answers.

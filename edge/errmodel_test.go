@@ -36,13 +36,12 @@ func (b *logBuffer) String() string {
 
 // withRecord is b with value planted under key before the server starts.
 func withRecord(b edgetest.Backend, key string, value []byte) edgetest.Backend {
-	return edgetest.Backend{Name: b.Name, Open: func(t *testing.T) store.Store {
-		st := b.Open(t)
+	b.Setup = func(t *testing.T, st store.Store) {
 		if _, err := st.Put(context.Background(), key, value, store.Cond{}); err != nil {
 			t.Fatal(err)
 		}
-		return st
-	}}
+	}
+	return b
 }
 
 // A corrupt record on disk is a 500 for its key, every time, with a detail
@@ -79,6 +78,11 @@ func TestCorruptRecordIs500AndServerKeepsServing(t *testing.T) {
 				t.Fatalf("other key after corruption: %d %s", p.Status, p.Body)
 			}
 			out := logs.String()
+			if c := edgetest.ClusterOf(s); c != nil { // the nodes log to their own stderr
+				for _, n := range c.Nodes {
+					out += n.Log()
+				}
+			}
 			if !strings.Contains(out, "CORRUPT STORED RECORD") || !strings.Contains(out, recKey) {
 				t.Fatalf("corruption not logged loudly with the record's key:\n%s", out)
 			}

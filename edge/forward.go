@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -26,6 +27,18 @@ var (
 // streamed through.
 const inlineRelay = 1 << 20
 
+// inlineForward is the largest request body of known length a forward
+// reads whole before sending (JSON bodies, small uploads): it goes out
+// with the head in one write, and can be sent again on a pooled
+// connection that turns out closed. Larger ones stream.
+const inlineForward = 64 << 10
+
+// watchDelay is how long a forward waits for the owner before it starts
+// watching whether its client went away: most answers (a release, a
+// non-blocking acquire) come sooner, and the watch costs a goroutine and
+// a parked socket read per request.
+const watchDelay = 20 * time.Millisecond
+
 // forward sends the request to the node that owns its key or queue and
 // relays the answer, streaming bodies both ways. The owner is told who
 // forwarded (HeaderForwardedBy: it never forwards again) and, under mTLS,
@@ -42,7 +55,11 @@ func (s *Server) forward(c *call, to cluster.Member) {
 	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	replayable := s.buildForward(c, req, to)
+	replayable, err := s.buildForward(c, req, to)
+	if err != nil {
+		s.forwardFailed(c, to, err)
+		return
+	}
 	resp, u, err := pool.roundTrip(c, req, replayable)
 	if err != nil {
 		s.forwardFailed(c, to, err)
@@ -76,8 +93,9 @@ var hopHeaders = map[string]bool{
 // buildForward copies the request into req: method, URI, end-to-end
 // headers, the cluster headers and the body (what the handler already read,
 // then the rest of the stream). It reports whether the body can be sent
-// again (it was whole in memory).
-func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member) bool {
+// again (it was whole in memory); an error is a client whose body ended
+// early.
+func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member) (bool, error) {
 	req.Header.SetMethodBytes(c.Method())
 	req.SetRequestURI(strings.TrimRight(to.Endpoint, "/") + string(c.RequestURI()))
 	for k, v := range c.Request.Header.All() {
@@ -96,19 +114,27 @@ func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member)
 	stream := c.timedBodyStream()
 	if stream == nil {
 		req.SetBodyRaw(c.PostBody())
-		return true
+		return true, nil
 	}
 	var prefix []byte
 	if c.rec != nil {
 		prefix = c.rec.buf
 	}
 	switch n := c.Request.Header.ContentLength(); {
+	case n >= len(prefix) && n <= inlineForward:
+		body := make([]byte, n)
+		copy(body, prefix)
+		if _, err := io.ReadFull(stream, body[len(prefix):]); err != nil {
+			return false, errClientGone
+		}
+		req.SetBodyRaw(body)
+		return true, nil
 	case n >= 0:
 		req.SetBodyStream(io.MultiReader(bytes.NewReader(prefix), stream), n)
 	case n == -1: // chunked
 		req.SetBodyStream(io.MultiReader(bytes.NewReader(prefix), stream), -1)
 	}
-	return false
+	return false, nil
 }
 
 // roundTrip writes req on a connection to the node and reads the
@@ -160,24 +186,45 @@ func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*
 }
 
 // watchClient closes u when c's client goes away before stop is called;
-// gone reports whether that happened.
+// gone reports whether that happened. The watch starts only after
+// watchDelay: a client that leaves sooner is noticed then.
 func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
-	ctx, stopWatch := c.untilClientGone()
 	done := make(chan struct{})
 	closed := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errClientGone) {
-				u.close()
-				close(closed)
-			}
-		case <-done:
+	var (
+		mu        sync.Mutex
+		stopped   bool
+		stopWatch func()
+	)
+	timer := time.AfterFunc(watchDelay, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
+		var ctx context.Context
+		ctx, stopWatch = c.untilClientGone()
+		go func() {
+			select {
+			case <-ctx.Done():
+				if errors.Is(context.Cause(ctx), errClientGone) {
+					u.close()
+					close(closed)
+				}
+			case <-done:
+			}
+		}()
+	})
 	return func() {
+			timer.Stop()
+			mu.Lock()
+			stopped = true
+			sw := stopWatch
+			mu.Unlock()
 			close(done)
-			stopWatch()
+			if sw != nil {
+				sw()
+			}
 		}, func() bool {
 			select {
 			case <-closed:

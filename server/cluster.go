@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -38,6 +39,31 @@ type ClusterConfig struct {
 
 // errClusterConfig is an unusable cluster configuration.
 var errClusterConfig = errors.New("server: cluster configuration")
+
+// ErrClusterOnDisk refuses a cluster on a disk:// store: pebble admits one
+// process per directory, so every node would serve its own data, and a key
+// that moves between nodes would come back with another node's (older)
+// record.
+var ErrClusterOnDisk = fmt.Errorf("%w: disk:// (pebble) admits one process per directory; "+
+	"a cluster (--join, --self, --cluster-listen) needs a store every node shares (s3://, aws://, azure://)", errClusterConfig)
+
+// checkClusterStore refuses clustering on a single-process disk store.
+// mem:// is allowed: each node's memory is its own, which only tests and
+// benchmarks of forwarding want (keys that move lose their state, as
+// mem:// does at every restart).
+func (cfg Config) checkClusterStore() error {
+	if cfg.Cluster == nil || cfg.Backend != nil || cfg.HA.Shared {
+		return nil
+	}
+	store := cfg.Store
+	if store == "" {
+		store = DefaultStore
+	}
+	if u, err := url.Parse(store); err == nil && (u.Scheme == "disk" || u.Scheme == "file") {
+		return fmt.Errorf("%w (store %s)", ErrClusterOnDisk, store)
+	}
+	return nil
+}
 
 // startCluster joins the cluster on the API listener ln.
 func startCluster(cfg Config, ln net.Listener) (*cluster.Cluster, error) {

@@ -129,6 +129,9 @@ func Start(cfg Config) (*Server, error) {
 	if _, err := cfg.HA.config(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkClusterStore(); err != nil {
+		return nil, err
+	}
 	st := cfg.Backend
 	if st == nil {
 		if cfg.StoreOptions.OnFatal == nil {

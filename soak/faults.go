@@ -21,15 +21,22 @@ const (
 	FaultChaos     = "chaos"
 	FaultClockJump = "clock-jump"
 	FaultCrash     = "server-exit" // the server exited on its own
+	// FaultPartition blackholes one cluster node; FaultJoin starts one
+	// more node during the load.
+	FaultPartition = "partition"
+	FaultJoin      = "join"
 )
 
 // FaultEvent is one planned fault and, once run, what happened.
 type FaultEvent struct {
-	Phase string        `json:"phase"`
-	Kind  string        `json:"kind"`
-	Mode  string        `json:"mode,omitempty"` // chaos mode
-	At    time.Duration `json:"at"`             // planned offset in the phase
-	For   time.Duration `json:"for"`            // planned length (downtime, window, pause)
+	Phase string `json:"phase"`
+	Kind  string `json:"kind"`
+	Mode  string `json:"mode,omitempty"` // chaos mode
+	// Node is the cluster node (index) a kill -9, restart or partition
+	// hits.
+	Node int           `json:"node,omitempty"`
+	At   time.Duration `json:"at"`  // planned offset in the phase
+	For  time.Duration `json:"for"` // planned length (downtime, window, pause)
 	// Start and End are run offsets of what actually happened.
 	Start  time.Duration `json:"start"`
 	End    time.Duration `json:"end"`
@@ -59,6 +66,12 @@ func planFaults(seed uint64, ph Phase, withProcess bool) []FaultEvent {
 		for range ph.Faults.DiskFull {
 			proc = append(proc, FaultDiskFull)
 		}
+		for range ph.Faults.Partition {
+			proc = append(proc, FaultPartition)
+		}
+		for range ph.Faults.Join {
+			proc = append(proc, FaultJoin)
+		}
 	}
 	r.Shuffle(len(proc), func(i, j int) { proc[i], proc[j] = proc[j], proc[i] })
 	for i, at := range spread(r, len(proc), d*15/100, d*75/100) {
@@ -70,6 +83,11 @@ func planFaults(seed uint64, ph Phase, withProcess bool) []FaultEvent {
 			ev.For = 100 * time.Millisecond
 		case FaultDiskFull:
 			ev.For = 2*time.Second + time.Duration(r.Int64N(int64(2*time.Second)))
+		case FaultPartition:
+			ev.For = 2*time.Second + time.Duration(r.Int64N(int64(2*time.Second)))
+		}
+		if ph.Nodes > 1 && ev.Kind != FaultJoin {
+			ev.Node = r.IntN(ph.Nodes)
 		}
 		out = append(out, ev)
 	}
@@ -105,9 +123,11 @@ func spread(r *rand.Rand, n int, lo, hi time.Duration) []time.Duration {
 type injector struct {
 	phase string
 	rec   *Recorder
-	node  *node  // nil for user-given endpoints
-	proxy *Proxy // nil without a proxy
-	tr    *traffic
+	node  *node // nil for user-given endpoints and clusters
+	// cluster is a cluster phase's nodes (nil otherwise).
+	cluster *clusterEnv
+	proxy   *Proxy // nil without a proxy
+	tr      *traffic
 	// opCtx bounds requests (zombie clients); it outlives the phase's
 	// schedule so that a fault started late still completes.
 	opCtx context.Context
@@ -184,6 +204,15 @@ func (in *injector) apply(ctx context.Context, ev FaultEvent) {
 	}
 	ev.Start = in.rec.Now()
 	var err error
+	if in.cluster != nil && ev.Kind != FaultChaos {
+		err = in.applyCluster(ctx, &ev)
+		ev.End = in.rec.Now()
+		if err != nil {
+			ev.Err = err.Error()
+		}
+		in.log(ev)
+		return
+	}
 	switch ev.Kind {
 	case FaultKill9:
 		in.node.kill9()
@@ -209,6 +238,42 @@ func (in *injector) apply(ctx context.Context, ev FaultEvent) {
 	}
 	ev.End = in.rec.Now()
 	in.log(ev)
+}
+
+// applyCluster runs a process or network fault on one node of a cluster,
+// or starts a node. A node that restarts is waited for until it has
+// joined (as a balancer's health check would).
+func (in *injector) applyCluster(ctx context.Context, ev *FaultEvent) error {
+	c := in.cluster
+	if ev.Kind == FaultJoin {
+		cn, err := c.join()
+		ev.Node = len(c.list()) - 1
+		if cn != nil {
+			ev.Detail = fmt.Sprintf("node %d (%s) joined and was added to the balancer", ev.Node, cn.api.Addr())
+		}
+		return err
+	}
+	cn := c.node(ev.Node)
+	switch ev.Kind {
+	case FaultKill9:
+		cn.n.kill9()
+		sleepCtx(ctx, ev.For) // the injected downtime
+		ev.Detail = fmt.Sprintf("node %d: SIGKILL, down %v, restarted", ev.Node, ev.For.Round(time.Millisecond))
+		return c.restartNode(cn)
+	case FaultRestart:
+		ev.Detail = fmt.Sprintf("node %d: SIGTERM (drain 1s), restarted", ev.Node)
+		if err := cn.n.stop(10 * time.Second); err != nil {
+			return err
+		}
+		return c.restartNode(cn)
+	case FaultPartition:
+		cn.partition(true)
+		sleepCtx(ctx, ev.For) // the partition window
+		cn.partition(false)
+		ev.Detail = fmt.Sprintf("node %d: API (clients, peers' forwards) and store traffic blackholed for %v; gossip up", ev.Node, ev.For.Round(time.Millisecond))
+		return nil
+	}
+	return fmt.Errorf("soak: fault %s does not apply to a cluster", ev.Kind)
 }
 
 // diskFull stops the server's files from growing for a while. The
@@ -294,9 +359,13 @@ func (in *injector) clockJump(ctx context.Context, ev FaultEvent, i int) {
 	in.log(ev)
 }
 
-// onExit is told when the server process exits; exits the harness did
-// not cause are logged, and the server is restarted.
-func (in *injector) onExit(unexpected bool, err error, tail string) {
+// onExitOf is told when node n's process exits; exits the harness did
+// not cause are logged, and the node is restarted.
+func (in *injector) onExitOf(n *node) func(bool, error, string) {
+	return func(unexpected bool, err error, tail string) { in.onExit(n, unexpected, err, tail) }
+}
+
+func (in *injector) onExit(n *node, unexpected bool, err error, tail string) {
 	if !unexpected {
 		return
 	}
@@ -313,8 +382,8 @@ func (in *injector) onExit(unexpected bool, err error, tail string) {
 	go func() {
 		in.procMu.Lock()
 		defer in.procMu.Unlock()
-		if !in.node.running() {
-			if err := in.node.start(); err != nil {
+		if !n.running() {
+			if err := n.start(); err != nil {
 				ev.Err += "; restart failed: " + err.Error()
 			}
 		}

@@ -18,6 +18,15 @@ type Phase struct {
 	Store    string        `json:"store,omitempty"`
 	Duration time.Duration `json:"duration"`
 	Faults   FaultPlan     `json:"faults"`
+	// Nodes is the number of lockd processes of a "cluster" phase, joined
+	// over one versitygw bucket behind a round-robin balancer.
+	Nodes int `json:"nodes,omitempty"`
+	// TxnKeys, when set, replaces the profile's keys per transaction in
+	// this phase. Cluster phases use 1 until transactions span nodes
+	// (issue 17: today the coordinator applies a decision through its own
+	// node's actors only, so a transaction over keys owned by different
+	// nodes is not atomic; `-txn-keys 3` shows it).
+	TxnKeys int `json:"txn_keys,omitempty"`
 }
 
 // FaultPlan counts the faults injected into one phase, at moments drawn
@@ -32,6 +41,11 @@ type FaultPlan struct {
 	// ClockJumps are client pauses past their lease's expiry (the
 	// server's clock is not faked; see docs/SOAK.md).
 	ClockJumps int `json:"clock_jumps"`
+	// Partition blackholes one cluster node's network (clients through
+	// the balancer, peers' forwarded requests, its store) for a while.
+	Partition int `json:"partition,omitempty"`
+	// Join starts one more cluster node during the load.
+	Join int `json:"join,omitempty"`
 	// Overlap lets chaos windows overlap process faults (a response
 	// stalled in the proxy can then arrive after the server that sent it
 	// was killed). Without it, faults come one at a time.
@@ -163,7 +177,7 @@ type Profile struct {
 // build), smoke (seconds, for tests), nightly (the long soak) and
 // overload (more load than the machine serves, over a slow object
 // store).
-func Profiles() []string { return []string{"ci", "smoke", "nightly", "overload"} }
+func Profiles() []string { return []string{"ci", "smoke", "nightly", "overload", "cluster"} }
 
 // NewProfile returns a named profile.
 func NewProfile(name string) (*Profile, error) {
@@ -182,7 +196,14 @@ func NewProfile(name string) (*Profile, error) {
 			// No disk-full in CI while it finds open server bugs (see
 			// docs/SOAK.md); the nightly profile and -disk-full run it.
 			{Name: "disk", Store: "disk", Duration: 45 * time.Second, Faults: FaultPlan{Kill9: 2, Restart: 1, Chaos: 4, ClockJumps: 2}},
+			ciClusterPhase,
 		}
+	case "cluster":
+		// Three nodes on one bucket behind the balancer, longer and with
+		// more faults than the CI profile's cluster phase.
+		p.Workers, p.Keys, p.HotKeys, p.TxnGroups = 16, 64, 2, 8
+		p.Phases = []Phase{{Name: "cluster", Store: "cluster", Nodes: 3, TxnKeys: 1, Duration: 4 * time.Minute,
+			Faults: FaultPlan{Kill9: 4, Restart: 2, Partition: 4, Join: 1, Chaos: 6, ClockJumps: 6}}}
 	case "smoke":
 		p.Workers, p.Keys, p.TxnGroups = 4, 8, 2
 		p.Phases = []Phase{{Name: "mem", Store: "mem", Duration: 6 * time.Second, Faults: FaultPlan{Chaos: 1, ClockJumps: 1}}}
@@ -203,6 +224,12 @@ func NewProfile(name string) (*Profile, error) {
 	}
 	return p, nil
 }
+
+// ciClusterPhase is the CI profile's cluster phase: three nodes on one
+// versitygw bucket behind the balancer, one kill -9, one partition and
+// one join.
+var ciClusterPhase = Phase{Name: "cluster", Store: "cluster", Nodes: 3, TxnKeys: 1, Duration: 30 * time.Second,
+	Faults: FaultPlan{Kill9: 1, Partition: 1, Join: 1, ClockJumps: 1}}
 
 // Validate checks a profile's bounds.
 func (p *Profile) Validate() error {
@@ -227,7 +254,11 @@ func (p *Profile) Validate() error {
 }
 
 // layout derives the key names of one phase of one run.
-func (p *Profile) layout(run string) Layout {
+func (p *Profile) layout(run string, ph Phase) Layout {
+	txnKeys := p.TxnKeys
+	if ph.TxnKeys > 0 {
+		txnKeys = ph.TxnKeys
+	}
 	l := Layout{Namespace: p.Namespace, Queue: run + "-q"}
 	for i := range p.Keys {
 		l.Counters = append(l.Counters, fmt.Sprintf("%s/c/%03d", run, i))
@@ -238,7 +269,7 @@ func (p *Profile) layout(run string) Layout {
 	if p.Mix.Txn > 0 {
 		for g := range p.TxnGroups {
 			var keys []string
-			for k := range p.TxnKeys {
+			for k := range txnKeys {
 				keys = append(keys, fmt.Sprintf("%s/t/%02d/%d", run, g, k))
 			}
 			sort.Strings(keys)

@@ -36,20 +36,22 @@ var chaosModes = []Chaos{
 	{Name: "blackhole", StallRequest: true, StallResponse: true},
 }
 
-// Proxy is a TCP proxy on loopback in front of one upstream address,
+// Proxy is a TCP proxy on loopback in front of one upstream address (or
+// several, taken in turn per connection: a round-robin load balancer),
 // with injectable faults. Clients keep one address across server
 // restarts.
 type Proxy struct {
 	ln net.Listener
 
-	mu       sync.Mutex
-	upstream string
-	mode     Chaos
-	changed  chan struct{} // closed and replaced on every mode change
-	rng      *rand.Rand
-	conns    map[net.Conn]struct{}
-	closed   bool
-	stats    ProxyStats
+	mu        sync.Mutex
+	upstreams []string
+	next      int
+	mode      Chaos
+	changed   chan struct{} // closed and replaced on every mode change
+	rng       *rand.Rand
+	conns     map[net.Conn]struct{}
+	closed    bool
+	stats     ProxyStats
 }
 
 // ProxyStats count what the proxy did.
@@ -65,10 +67,18 @@ func NewProxy(upstream string, seed uint64) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, upstream: upstream, changed: make(chan struct{}), rng: newRand(seed, 0xC4A05),
+	p := &Proxy{ln: ln, upstreams: []string{upstream}, changed: make(chan struct{}), rng: newRand(seed, 0xC4A05),
 		conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	return p, nil
+}
+
+// SetUpstreams replaces the upstream addresses; new connections go to
+// each in turn (round robin). Open connections stay where they are.
+func (p *Proxy) SetUpstreams(addrs []string) {
+	p.mu.Lock()
+	p.upstreams = append([]string(nil), addrs...)
+	p.mu.Unlock()
 }
 
 // Addr is the proxy's listen address.
@@ -126,9 +136,14 @@ func (p *Proxy) chance(f float64) bool {
 func (p *Proxy) handle(client net.Conn) {
 	p.mu.Lock()
 	p.stats.Conns++
-	mode, up, closed := p.mode, p.upstream, p.closed
+	mode, closed := p.mode, p.closed
+	up := ""
+	if len(p.upstreams) > 0 {
+		up = p.upstreams[p.next%len(p.upstreams)]
+		p.next++
+	}
 	p.mu.Unlock()
-	if closed || p.chance(mode.DropConn) {
+	if closed || up == "" || p.chance(mode.DropConn) {
 		p.count(func(s *ProxyStats) { s.Dropped++ })
 		client.Close()
 		return

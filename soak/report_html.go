@@ -24,6 +24,7 @@ var kindColors = map[Kind]string{
 var faultColors = map[string]string{
 	FaultKill9: "#d62728", FaultRestart: "#ff9896", FaultDiskFull: "#8c564b",
 	FaultChaos: "#9467bd", FaultClockJump: "#1f77b4", FaultCrash: "#000000",
+	FaultPartition: "#bcbd22", FaultJoin: "#2ca02c",
 }
 
 // plot geometry

@@ -128,7 +128,7 @@ func orExternal(store string) string {
 func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Recorder, outDir string, logw io.Writer) PhaseResult {
 	rec.SetPhase(ph.Name)
 	pr := PhaseResult{Name: ph.Name, Store: orExternal(ph.Store), Start: rec.Now()}
-	lay := p.layout(runID + "-" + ph.Name)
+	lay := p.layout(runID+"-"+ph.Name, ph)
 	env, err := newPhaseEnv(p, ph, outDir)
 	if err != nil {
 		pr.Err = err.Error()
@@ -145,13 +145,22 @@ func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Reco
 	opCtx, opCancel := context.WithCancel(ctx)
 	defer opCancel()
 	ovl := startOverload(ctx, p, env, tr, rec)
-	inj := &injector{phase: ph.Name, rec: rec, node: env.node, proxy: env.proxy, tr: tr, opCtx: opCtx}
+	inj := &injector{phase: ph.Name, rec: rec, node: env.node, cluster: env.cluster, proxy: env.proxy, tr: tr, opCtx: opCtx}
 	if env.node != nil {
 		env.node.mu.Lock()
-		env.node.onExit = inj.onExit
+		env.node.onExit = inj.onExitOf(env.node)
 		env.node.mu.Unlock()
 	}
-	plan := planFaults(p.Seed, ph, env.node != nil)
+	if env.cluster != nil {
+		env.cluster.onExitF = inj.onExitOf
+		for _, cn := range env.cluster.list() {
+			cn.n.mu.Lock()
+			cn.n.onExit = inj.onExitOf(cn.n)
+			cn.n.mu.Unlock()
+		}
+	}
+	own := env.node != nil || env.cluster != nil
+	plan := planFaults(p.Seed, ph, own)
 	if env.proxy == nil {
 		plan = withoutKind(plan, FaultChaos)
 	}
@@ -179,7 +188,7 @@ func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Reco
 	width := max(time.Second, (pr.End-pr.Start)/90)
 	pr.Series = timeSeries(ops, pr.Start, rec.Now(), width)
 	pr.Verdicts = CheckPhase(ph.Name, ops, lay, fin, CheckOptions{LinearizabilityTimeout: p.CheckTimeout, VisualizeDir: outDir})
-	pr.Verdicts = append(pr.Verdicts, livenessVerdict(ph.Name, inj, env.node != nil, fin))
+	pr.Verdicts = append(pr.Verdicts, livenessVerdict(ph.Name, inj, own, fin))
 	pr.Verdicts = append(pr.Verdicts, ovl.verdicts(ph.Name, ops, pr.Start, pr.End)...)
 	return pr
 }
@@ -200,6 +209,14 @@ func withoutKind(evs []FaultEvent, kind string) []FaultEvent {
 func finalState(ctx context.Context, p *Profile, ph Phase, env *phaseEnv, tr *traffic, inj *injector) Final {
 	if env.proxy != nil {
 		env.proxy.SetChaos(Chaos{})
+	}
+	if env.cluster != nil {
+		env.cluster.heal()
+		inj.procMu.Lock()
+		if err := env.cluster.startStopped(); err != nil {
+			inj.log(FaultEvent{Phase: ph.Name, Kind: FaultCrash, Detail: "restart before the final read failed", Err: err.Error()})
+		}
+		inj.procMu.Unlock()
 	}
 	if env.node != nil {
 		inj.procMu.Lock()
@@ -223,6 +240,18 @@ func finalState(ctx context.Context, p *Profile, ph Phase, env *phaseEnv, tr *tr
 		fin.DeadLetters = dl
 	}
 	fin.Values, fin.Missing = tr.sweep(fctx, keys, 5)
+	if env.cluster != nil {
+		// Every node killed at once, then started again: what the
+		// cluster acknowledged is in the bucket.
+		inj.procMu.Lock()
+		err := env.cluster.killAll()
+		inj.procMu.Unlock()
+		if err == nil {
+			fin.AfterCrash, _ = tr.sweep(fctx, keys, 5)
+		} else {
+			inj.log(FaultEvent{Phase: ph.Name, Kind: FaultCrash, Detail: "restart after the final kill -9 of every node failed", Err: err.Error()})
+		}
+	}
 	if env.node != nil && ph.Store == "disk" {
 		inj.procMu.Lock()
 		env.node.kill9()
@@ -278,7 +307,9 @@ func livenessVerdict(phase string, inj *injector, own bool, fin Final) Verdict {
 // phaseEnv is what a phase talks to: its own node behind the proxy, or
 // the user's endpoints (optionally behind the proxy).
 type phaseEnv struct {
-	node      *node
+	node *node
+	// cluster is a "cluster" phase's nodes, proxies and store.
+	cluster   *clusterEnv
 	proxy     *Proxy
 	endpoints []string
 	// objects is the S3 server of an "s3" phase; metrics the node's
@@ -302,6 +333,15 @@ func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 			u.Host = env.proxy.Addr()
 			env.endpoints = []string{u.String()}
 		}
+		return env, nil
+	}
+	if ph.Store == "cluster" {
+		c, err := newClusterEnv(p, ph, outDir)
+		if err != nil {
+			return nil, err
+		}
+		env.cluster, env.proxy = c, c.front
+		env.endpoints = []string{"http://" + c.front.Addr()}
 		return env, nil
 	}
 	// HOME points into the output directory so that a server never
@@ -330,7 +370,7 @@ func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 		n.store = o.storeURL()
 		n.env = append(n.env, o.env()...)
 	default:
-		return nil, fmt.Errorf("soak: phase %s: unknown store %q (mem, disk or s3)", ph.Name, ph.Store)
+		return nil, fmt.Errorf("soak: phase %s: unknown store %q (mem, disk, s3 or cluster)", ph.Name, ph.Store)
 	}
 	if p.Overload != nil {
 		port, err := freePort()
@@ -362,6 +402,10 @@ func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 }
 
 func (e *phaseEnv) close() {
+	if e.cluster != nil {
+		e.cluster.close()
+		return
+	}
 	if e.proxy != nil {
 		e.proxy.Close()
 	}

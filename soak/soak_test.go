@@ -111,6 +111,7 @@ func TestCIProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Seed = testSeed(t, 1)
+	p.Phases = withoutStore(p.Phases, "cluster") // TestCIProfileCluster
 	start := time.Now()
 	res := runProfile(t, p)
 	t.Logf("ci profile: %v\n%s", time.Since(start).Round(time.Second), summary(res))
@@ -127,6 +128,57 @@ func TestCIProfile(t *testing.T) {
 		}
 		if ph.Store == "disk" && (kinds[FaultKill9] < 2 || kinds[FaultRestart] < 1 || kinds[FaultChaos] < 1) {
 			t.Errorf("phase %s injected %v; want kill9×2, restart and chaos", ph.Name, kinds)
+		}
+	}
+}
+
+func withoutStore(phases []Phase, store string) []Phase {
+	var out []Phase
+	for _, ph := range phases {
+		if ph.Store != store {
+			out = append(out, ph)
+		}
+	}
+	return out
+}
+
+// TestCIProfileCluster is the CI profile's cluster phase: three lockd
+// processes on one versitygw bucket joined as a cluster behind a
+// round-robin balancer; kill -9 and restart of one node, a partition of
+// one node, a node joining during the load. Every invariant must hold.
+func TestCIProfileCluster(t *testing.T) {
+	if _, err := versitygwBinary(); err != nil {
+		t.Skip(err)
+	}
+	p, err := NewProfile("ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Seed = testSeed(t, 1)
+	p.Phases = []Phase{ciClusterPhase}
+	start := time.Now()
+	res := runProfile(t, p)
+	t.Logf("ci profile, cluster phase: %v\n%s", time.Since(start).Round(time.Second), summary(res))
+	if !res.Passed {
+		t.Fatalf("the CI soak profile's cluster phase failed (seed %d; LOCKD_SOAK_SEED=%d replays it)", p.Seed, p.Seed)
+	}
+	ph := res.Phases[0]
+	if ph.Ops < 500 {
+		t.Errorf("the cluster phase ran only %d operations", ph.Ops)
+	}
+	kinds := map[string]int{}
+	for _, f := range ph.Faults {
+		if f.Err != "" {
+			t.Errorf("fault %s failed: %s", f.Kind, f.Err)
+		}
+		kinds[f.Kind]++
+	}
+	if kinds[FaultKill9] < 1 || kinds[FaultPartition] < 1 || kinds[FaultJoin] < 1 {
+		t.Errorf("the cluster phase injected %v; want kill9, partition and join", kinds)
+	}
+	for _, check := range []string{"linearizability", "fencing", "no-lost-increments", "queue-delivery", "durable-after-kill9"} {
+		if st := verdictOf(res, check); st != Passed {
+			t.Errorf("check %s: %s", check, st)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +13,9 @@ import (
 	"github.com/lockdhq/lockd/internal/testcluster"
 	"github.com/lockdhq/lockd/internal/testservers"
 	"github.com/lockdhq/lockd/server"
+	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/azure"
+	"github.com/lockdhq/lockd/store/s3"
 )
 
 // ClusterS3 and ClusterAzure run each test against three lockd processes
@@ -72,6 +76,9 @@ func ClusterOf(s *Server) *testcluster.Cluster {
 func startCluster(t *testing.T, b Backend, cfg server.Config) *Server {
 	t.Helper()
 	url, env := b.Cluster(t)
+	if b.Setup != nil {
+		b.Setup(t, openURL(t, url, env))
+	}
 	c := testcluster.Start(t, testcluster.Options{Store: url, Env: env, Args: flagsOf(t, cfg)})
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
 	return &Server{Node: balanced{Balancer: c.LB, cluster: c}, T: t, Client: client}
@@ -114,4 +121,34 @@ func flagsOf(t *testing.T, cfg server.Config) []string {
 		t.Fatalf("edgetest: a cluster backend cannot run a test that sets Store, Backend, Security or Cluster")
 	}
 	return args
+}
+
+// openURL opens the store a cluster backend names, with the credentials
+// its nodes get in env (closed when the test ends).
+func openURL(t *testing.T, raw string, env []string) store.Store {
+	t.Helper()
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	switch {
+	case strings.HasPrefix(raw, "s3://"):
+		c, err := s3.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.AccessKeyID, c.SecretAccessKey = vars["LOCKD_S3_ACCESS_KEY_ID"], vars["LOCKD_S3_SECRET_ACCESS_KEY"]
+		return testservers.OpenS3(t, c)
+	case strings.HasPrefix(raw, "azure://"):
+		c, err := azure.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.AccountKey = vars["LOCKD_AZURE_ACCOUNT_KEY"]
+		return testservers.OpenAzure(t, c)
+	}
+	t.Fatalf("edgetest: cannot open %s", raw)
+	return nil
 }

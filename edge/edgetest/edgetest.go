@@ -29,6 +29,9 @@ type Backend struct {
 	// store it names (a URL and the credentials' environment), behind a
 	// round-robin TCP balancer that the test talks to (cluster.go).
 	Cluster func(t *testing.T) (url string, env []string)
+	// Setup, when set, runs on the store before the server (or a
+	// cluster's nodes) starts, e.g. to plant a record.
+	Setup func(t *testing.T, st store.Store)
 }
 
 // Mem and Disk are the built-in backends.
@@ -105,7 +108,11 @@ func Start(t *testing.T, b Backend, cfg server.Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.StartOn(ln, b.Open(t), cfg)
+	st := b.Open(t)
+	if b.Setup != nil {
+		b.Setup(t, st)
+	}
+	srv := server.StartOn(ln, st, cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -56,6 +56,8 @@ func run() int {
 	diskFull := fs.Int("disk-full", -1, "disk-full windows per phase that owns a durable server (-1: the profile's)")
 	chaos := fs.Int("chaos", -1, "chaos-proxy windows per phase (-1: the profile's)")
 	overlap := fs.Bool("overlap", false, "let chaos windows overlap kill -9, restarts and disk full (the nightly profile does)")
+	partition := fs.Int("partition", -1, "network partitions of one node per cluster phase (-1: the profile's)")
+	join := fs.Int("join", -1, "nodes joining during the load per cluster phase (-1: the profile's)")
 	clock := fs.Int("clock-jumps", -1, "client clock jumps (pauses past lease expiry) per phase (-1: the profile's)")
 	out := fs.String("out", "", "directory for reports and server logs (default: a new temp dir)")
 	lockd := fs.String("lockd", "", "lockd binary to start (default: go build ./cmd/lockd)")
@@ -80,7 +82,7 @@ func run() int {
 	if err := apply(p, overrides{endpoints: *endpoints, bundle: *bundle, proxy: *proxy, ns: *ns, phases: *phases,
 		duration: *duration, workers: *workers, consumers: *consumers, keys: *keys, hot: *hot, groups: *groups,
 		txnKeys: *txnKeys, payload: *payload, rate: *rate, maxOps: *maxOps, mix: *mix, ttl: *ttl, checkTimeout: *checkTimeout,
-		faults: [5]int{*kill9, *restarts, *diskFull, *chaos, *clock}, overlap: *overlap, lockd: *lockd, unsafe: *unsafe}); err != nil {
+		faults: [7]int{*kill9, *restarts, *diskFull, *chaos, *clock, *partition, *join}, overlap: *overlap, lockd: *lockd, unsafe: *unsafe}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -128,7 +130,7 @@ type overrides struct {
 	payload                                           int
 	rate                                              float64
 	maxOps                                            int64
-	faults                                            [5]int // kill9, restarts, disk-full, chaos, clock jumps
+	faults                                            [7]int // kill9, restarts, disk-full, chaos, clock jumps, partitions, joins
 }
 
 func apply(p *soak.Profile, o overrides) error {
@@ -165,7 +167,7 @@ func apply(p *soak.Profile, o overrides) error {
 		}
 		for j, n := range o.faults {
 			if n >= 0 {
-				*[]*int{&ph.Faults.Kill9, &ph.Faults.Restart, &ph.Faults.DiskFull, &ph.Faults.Chaos, &ph.Faults.ClockJumps}[j] = n
+				*[]*int{&ph.Faults.Kill9, &ph.Faults.Restart, &ph.Faults.DiskFull, &ph.Faults.Chaos, &ph.Faults.ClockJumps, &ph.Faults.Partition, &ph.Faults.Join}[j] = n
 			}
 		}
 	}
@@ -174,6 +176,11 @@ func apply(p *soak.Profile, o overrides) error {
 	setPos(&p.HotKeys, o.hot)
 	setPos(&p.TxnGroups, o.groups)
 	setPos(&p.TxnKeys, o.txnKeys)
+	if o.txnKeys > 0 {
+		for i := range p.Phases {
+			p.Phases[i].TxnKeys = o.txnKeys // over a phase's own (cluster phases: 1)
+		}
+	}
 	if o.consumers >= 0 {
 		p.Consumers = o.consumers
 	}
