@@ -1,7 +1,7 @@
 // Package instrument decorates a store with metrics and trace spans: every
 // call counts in lockd_store_operations_total{op} (and failures in
 // lockd_store_errors_total{op}), and a call made under a recording trace
-// span (the edge's request span, an actor hand-off span) gets a child span
+// span context (the edge's request span, an actor hand-off span) gets a child span
 // "store.<op>". A call without a recording span costs one context lookup
 // and an atomic add.
 package instrument
@@ -106,7 +106,9 @@ func (s *Store) Unwrap() store.Store { return s.inner }
 func (s *Store) begin(ctx context.Context, op, key string) (context.Context, func(error)) {
 	c := byOp[op]
 	c.ops.Inc()
-	if !trace.SpanFromContext(ctx).IsRecording() {
+	// The span context, not a recording span: an actor's store calls carry
+	// only the span context of the request it serves (actors.TraceContext).
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
 		return ctx, func(err error) {
 			if failed(err) {
 				c.errs.Inc()
