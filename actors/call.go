@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Durable is a write a reply reflects; Wait returns once it is durable (or
@@ -19,6 +21,8 @@ type Request struct {
 	// parked is closed by Park; nil unless the caller waits with Blocking,
 	// so requests that can never wait pay for no channel.
 	parked chan struct{}
+	// span is the caller's hand-off span when it is traced (trace.go).
+	span trace.SpanContext
 }
 
 // Reply is an actor's answer. Durable, when set, must be waited for
@@ -118,6 +122,9 @@ type Caller struct {
 // request the actor may park (nil: it answers at once).
 func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any, error) {
 	r := NewRequest(op)
+	if trace.SpanFromContext(ctx).IsRecording() {
+		return c.tracedCall(ctx, id, r, b)
+	}
 	if b != nil {
 		r.Blocks()
 	}

@@ -171,14 +171,14 @@ var corruptRecords = metrics.NewCounter("lockd_corrupt_records_total")
 
 // logFailure logs a 5xx with its full cause; a corrupt record is logged
 // loudly, as it needs an operator.
-func (s *Server) logFailure(route, cid string, err error, he *httpError) {
+func (s *Server) logFailure(ctx context.Context, route, cid string, err error, he *httpError) {
 	switch {
 	case errors.Is(err, store.ErrCorrupt):
 		corruptRecords.Inc()
-		s.log.Error().Err(err).Str("route", route).Str("correlation_id", cid).Bool("corrupt", true).
+		s.log.Error().Ctx(ctx).Err(err).Str("route", route).Str("correlation_id", cid).Bool("corrupt", true).
 			Msg("CORRUPT STORED RECORD: the request failed and will fail again until the record is repaired or removed")
 	case he.status >= 500:
-		s.log.Error().Err(err).Str("route", route).Str("correlation_id", cid).Msg("request failed")
+		s.log.Error().Ctx(ctx).Err(err).Str("route", route).Str("correlation_id", cid).Msg("request failed")
 	}
 }
 

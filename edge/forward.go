@@ -74,7 +74,7 @@ func (s *Server) forwardFailed(c *call, to cluster.Member, err error) {
 		c.SetConnectionClose()
 		return
 	}
-	s.log.Warn().Err(err).Str("owner", to.ID).Str("endpoint", to.Endpoint).Str("correlation_id", c.cid).Msg("forward to owner failed")
+	s.log.Warn().Ctx(c.traceCtx()).Err(err).Str("owner", to.ID).Str("endpoint", to.Endpoint).Str("correlation_id", c.cid).Msg("forward to owner failed")
 	he := fail(503, api.CodeNodeUnavailable, "the node that owns this key or queue ("+to.Endpoint+") cannot be reached; retry")
 	he.retryAfter = time.Second
 	c.Response.Reset()
@@ -105,6 +105,7 @@ func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member)
 	}
 	req.Header.Set(api.HeaderForwardedBy, s.peers.self)
 	req.Header.Set(api.HeaderCorrelationID, c.cid)
+	c.injectTrace(req)
 	if p := c.connPeer(); p != nil {
 		if p.chainHdr == "" {
 			p.chainHdr = encodeChain(p.chain)

@@ -126,13 +126,16 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	}
 	c.dl, c.class = s.newDeadline(), rt.class
 	c.ctx = c.dl.ctx
+	if end := c.startSpan(&rt); end != nil {
+		defer end()
+	}
 	defer func() {
 		s.done(c)
 		c.dl.finish()
 	}()
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error().Str("route", rt.name).Str("correlation_id", c.cid).Interface("panic", p).Msg("handler panic")
+			s.log.Error().Ctx(c.traceCtx()).Str("route", rt.name).Str("correlation_id", c.cid).Interface("panic", p).Msg("handler panic")
 			ctx.Response.Reset()
 			ctx.Response.Header.Set(api.HeaderCorrelationID, c.cid)
 			writeError(ctx, fail(500, api.CodeInternal, "internal server error"))
@@ -179,7 +182,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		he := toHTTP(c.timedOut(err))
-		s.logFailure(rt.name, c.cid, err, he)
+		s.logFailure(c.traceCtx(), rt.name, c.cid, err, he)
 		writeError(ctx, he)
 	}
 }

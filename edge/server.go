@@ -16,6 +16,7 @@ import (
 	"github.com/lockdhq/lockd/edge/connguard"
 	"github.com/lockdhq/lockd/index"
 	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/internal/telemetry"
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/txn"
@@ -138,7 +139,7 @@ func New(svc Services, cfg Config) *Server {
 		cfg.SpoolMemory = 4 << 20
 	}
 	cfg.setTimeoutDefaults()
-	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger()}
+	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger().Hook(telemetry.LogHook{})}
 	s.txns = svc.Txns
 	if cfg.Cluster != nil {
 		s.cluster = cfg.Cluster

@@ -34,6 +34,9 @@ type keyActor struct {
 	recKey string
 	self   *actor.PID
 	system *actor.ActorSystem
+	// tctx carries the trace span of the request being served (nil
+	// between requests), so store calls made for it are its children.
+	tctx context.Context
 
 	rec     record
 	etag    string // store ETag of rec; "" when the record does not exist
@@ -87,7 +90,9 @@ func (a *keyActor) Receive(ctx actor.Context) {
 // serve handles one request, turning a panic into an error reply (for the
 // request and every waiter) before letting the supervisor restart us.
 func (a *keyActor) serve(req *request) {
+	a.tctx = req.TraceContext()
 	defer func() {
+		a.tctx = nil
 		if p := recover(); p != nil {
 			err := fmt.Errorf("%w: internal error: %v", ErrUnavailable, p)
 			req.Answer(nil, err, nil)
@@ -120,9 +125,22 @@ func (s *Service) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
+// storeCtx is Service.storeCtx under the trace span of the request being
+// served.
+func (a *keyActor) storeCtx() (context.Context, context.CancelFunc) {
+	base := a.tctx
+	if base == nil {
+		base = context.Background()
+	}
+	if a.svc.local {
+		return base, func() {}
+	}
+	return context.WithTimeout(base, 30*time.Second)
+}
+
 // load reads the record from the store (ErrNotFound means a fresh key).
 func (a *keyActor) load() error {
-	ctx, cancel := a.svc.storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	rec, err := a.svc.st.Get(ctx, a.recKey)
 	switch {
@@ -153,7 +171,7 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 	val := next.appendTo(a.scratch[:0])
 	a.scratch = val
 	cond := store.Cond{IfMatch: a.etag, IfNotExists: a.etag == ""}
-	ctx, cancel := a.svc.storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	a.op[0] = store.Op{Key: a.recKey, Value: val, Cond: cond}
 	tags, d, err := store.Apply(ctx, a.svc.st, a.op[:])

@@ -40,6 +40,9 @@ type queueActor struct {
 	ref    Ref // the base queue
 	self   *actor.PID
 	system *actor.ActorSystem
+	// tctx carries the trace span of the request being served (nil
+	// between turns), so store calls made for it are its children.
+	tctx context.Context
 
 	core   *core
 	loaded bool
@@ -85,7 +88,11 @@ func (a *queueActor) now() time.Time { return a.svc.clock.Now() }
 // served, the batch is written, watchers are told and the timer is armed.
 // A panic fails req and every consumer before the supervisor restarts us.
 func (a *queueActor) turn(req *request, fn func()) {
+	if req != nil {
+		a.tctx = req.TraceContext()
+	}
 	defer func() {
+		a.tctx = nil
 		if p := recover(); p != nil {
 			err := fmt.Errorf("%w: internal error: %v", ErrUnavailable, p)
 			if req != nil {
@@ -116,9 +123,17 @@ func storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
+// storeCtx is storeCtx under the trace span of the request being served.
+func (a *queueActor) storeCtx() (context.Context, context.CancelFunc) {
+	if a.tctx == nil {
+		return storeCtx()
+	}
+	return context.WithTimeout(a.tctx, 30*time.Second)
+}
+
 // load reads both lanes from the store.
 func (a *queueActor) load() error {
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	c := newCore(keysFor(a.ref), a.svc.settings())
 	now := a.now()
@@ -179,7 +194,7 @@ func (a *queueActor) flush() {
 		a.fresh = nil
 		return
 	}
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	thawed, err := a.thaw(ctx, ws)
 	defer refreeze(thawed)

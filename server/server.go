@@ -23,6 +23,7 @@ import (
 	"github.com/lockdhq/lockd/keyspace"
 	"github.com/lockdhq/lockd/queues"
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/instrument"
 	"github.com/lockdhq/lockd/txn"
 )
 
@@ -196,7 +197,7 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 // on the store returns ha.ErrFenced (and closes neither ln nor st).
 func StartWith(ln net.Listener, st store.Store, cfg Config) (*Server, error) {
 	raw := st
-	st = cfg.Security.WrapStore(st)
+	st = instrument.Wrap(cfg.Security.WrapStore(st))
 	s := &Server{cfg: cfg, st: st, raw: raw, ln: ln, done: make(chan error, 1), built: make(chan struct{}), cluster: cfg.cluster}
 	activeNow, err := s.startHA(st)
 	if err != nil {

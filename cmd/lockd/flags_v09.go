@@ -9,7 +9,7 @@ package main
 // an inert flag when the real flag set has none of that name: it parses
 // and validates like v0.9's, has no effect, and one warning line gives the
 // reason when it is set. Reasons for features that are being built
-// (HA, clustering, TC federation, QRF/LSF, connguard, OTLP) say so, and
+// (HA, clustering, TC federation, QRF/LSF, connguard) say so, and
 // the real flag shadows the inert one the moment it is registered.
 type v09Flag struct {
 	name    string
@@ -29,7 +29,6 @@ var v09Aliases = map[string]string{
 const (
 	whyTC = "TC federation (fan-out to remote resource managers, TC peer certificates) " +
 		"is not in this build yet: each node coordinates its own transactions"
-	whyOTLP     = "OTLP trace export is not in this build yet"
 	whyLogstore = "disk:// is pebble here, not v0.9's logstore: pebble group-commits, sizes " +
 		"and compacts its own files and takes no per-key lock files"
 	whyPushQueue = "queues are push-based: the queue actor hands a message to a waiting " +
@@ -58,6 +57,8 @@ var v09Flags = []v09Flag{
 	{name: "listen-proto", kind: kindString, example: "tcp"},
 	{name: "metrics-listen", kind: kindString, example: ""},
 	{name: "pprof-listen", kind: kindString, example: ""},
+	{name: "enable-profiling-metrics", kind: kindBool, example: "true"},
+	{name: "otlp-endpoint", kind: kindString, example: "localhost:4317"},
 	{name: "store", kind: kindString, example: "mem://"},
 	{name: "default-namespace", short: "n", kind: kindString, example: "default"},
 	{name: "json-max", kind: kindSize, example: "100MB"},
@@ -101,7 +102,6 @@ var v09Flags = []v09Flag{
 	{name: "tc-fanout-max-delay", kind: kindDuration, example: "2s", reason: whyTC},
 	{name: "tc-fanout-multiplier", kind: kindFloat, example: "2", reason: whyTC},
 	{name: "tc-client-bundle", kind: kindString, example: "", reason: whyTC},
-	{name: "otlp-endpoint", kind: kindString, example: "localhost:4317", reason: whyOTLP},
 	{name: "connguard-enabled", kind: kindBool, example: "true"},
 	{name: "connguard-failure-threshold", kind: kindInt, example: "5"},
 	{name: "connguard-failure-window", kind: kindDuration, example: "30s"},
@@ -138,8 +138,6 @@ var v09Flags = []v09Flag{
 	{name: "qrf-max-wait", kind: kindDuration, example: "5s"},
 
 	// Meaningless or unsupported in this design.
-	{name: "enable-profiling-metrics", kind: kindBool, example: "true",
-		reason: "Go runtime and process metrics are always exported on --metrics-listen here"},
 	{name: "json-util", kind: kindString, example: "stdlib",
 		reason: "this build has one JSON compactor (streamed, validated and compacted in one pass); there is no engine to choose"},
 	{name: "state-cache-bytes", kind: kindSize, example: "64MB",

@@ -23,6 +23,8 @@ type serveFlags struct {
 	cfg             server.Config
 	metricsListen   string
 	pprofListen     string
+	otlpEndpoint    string
+	profiling       bool
 	logLevel        string
 	logFormat       string
 	drainGrace      time.Duration
@@ -71,6 +73,8 @@ func serveFlagSet() (*pflag.FlagSet, *serveFlags) {
 	fs.DurationVar(&f.cfg.HA.SinglePresenceTTL, "ha-single-presence-ttl", 5*time.Minute, "how long the presence record of a --ha single node fences other nodes after its last refresh")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address for the Prometheus /metrics endpoint (empty disables)")
 	fs.StringVar(&f.pprofListen, "pprof-listen", "", "address for /debug/pprof (empty disables)")
+	fs.BoolVar(&f.profiling, "enable-profiling-metrics", false, "also export Go runtime and process metrics (go_*, process_*) on --metrics-listen")
+	fs.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "export OpenTelemetry traces over OTLP: host[:port] (gRPC, default port 4317), grpc://, grpcs://, http:// or https:// (default port 4318); empty disables")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or console")
 	fs.DurationVar(&f.drainGrace, "drain-grace", 10*time.Second, "how long holders may finish after a shutdown signal (0 skips draining)")
@@ -112,6 +116,11 @@ func serve(args []string) error {
 			f.cfg.HA.Mode = "concurrent"
 		}
 	}
+	tel, err := startTracing(f, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tel, log)
 	srv, err := server.Start(f.cfg)
 	if err != nil {
 		return err
@@ -170,7 +179,7 @@ func startSideListeners(f *serveFlags, log zerolog.Logger) {
 	if f.metricsListen != "" {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-			metrics.WritePrometheus(w, true)
+			metrics.WritePrometheus(w, f.profiling)
 		})
 		go listenHTTP(f.metricsListen, mux, log.With().Str("sys", "observability.metrics").Logger())
 	}
