@@ -52,7 +52,8 @@ type ChaosProxy struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	disconnects atomic.Int64
+	reserved    atomic.Int64 // disconnects promised to connections
+	disconnects atomic.Int64 // disconnects done
 	mu          sync.Mutex
 	conns       map[net.Conn]struct{}
 	closed      bool
@@ -83,7 +84,7 @@ func NewChaosProxy(target string, cfg ChaosConfig) (*ChaosProxy, error) {
 // Addr is the proxy's listening address.
 func (p *ChaosProxy) Addr() net.Addr { return p.ln.Addr() }
 
-// Disconnects is how many connections DisconnectAfter has closed.
+// Disconnects is how many connections DisconnectAfter has closed so far.
 func (p *ChaosProxy) Disconnects() int { return int(p.disconnects.Load()) }
 
 // Close stops accepting, cuts every connection and waits for the
@@ -163,7 +164,10 @@ func (p *ChaosProxy) handle(client net.Conn) {
 		})
 	}
 	if d := p.cfg.DisconnectAfter; d > 0 && p.takeDisconnect() {
-		t := time.AfterFunc(d, func() { cut(true) })
+		t := time.AfterFunc(d, func() {
+			p.disconnects.Add(1)
+			cut(true)
+		})
 		defer t.Stop()
 	}
 	done := make(chan struct{}, 2)
@@ -179,11 +183,11 @@ func (p *ChaosProxy) handle(client net.Conn) {
 // under MaxDisconnects, counting it.
 func (p *ChaosProxy) takeDisconnect() bool {
 	for {
-		n := p.disconnects.Load()
+		n := p.reserved.Load()
 		if p.cfg.MaxDisconnects > 0 && n >= int64(p.cfg.MaxDisconnects) {
 			return false
 		}
-		if p.disconnects.CompareAndSwap(n, n+1) {
+		if p.reserved.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
