@@ -61,3 +61,43 @@ func GenerateCorrelationID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// correlationTransport sets X-Correlation-Id on every request.
+type correlationTransport struct {
+	base http.RoundTripper
+	id   string
+}
+
+func (t *correlationTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if t.id == "" {
+		return base.RoundTrip(req)
+	}
+	// A RoundTripper must not modify the caller's request.
+	r := req.Clone(req.Context())
+	r.Header.Set(api.HeaderCorrelationID, t.id)
+	return base.RoundTrip(r)
+}
+
+// WithCorrelationTransport wraps base (nil: http.DefaultTransport) so
+// that every request carries X-Correlation-Id: id, replacing any it had.
+// An id the server would reject is ignored (requests pass unchanged).
+func WithCorrelationTransport(base http.RoundTripper, id string) http.RoundTripper {
+	id, _ = NormalizeCorrelationID(id)
+	return &correlationTransport{base: base, id: id}
+}
+
+// WithCorrelationHTTPClient returns a copy of cli (nil: a new client)
+// whose requests all carry X-Correlation-Id: id, for code that calls the
+// HTTP API without the SDK. cli itself is left unchanged.
+func WithCorrelationHTTPClient(cli *http.Client, id string) *http.Client {
+	var c http.Client
+	if cli != nil {
+		c = *cli
+	}
+	c.Transport = WithCorrelationTransport(c.Transport, id)
+	return &c
+}

@@ -155,7 +155,7 @@ func benchServer(b *testing.B) fasthttp.RequestHandler {
 		defer cancel()
 		srv.Close(ctx)
 	})
-	return srv.Handler()
+	return srv.RequestHandler()
 }
 
 func make256() []byte {

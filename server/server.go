@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -86,6 +87,17 @@ type Config struct {
 	Cluster *ClusterConfig
 	// cluster is the membership Start created for StartOn.
 	cluster *cluster.Cluster
+	// listener, when set, is served instead of listening on Listen
+	// (NewServer's WithListener).
+	listener net.Listener
+}
+
+// listen returns the listener Start serves.
+func (cfg *Config) listen() (net.Listener, error) {
+	if cfg.listener != nil {
+		return cfg.listener, nil
+	}
+	return net.Listen(cfg.ListenProto, cfg.Listen)
 }
 
 // Server is a running node.
@@ -98,6 +110,17 @@ type Server struct {
 	done  chan error
 	close sync.Once
 	stop  chan struct{}
+	// served is closed when Serve returned; closeErr is what the first
+	// Close returned (embed.go's Start reports it).
+	served   chan struct{}
+	closeErr error
+	// abort makes Close stop without leaving the cluster (Abort).
+	abort bool
+	// embed is the state of a Server made by NewServer (embed.go);
+	// httpHandler is Handler's, made once.
+	embed       *embedding
+	handlerOnce sync.Once
+	httpHandler http.Handler
 
 	queues *queues.Service
 	txns   *txn.Service
@@ -118,6 +141,15 @@ type Server struct {
 
 // Start opens the store, starts the services and serves on the listener.
 func Start(cfg Config) (*Server, error) {
+	s := &Server{}
+	if err := s.start(cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// start is Start into s (NewServer's Start fills a Server it handed out).
+func (s *Server) start(cfg Config) error {
 	if cfg.Listen == "" {
 		cfg.Listen = ":9341"
 	}
@@ -125,13 +157,13 @@ func Start(cfg Config) (*Server, error) {
 		cfg.ListenProto = "tcp"
 	}
 	if err := cfg.Security.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := cfg.HA.config(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := cfg.checkClusterStore(); err != nil {
-		return nil, err
+		return err
 	}
 	st := cfg.Backend
 	if st == nil {
@@ -140,21 +172,21 @@ func Start(cfg Config) (*Server, error) {
 		}
 		var err error
 		if st, err = OpenStore(cfg.Store, cfg.StoreOptions); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := cfg.Security.checkStoreOnStart(st); err != nil {
 		if cfg.Backend == nil {
 			st.Close()
 		}
-		return nil, err
+		return err
 	}
-	ln, err := net.Listen(cfg.ListenProto, cfg.Listen)
+	ln, err := cfg.listen()
 	if err != nil {
 		if cfg.Backend == nil {
 			st.Close()
 		}
-		return nil, fmt.Errorf("listen %s %s: %w", cfg.ListenProto, cfg.Listen, err)
+		return fmt.Errorf("listen %s %s: %w", cfg.ListenProto, cfg.Listen, err)
 	}
 	if cfg.Cluster != nil {
 		if cfg.cluster, err = startCluster(cfg, ln); err != nil {
@@ -162,11 +194,10 @@ func Start(cfg Config) (*Server, error) {
 			if cfg.Backend == nil {
 				st.Close()
 			}
-			return nil, err
+			return err
 		}
 	}
-	s, err := StartWith(ln, st, cfg)
-	if err != nil {
+	if err = s.startWith(ln, st, cfg); err != nil {
 		if cfg.cluster != nil {
 			cfg.cluster.Close(time.Second)
 		}
@@ -174,9 +205,9 @@ func Start(cfg Config) (*Server, error) {
 		if cfg.Backend == nil {
 			st.Close()
 		}
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 // StartOn serves on an existing listener over an open store; Close closes
@@ -196,20 +227,33 @@ func StartOn(ln net.Listener, st store.Store, cfg Config) *Server {
 // loads its state and serves. A single-mode node that finds another node
 // on the store returns ha.ErrFenced (and closes neither ln nor st).
 func StartWith(ln net.Listener, st store.Store, cfg Config) (*Server, error) {
+	s := &Server{}
+	if err := s.startWith(ln, st, cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startWith is StartWith into s.
+func (s *Server) startWith(ln net.Listener, st store.Store, cfg Config) error {
 	raw := st
 	st = instrument.Wrap(cfg.Security.WrapStore(st))
-	s := &Server{cfg: cfg, st: st, raw: raw, ln: ln, done: make(chan error, 1), built: make(chan struct{}), cluster: cfg.cluster}
+	s.cfg, s.st, s.raw, s.ln, s.cluster = cfg, st, raw, ln, cfg.cluster
+	s.done, s.served, s.built = make(chan error, 1), make(chan struct{}), make(chan struct{})
 	activeNow, err := s.startHA(st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.build()
 	close(s.built)
 	if activeNow {
 		s.activate()
 	}
-	go func() { s.done <- s.edge.Serve(ln) }()
-	return s, nil
+	go func() {
+		s.done <- s.edge.Serve(ln)
+		close(s.served)
+	}()
+	return nil
 }
 
 // build constructs the services and the edge; it does no I/O, so a
@@ -300,9 +344,10 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // https under mTLS).
 func (s *Server) URL() string { return s.cfg.Security.scheme() + "://" + s.ln.Addr().String() }
 
-// Handler is the server's HTTP handler, to drive it without a network
-// (benchmarks of the request path).
-func (s *Server) Handler() fasthttp.RequestHandler { return s.edge.Handler() }
+// RequestHandler is the server's fasthttp handler, to drive it without a
+// network (benchmarks of the request path). Handler (embed.go) is the
+// net/http one.
+func (s *Server) RequestHandler() fasthttp.RequestHandler { return s.edge.Handler() }
 
 // Keys exposes the key service (tests, metrics).
 func (s *Server) Keys() *keyspace.Service { return s.keys }
@@ -329,7 +374,9 @@ func (s *Server) Close(ctx context.Context) error {
 		active := s.active
 		s.life.Unlock()
 		close(s.stop)
-		if s.cluster != nil {
+		if s.cluster != nil && s.abort {
+			err = s.cluster.Abort()
+		} else if s.cluster != nil {
 			// Leave first: the others take over this node's keys and stop
 			// forwarding here while it finishes what is in flight.
 			err = s.cluster.Close(2 * time.Second)
@@ -349,6 +396,7 @@ func (s *Server) Close(ctx context.Context) error {
 			err = errors.Join(err, s.closeIndex())
 		}
 		err = errors.Join(err, s.closeHA(), s.st.Close())
+		s.closeErr = err
 	})
 	return err
 }
