@@ -6,6 +6,8 @@
 //	lockd verify store       check the store's credentials and encryption
 //	lockd mcp [flags]        serve the MCP facade for agents (see docs/MCP.md)
 //	lockd config gen|show    write a config template, show the settings in effect
+//	lockd tc COMMAND         TC cluster membership, leader, RM registry (TC-auth)
+//	lockd txn COMMAND        prepare, commit, rollback, replay a transaction (TC-auth)
 //
 // A first argument that does not start with '-' names a command; an
 // unknown one is an error (exit status 2), never a server.
@@ -44,6 +46,8 @@ var commands = map[string]func(args []string) error{
 	"verify": func(args []string) error { return runVerify(args, os.Stdout, os.Stderr) },
 	"config": func(args []string) error { return runConfig(args, os.Stdout, os.Stderr) },
 	"mcp":    func(args []string) error { return runMCP(args, os.Stdout, os.Stderr) },
+	"tc":     func(args []string) error { return runTC(args, os.Stdout, os.Stderr) },
+	"txn":    func(args []string) error { return runTxn(args, os.Stdout, os.Stderr) },
 	"help":   func([]string) error { return serve([]string{"--help"}) },
 }
 

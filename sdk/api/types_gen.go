@@ -373,8 +373,11 @@ type TCClusterAnnounceResponse struct {
 	UpdatedAtUnix int64    `json:"updated_at_unix,omitempty"`
 }
 
-// TCClusterLeaveRequest is the body of POST /v1/tc/cluster/leave.
+// TCClusterLeaveRequest is the body of POST /v1/tc/cluster/leave. lockd
+// v0.9 sends it empty and names the member by its certificate; this
+// server also reads SelfEndpoint, the member's announced endpoint.
 type TCClusterLeaveRequest struct {
+	SelfEndpoint string `json:"self_endpoint,omitempty"`
 }
 
 // TCClusterLeaveResponse is the 200 response of POST /v1/tc/cluster/leave.
