@@ -184,7 +184,10 @@ func (r *run) join(op *opJoin) (State, error) {
 	if rec.State.Decided() {
 		return rec.State, ErrDecided
 	}
-	parts := with(rec.Participants, op.p)
+	parts := rec.Participants
+	if op.p.Namespace != "" { // a bare join (decide pending) only creates the record
+		parts = with(parts, op.p)
+	}
 	if op.origin != nil && !r.snap.exists && !op.origin.same(op.p) {
 		ctx, cancel := r.ctx()
 		// The key that minted the txn becomes a participant if its lease
