@@ -292,7 +292,14 @@ func (r *run) prepare(parts []Participant) error {
 func (r *run) fanout(rec record, targets []Participant) error {
 	ctx, cancel := r.ctx()
 	defer cancel()
-	if err := r.svc.applyAll(ctx, r.id, rec.Term, rec.State, targets); err != nil {
+	// The fan-out carries the term of the leader that sends it: a new
+	// leader re-sends a predecessor's durable decision in its own term,
+	// and a deposed leader's sends are refused.
+	term := rec.Term
+	if t, ok := r.svc.lead.Leading(); ok {
+		term = t
+	}
+	if err := r.svc.applyAll(ctx, r.id, term, rec.State, targets); err != nil {
 		fanoutFailed.Inc()
 		return fmt.Errorf("%w: %w", ErrFanout, err)
 	}

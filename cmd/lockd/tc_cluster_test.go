@@ -150,3 +150,50 @@ func TestClusterTxnAcrossNodesAndLeaderFailover(t *testing.T) {
 		t.Fatalf("old leader's term after failover: %d %s", st, body)
 	}
 }
+
+// The leader dies (kill -9) after recording a commit and before fanning it
+// out; the next leader replays the decision and every participant, on
+// every node, ends committed.
+func TestClusterTxnLeaderKilledBetweenDecisionAndFanout(t *testing.T) {
+	url, env := objectStores(t)["s3"]()
+	c := testcluster.Start(t, testcluster.Options{Store: url, Env: append(env, "LOCKD_FAILPOINT=txn-after-decision"), Binary: lockdBin})
+	l := agreedLeader(t, c, 0)
+	var leader *testcluster.Node
+	var others []*testcluster.Node
+	for _, n := range c.Nodes {
+		if n.ID == l.LeaderID {
+			leader = n
+		} else {
+			others = append(others, n)
+		}
+	}
+	k1, _ := keyOwnedBy(t, c, others[0], "kd1")
+	k2, _ := keyOwnedBy(t, c, others[1], "kd2")
+	via := others[0].URL
+	h1, err := acquireKey(via, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, body, _ := post(via, "/v1/acquire", api.AcquireRequest{Key: k2, Owner: "crash-test", TTLSeconds: 300, TxnID: h1.TxnID})
+	if st != 200 {
+		t.Fatalf("join: %d %s", st, body)
+	}
+	var h2 held
+	json.Unmarshal(body, &h2.AcquireResponse)
+	updateHeld(t, via, h1, `{"v":1}`)
+	updateHeld(t, via, h2, `{"v":2}`)
+	h1.release(via) // the leader dies while deciding: the answer is an error
+	waitFor(t, "the leader died at the failpoint", func() bool { return !leader.Running() })
+	nl := agreedLeader(t, c, l.Term)
+	t.Logf("new leader %s term %d", nl.LeaderID, nl.Term)
+	defer func() {
+		if t.Failed() {
+			for _, n := range c.Nodes {
+				t.Logf("node %s:\n%s", n.ID, n.Log())
+			}
+		}
+	}()
+	waitFor(t, "both keys committed by the new leader's replay", func() bool {
+		return publicState(t, via, k1) == `{"v":1}` && publicState(t, via, k2) == `{"v":2}`
+	})
+}
