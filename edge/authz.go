@@ -24,6 +24,7 @@ import (
 type policy struct {
 	open     bool // health probes: the handshake is enough
 	tc       bool // TC or server identity required
+	server   bool // a server identity required (RM registration, node to node)
 	access   tlsutil.Access
 	byMethod map[string]tlsutil.Access // overrides access per method
 	prefetch bool                      // check the query and body namespace before the handler
@@ -35,6 +36,7 @@ var (
 	writePolicy     = policy{access: tlsutil.AccessWrite}
 	readWritePolicy = policy{access: tlsutil.AccessReadWrite}
 	tcPolicy        = policy{tc: true, access: tlsutil.AccessReadWrite}
+	serverPolicy    = policy{tc: true, server: true, access: tlsutil.AccessReadWrite}
 )
 
 // policies is the authorization table, by path.
@@ -47,6 +49,10 @@ var policies = map[string]policy{
 	// Node to node: one node's index flush (the caller authorized its
 	// client).
 	"/v1/cluster/flush": tcPolicy,
+	// Node to node (and island to island): the TC asks whether
+	// participants can commit, and for the key that minted a transaction.
+	"/v1/cluster/txn/prepare": serverPolicy,
+	"/v1/cluster/txn/origin":  serverPolicy,
 
 	"/v1/acquire":   {access: tlsutil.AccessAny},
 	"/v1/keepalive": {access: tlsutil.AccessAny},
@@ -89,8 +95,8 @@ var policies = map[string]policy{
 	"/v1/tc/cluster/announce": tcPolicy,
 	"/v1/tc/cluster/leave":    tcPolicy,
 	"/v1/tc/cluster/list":     tcPolicy,
-	"/v1/tc/rm/register":      tcPolicy,
-	"/v1/tc/rm/unregister":    tcPolicy,
+	"/v1/tc/rm/register":      serverPolicy,
+	"/v1/tc/rm/unregister":    serverPolicy,
 	"/v1/tc/rm/list":          tcPolicy,
 }
 
@@ -138,6 +144,8 @@ func (c *call) authorize(p policy) error {
 		return fail(403, api.CodeTCClientRequired, "client certificate required for transaction coordinator operations")
 	case p.tc && pr.role != tlsutil.RoleTC && pr.role != tlsutil.RoleServer:
 		return fail(403, api.CodeTCForbidden, "client certificate is not a TC or server identity (spiffe://lockd/tc/… or spiffe://lockd/server/…)")
+	case p.server && pr.role != tlsutil.RoleServer:
+		return fail(403, api.CodeTCForbidden, "a server certificate (spiffe://lockd/server/…) is required")
 	case p.all:
 		return c.authorizeAll()
 	case p.prefetch:

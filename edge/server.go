@@ -88,6 +88,8 @@ type Services struct {
 	// Index serves /v1/query, /v1/index/flush and /v1/namespace; nil
 	// answers 501.
 	Index *index.Service
+	// TC is the coordinator's cluster state (/v1/tc/*, decide forwarding).
+	TC *TC
 }
 
 // Correlation ids amortize crypto/rand reads through uuid's pool; it is a
@@ -100,6 +102,7 @@ type Server struct {
 	keys     *keyspace.Service
 	queues   *queues.Service
 	txns     *txn.Service
+	tc       *TC
 	index    *index.Service
 	http     *fasthttp.Server
 	log      zerolog.Logger
@@ -141,6 +144,7 @@ func New(svc Services, cfg Config) *Server {
 	cfg.setTimeoutDefaults()
 	s := &Server{cfg: cfg, keys: svc.Keys, queues: svc.Queues, index: svc.Index, log: cfg.Logger.With().Str("sys", "api.http.server").Logger().Hook(telemetry.LogHook{})}
 	s.txns = svc.Txns
+	s.tc = svc.TC
 	if cfg.Cluster != nil {
 		s.cluster = cfg.Cluster
 		var client *tls.Config

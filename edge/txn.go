@@ -16,16 +16,7 @@ func (s *Server) txnRoutes(add addFunc) {
 	add("/v1/txn/commit", "txn.commit", "", s.txnApply(txn.Commit))
 	add("/v1/txn/rollback", "txn.rollback", "", s.txnApply(txn.Rollback))
 	add("/v1/txn/replay", "txn.replay", "", s.txnReplay)
-	add("/v1/tc/leader", "tc.leader", "", s.tcLeader)
-	add("/v1/tc/lease/acquire", "tc.lease.acquire", "", s.tcLeaseAcquire)
-	add("/v1/tc/lease/renew", "tc.lease.renew", "", s.tcLeaseRenew)
-	add("/v1/tc/lease/release", "tc.lease.release", "", s.tcLeaseRelease)
-	add("/v1/tc/cluster/announce", "tc.cluster.announce", "", s.tcAnnounce)
-	add("/v1/tc/cluster/leave", "tc.cluster.leave", "", s.tcLeave)
-	add("/v1/tc/cluster/list", "tc.cluster.list", "", s.tcList)
-	add("/v1/tc/rm/register", "tc.rm.register", "", s.tcRMEdit(true))
-	add("/v1/tc/rm/unregister", "tc.rm.unregister", "", s.tcRMEdit(false))
-	add("/v1/tc/rm/list", "tc.rm.list", "", s.tcRMList)
+	s.tcRoutes(add)
 }
 
 // decodeLenient decodes an optional JSON body, allowing unknown fields (the
@@ -47,7 +38,7 @@ func (c *call) decodeLenient(v any) error {
 // decision reads a TxnDecisionRequest with txn_id and state from body or
 // query.
 func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
-	var req api.TxnDecisionRequest
+	var req txnDecisionRequest
 	if err := c.decodeLenient(&req); err != nil {
 		return txn.DecideRequest{}, err
 	}
@@ -61,7 +52,8 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 	if req.TCTerm < 0 {
 		return txn.DecideRequest{}, badRequest(api.CodeInvalidBody, "tc_term must not be negative")
 	}
-	out := txn.DecideRequest{TxnID: id, State: state, Term: uint64(req.TCTerm), ExpiresAt: req.ExpiresAtUnix}
+	out := txn.DecideRequest{TxnID: id, State: state, Term: uint64(req.TCTerm), ExpiresAt: req.ExpiresAtUnix,
+		Target: req.TargetBackendHash, From: string(c.Request.Header.Peek(headerTCBackend))}
 	for _, p := range req.Participants {
 		// Unlike other requests, a participant names its namespace.
 		if strings.TrimSpace(p.Namespace) == "" {
@@ -70,12 +62,59 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 		if p.BackendHash != "" && strings.TrimSpace(p.BackendHash) == "" {
 			return txn.DecideRequest{}, badRequest(api.CodeInvalidBackendHash, "participant backend_hash is blank")
 		}
-		ref, err := c.ref(p.Namespace, p.Key, api.CodeInvalidKey)
+		tp, err := c.participant(p)
 		if err != nil {
 			return txn.DecideRequest{}, err
 		}
-		out.Participants = append(out.Participants, txn.Participant{Namespace: ref.Namespace, Key: ref.Key})
+		out.Participants = append(out.Participants, tp)
 	}
+	return out, nil
+}
+
+// headerTCBackend carries, on a decision the TC sends to a resource
+// manager, the backend hash of the TC's store: an RM of another island
+// keeps that TC's terms apart from its own cluster's.
+const headerTCBackend = "X-Lockd-TC-Backend"
+
+// txnParticipant is a wire participant plus what lockd's own nodes add
+// for a queue message participant (lenient decoding lets v0.9 clients
+// omit them).
+type txnParticipant struct {
+	api.TxnParticipant
+	Kind      string `json:"kind,omitempty"`
+	Queue     string `json:"queue,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
+	LeaseID   string `json:"lease_id,omitempty"`
+	Fencing   uint64 `json:"fencing,omitempty"`
+	MetaETag  string `json:"meta_etag,omitempty"`
+}
+
+// txnDecisionRequest is api.TxnDecisionRequest with txnParticipants.
+type txnDecisionRequest struct {
+	api.TxnDecisionRequest
+	Participants []txnParticipant `json:"participants,omitempty"`
+}
+
+// participant validates one participant.
+func (c *call) participant(p txnParticipant) (txn.Participant, error) {
+	out := txn.Participant{Kind: p.Kind, BackendHash: p.BackendHash, Queue: p.Queue, MessageID: p.MessageID,
+		LeaseID: p.LeaseID, Fencing: p.Fencing, MetaETag: p.MetaETag}
+	if p.Kind == txn.KindMessage {
+		ns, err := c.srv.resolveNamespace(p.Namespace)
+		if err != nil {
+			return out, err
+		}
+		if p.Queue == "" || p.MessageID == "" {
+			return out, badRequest(api.CodeInvalidParticipant, "message participant needs queue and message_id")
+		}
+		out.Namespace = ns
+		return out, nil
+	}
+	ref, err := c.ref(p.Namespace, p.Key, api.CodeInvalidKey)
+	if err != nil {
+		return out, err
+	}
+	out.Namespace, out.Key = ref.Namespace, ref.Key
 	return out, nil
 }
 
@@ -92,6 +131,9 @@ func txnID(id string) (string, error) {
 }
 
 func (s *Server) txnDecide(c *call) error {
+	if err := s.decideAtLeader(c); err != nil {
+		return err
+	}
 	req, err := c.decision("")
 	if err != nil {
 		return err
@@ -136,101 +178,6 @@ func (s *Server) txnReplay(c *call) error {
 	return nil
 }
 
-func (s *Server) tcLeader(c *call) error {
-	l := s.txns.Leader()
-	writeJSON(c.RequestCtx, 200, api.TCLeaderResponse{LeaderID: l.ID, LeaderEndpoint: l.Endpoint,
-		Term: int64(l.Term), ExpiresAt: l.ExpiresAt.Unix()})
-	return nil
-}
-
-func (s *Server) tcLeaseAcquire(c *call) error {
-	var req api.TCLeaseAcquireRequest
-	if err := c.decodeLenient(&req); err != nil {
-		return err
-	}
-	granted, l, err := s.txns.LeaseAcquire(req.CandidateID, req.CandidateEndpoint)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.RequestCtx, 200, api.TCLeaseAcquireResponse{Granted: granted, LeaderID: l.ID,
-		LeaderEndpoint: l.Endpoint, Term: int64(l.Term), ExpiresAt: l.ExpiresAt.Unix()})
-	return nil
-}
-
-func (s *Server) tcLeaseRenew(c *call) error {
-	var req api.TCLeaseRenewRequest
-	if err := c.decodeLenient(&req); err != nil {
-		return err
-	}
-	if req.LeaderID == "" {
-		return badRequest(api.CodeMissingLeaderID, "leader_id required")
-	}
-	ok, l := s.txns.LeaseRenew(req.LeaderID, uint64(req.Term))
-	writeJSON(c.RequestCtx, 200, api.TCLeaseRenewResponse{Renewed: ok, LeaderID: l.ID,
-		LeaderEndpoint: l.Endpoint, Term: int64(l.Term), ExpiresAt: l.ExpiresAt.Unix()})
-	return nil
-}
-
-func (s *Server) tcLeaseRelease(c *call) error {
-	var req api.TCLeaseReleaseRequest
-	if err := c.decodeLenient(&req); err != nil {
-		return err
-	}
-	if req.LeaderID == "" {
-		return badRequest(api.CodeMissingLeaderID, "leader_id required")
-	}
-	ok, err := s.txns.LeaseRelease(c.ctx, req.LeaderID, uint64(req.Term))
-	if err != nil {
-		return err
-	}
-	writeJSON(c.RequestCtx, 200, api.TCLeaseReleaseResponse{Released: ok})
-	return nil
-}
-
-func (s *Server) tcAnnounce(c *call) error {
-	var req api.TCClusterAnnounceRequest
-	if err := c.decodeLenient(&req); err != nil {
-		return err
-	}
-	if err := selfEndpoint(req.SelfEndpoint); err != nil {
-		return err
-	}
-	eps, exp, err := s.txns.Announce(c.ctx, c.identity(req.SelfEndpoint), req.SelfEndpoint)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.RequestCtx, 200, api.TCClusterAnnounceResponse{Endpoints: eps, ExpiresAtUnix: exp.Unix(),
-		UpdatedAtUnix: exp.Unix()})
-	return nil
-}
-
-func (s *Server) tcLeave(c *call) error {
-	var req struct {
-		SelfEndpoint string `json:"self_endpoint"`
-	}
-	if err := c.decodeLenient(&req); err != nil {
-		return err
-	}
-	if err := selfEndpoint(req.SelfEndpoint); err != nil {
-		return err
-	}
-	eps, err := s.txns.Leave(c.ctx, c.identity(req.SelfEndpoint))
-	if err != nil {
-		return err
-	}
-	writeJSON(c.RequestCtx, 200, api.TCClusterLeaveResponse{Endpoints: eps})
-	return nil
-}
-
-func (s *Server) tcList(c *call) error {
-	eps, err := s.txns.Members(c.ctx)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.RequestCtx, 200, api.TCClusterListResponse{Endpoints: eps})
-	return nil
-}
-
 // selfEndpoint checks the endpoint a TC member announces.
 func selfEndpoint(ep string) error {
 	if strings.TrimSpace(ep) == "" {
@@ -255,41 +202,4 @@ func (c *call) identity(fallback string) string {
 		return id
 	}
 	return fallback
-}
-
-func (s *Server) tcRMEdit(add bool) handler {
-	return func(c *call) error {
-		var req api.TCRMRegisterRequest
-		if err := c.decodeLenient(&req); err != nil {
-			return err
-		}
-		// missing_backend_hash comes first (txn.Service checks it).
-		if strings.TrimSpace(req.BackendHash) != "" && req.Endpoint != "" && !validEndpoint(req.Endpoint) {
-			return badRequest(api.CodeInvalidEndpoint, "endpoint must be an http(s) URL")
-		}
-		edit := s.txns.UnregisterRM
-		if add {
-			edit = s.txns.RegisterRM
-		}
-		b, err := edit(c.ctx, req.BackendHash, req.Endpoint)
-		if err != nil {
-			return err
-		}
-		writeJSON(c.RequestCtx, 200, api.TCRMRegisterResponse{BackendHash: b.Hash, Endpoints: b.Endpoints, UpdatedAtUnix: b.Updated})
-		return nil
-	}
-}
-
-func (s *Server) tcRMList(c *call) error {
-	bs, err := s.txns.RMs(c.ctx)
-	if err != nil {
-		return err
-	}
-	out := api.TCRMListResponse{Backends: []api.TCRMBackend{}}
-	for _, b := range bs {
-		out.Backends = append(out.Backends, api.TCRMBackend{BackendHash: b.Hash, Endpoints: b.Endpoints, UpdatedAtUnix: b.Updated})
-		out.UpdatedAtUnix = max(out.UpdatedAtUnix, b.Updated)
-	}
-	writeJSON(c.RequestCtx, 200, out)
-	return nil
 }

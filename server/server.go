@@ -16,6 +16,7 @@ import (
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/cluster/ha"
+	"github.com/lockdhq/lockd/cluster/tc"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/edge/admission"
 	"github.com/lockdhq/lockd/edge/connguard"
@@ -56,6 +57,13 @@ type Config struct {
 	// TCDecisionRetention is how long applied transaction decisions are
 	// kept (default 24h).
 	TCDecisionRetention time.Duration
+	// TCFanout tunes the coordinator's calls to other nodes' resource
+	// managers (--tc-fanout-*); TCLeaseTTL is the TC leader and membership
+	// lease (default 10s); TCReplayInterval how often the leader replays
+	// unapplied decisions (default 5s).
+	TCFanout         txn.Fanout
+	TCLeaseTTL       time.Duration
+	TCReplayInterval time.Duration
 
 	Logger zerolog.Logger
 
@@ -124,6 +132,7 @@ type Server struct {
 
 	queues *queues.Service
 	txns   *txn.Service
+	tc     *edge.TC
 	index  *index.Service
 	// raw is the store under any decorator (recover).
 	raw     store.Store
@@ -244,7 +253,14 @@ func (s *Server) startWith(ln net.Listener, st store.Store, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	s.build()
+	hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	hash, err := tc.BackendHash(hctx, st)
+	hcancel()
+	if err != nil {
+		s.closeHA()
+		return nil, fmt.Errorf("server: naming the store for the TC: %w", err)
+	}
+	s.build(hash)
 	close(s.built)
 	if activeNow {
 		s.activate()
@@ -258,9 +274,10 @@ func (s *Server) startWith(ln net.Listener, st store.Store, cfg Config) error {
 
 // build constructs the services and the edge; it does no I/O, so a
 // passive node can hold them idle behind the gate.
-func (s *Server) build() {
+func (s *Server) build(hash string) {
 	cfg := s.cfg
 	st := s.st
+	s.tc = s.newTC(hash)
 	system := actors.NewSystem()
 	s.keys = keyspace.New(system, st, keyspace.Config{
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, AttachmentMax: cfg.AttachmentMax,
@@ -271,7 +288,8 @@ func (s *Server) build() {
 	// Every resource manager exists before the coordinator, which gets
 	// them at construction: recovery may replay decisions naming messages.
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
-		NodeID: s.ln.Addr().String(), Endpoint: s.URL(), Logger: cfg.Logger, Messages: messageRM{s.queues}})
+		NodeID: s.tc.Elector.ID(), Endpoint: s.tc.Elector.Endpoint(), Logger: cfg.Logger, Messages: messageRM{s.queues},
+		Fanout: cfg.TCFanout, ReplayInterval: cfg.TCReplayInterval, BackendHash: hash, Leadership: leadership{s.tc.Elector}})
 	ecfg := edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,
@@ -283,7 +301,8 @@ func (s *Server) build() {
 	if s.ha != nil {
 		ecfg.Gate = s.ha
 	}
-	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index}, ecfg)
+	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index, TC: s.tc}, ecfg)
+	s.txns.SetRemote(s.edge.TxnRemote())
 	s.stop = make(chan struct{})
 }
 
@@ -299,6 +318,7 @@ func (s *Server) activate() {
 	}
 	cfg := s.cfg
 	startIndex(s.index, cfg)
+	s.startTC()
 	s.recover(s.raw)
 	interval, grace := cfg.SweeperInterval, cfg.SweepGrace
 	if interval == 0 {
@@ -373,6 +393,9 @@ func (s *Server) Close(ctx context.Context) error {
 		s.closing = true
 		active := s.active
 		s.life.Unlock()
+		if active {
+			s.stopTC()
+		}
 		close(s.stop)
 		if s.cluster != nil && s.abort {
 			err = s.cluster.Abort()

@@ -129,9 +129,6 @@ func (r *run) do(op any) (State, error) {
 	case *opDecide:
 		return r.decide(op)
 	case *opExpired:
-		if r.snap.rec.State.Decided() {
-			return r.snap.rec.State, r.applyTo([]Participant{op.p}, r.snap.rec.State)
-		}
 		return r.decide(&opDecide{want: Rollback, requester: &op.p})
 	case *opReplay:
 		return r.replay()
@@ -141,7 +138,7 @@ func (r *run) do(op any) (State, error) {
 		}
 		return r.snap.rec.State, nil
 	case *opApply:
-		return op.state, r.applyTo(op.parts, op.state)
+		return op.state, r.applyLocal(op.parts, op.state)
 	}
 	return "", fmt.Errorf("txn: unknown operation %T", op)
 }
@@ -187,7 +184,10 @@ func (r *run) join(op *opJoin) (State, error) {
 	if rec.State.Decided() {
 		return rec.State, ErrDecided
 	}
-	parts := with(rec.Participants, op.p)
+	parts := rec.Participants
+	if op.p.Namespace != "" { // a bare join (decide pending) only creates the record
+		parts = with(parts, op.p)
+	}
 	if op.origin != nil && !r.snap.exists && !op.origin.same(op.p) {
 		ctx, cancel := r.ctx()
 		// The key that minted the txn becomes a participant if its lease
@@ -209,7 +209,12 @@ func (r *run) join(op *opJoin) (State, error) {
 }
 
 // decide takes (or returns) the transaction's decision and applies it.
+// Only the leader decides; the record is reread first, since a previous
+// leader may have written it.
 func (r *run) decide(op *opDecide) (State, error) {
+	if err := r.reload(); err != nil {
+		return "", err
+	}
 	rec := r.snap.rec
 	if rec.State.Decided() {
 		targets := rec.Participants
@@ -221,8 +226,12 @@ func (r *run) decide(op *opDecide) (State, error) {
 		}
 		return rec.State, r.aborted(op.want, rec.State, nil)
 	}
-	if op.term != 0 && op.term < r.svc.Term() {
-		return "", fmt.Errorf("%w: %d < %d", ErrStaleTerm, op.term, r.svc.Term())
+	term, leading := r.svc.lead.Leading()
+	if !leading {
+		return "", fmt.Errorf("%w: this node no longer leads the TC", ErrUnavailable)
+	}
+	if op.term != 0 && op.term < term {
+		return "", fmt.Errorf("%w: %d < %d", ErrStaleTerm, op.term, term)
 	}
 	parts := rec.Participants
 	if op.requester != nil {
@@ -236,7 +245,7 @@ func (r *run) decide(op *opDecide) (State, error) {
 		}
 	}
 	failpoint.Hit("txn-before-decision")
-	rec.State, rec.Participants, rec.Term = state, parts, r.svc.Term()
+	rec.State, rec.Participants, rec.Term = state, parts, term
 	rec.Decided = unix(r.svc.clock.Now())
 	if op.expires != 0 {
 		rec.Expires = op.expires
@@ -245,11 +254,18 @@ func (r *run) decide(op *opDecide) (State, error) {
 	if err := r.save(rec); err != nil {
 		return "", err
 	}
+	decisionsRecorded.Inc()
 	failpoint.Hit("txn-after-decision")
 	if err := r.fanout(rec, parts); err != nil {
 		return state, err
 	}
 	return state, r.aborted(op.want, state, cause)
+}
+
+// reload forgets the cached record, so the next load reads the store.
+func (r *run) reload() error {
+	r.snap.loaded = false
+	return r.load()
 }
 
 // aborted turns a rollback of a requested commit into ErrAborted.
@@ -266,52 +282,59 @@ func (r *run) aborted(want, got State, cause error) error {
 func (r *run) prepare(parts []Participant) error {
 	ctx, cancel := r.ctx()
 	defer cancel()
-	for _, p := range parts {
-		if err := r.svc.rm.Prepare(ctx, r.id, p); err != nil {
-			return fmt.Errorf("participant %s: %w", p.describe(), err)
-		}
-	}
-	return nil
+	return r.svc.prepareAll(ctx, r.id, parts)
 }
 
-// fanout applies the recorded decision to targets and marks the record
-// applied once every participant has it. A failure leaves it for replay.
+// fanout applies the recorded decision to targets, each through the node
+// that serves it, and marks the record applied once every participant has
+// it. A failure is returned (ErrFanout) and leaves the record unapplied:
+// the leader's replay loop finishes it.
 func (r *run) fanout(rec record, targets []Participant) error {
-	if err := r.applyTo(targets, rec.State); err != nil {
-		return nil // the decision is durable; replay finishes the apply
+	ctx, cancel := r.ctx()
+	defer cancel()
+	// The fan-out carries the term of the leader that sends it: a new
+	// leader re-sends a predecessor's durable decision in its own term,
+	// and a deposed leader's sends are refused.
+	term := rec.Term
+	if t, ok := r.svc.lead.Leading(); ok {
+		term = t
 	}
+	if err := r.svc.applyAll(ctx, r.id, term, rec.State, targets); err != nil {
+		fanoutFailed.Inc()
+		return fmt.Errorf("%w: %w", ErrFanout, err)
+	}
+	failpoint.Hit("txn-mid-apply")
 	if rec.Applied {
 		return nil
 	}
 	rec.Applied = true
 	if err := r.save(rec); err != nil {
-		return nil
+		return fmt.Errorf("%w: marking applied: %w", ErrFanout, err)
 	}
 	r.svc.dir.Delete(r.id)
 	return nil
 }
 
-func (r *run) applyTo(parts []Participant, state State) error {
+// applyLocal applies a decision taken elsewhere to participants this node
+// serves (the RM side).
+func (r *run) applyLocal(parts []Participant, state State) error {
 	ctx, cancel := r.ctx()
 	defer cancel()
-	var first error
-	for i, p := range parts {
-		if err := r.svc.rm.Apply(ctx, r.id, p, state == Commit); err != nil && first == nil {
-			first = err
-		}
-		if i == 0 {
-			failpoint.Hit("txn-mid-apply")
+	var errs []error
+	for _, p := range parts {
+		if err := r.svc.rm.Apply(ctx, r.id, p, state == Commit); err != nil {
+			errs = append(errs, fmt.Errorf("participant %s: %w", p.describe(), err))
 		}
 	}
-	if first != nil {
-		r.svc.log.Warn().Err(first).Str("txn_id", r.id).Msg("apply failed; will replay")
-	}
-	return first
+	return errors.Join(errs...)
 }
 
 // replay re-applies a decision, or rolls back a pending transaction whose
 // participants are gone or whose deadline passed.
 func (r *run) replay() (State, error) {
+	if err := r.reload(); err != nil {
+		return "", err
+	}
 	rec := r.snap.rec
 	if !r.snap.exists {
 		return "", ErrNotFound

@@ -22,6 +22,12 @@ var (
 	// longer the one the transaction holds (it expired or was redelivered),
 	// so the transaction cannot ack it.
 	ErrQueueLeaseMismatch = errors.New("txn: queue message lease mismatch")
+	// ErrFanout: a decision is durable but not every participant has
+	// applied it yet; the leader's replay loop retries until they have.
+	ErrFanout = errors.New("txn: decision recorded, fan-out incomplete")
+	// ErrPrepareRefused: a remote node answered that a participant cannot
+	// commit (its lease is gone).
+	ErrPrepareRefused = errors.New("txn: participant cannot commit")
 	// ErrUnavailable: the coordinator could not read or write its record.
 	ErrUnavailable = errors.New("txn: coordinator unavailable")
 )

@@ -32,6 +32,9 @@ type Participant struct {
 	LeaseID   string `json:"lease_id,omitempty"`
 	Fencing   uint64 `json:"fencing,omitempty"`
 	MetaETag  string `json:"meta_etag,omitempty"`
+	// BackendHash names the store (island) that holds the participant;
+	// "" is the coordinator's own store.
+	BackendHash string `json:"backend_hash,omitempty"`
 }
 
 // KindMessage marks a queue message participant.

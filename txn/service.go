@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,8 +21,21 @@ import (
 type Config struct {
 	// Retention is how long decided, applied records are kept (default 24h).
 	Retention time.Duration
-	// FanoutTimeout bounds one prepare or apply round (default 30s).
+	// FanoutTimeout bounds one prepare or apply round over every
+	// participant, retries included (default 30s).
 	FanoutTimeout time.Duration
+	// Fanout tunes each remote call of a round (--tc-fanout-*).
+	Fanout Fanout
+	// ReplayInterval is how often the leader replays unapplied decisions
+	// and pending transactions (default 5s).
+	ReplayInterval time.Duration
+	// BackendHash names this node's store (RM registry, island routing).
+	BackendHash string
+	// Leadership says whether this node leads the TC (nil: it always
+	// does, a single node on its store).
+	Leadership Leadership
+	// Remote reaches other nodes and islands (nil: none).
+	Remote Remote
 	// NodeID and Endpoint identify this node as TC leader and RM.
 	NodeID   string
 	Endpoint string
@@ -48,8 +60,12 @@ type Service struct {
 	log   zerolog.Logger
 	reg   *actors.Registry
 	dir   sync.Map // txn ids with a record not yet fully applied
-	term  atomic.Uint64
-	tc    *tcState
+	lead  Leadership
+	solo  *soloLeader // lead when this node leads itself
+	// remote is set by SetRemote before serving, never written again.
+	remote Remote
+	// foreign caches the highest term seen from each other island's TC.
+	foreign sync.Map // backend hash -> *atomic.Uint64
 }
 
 var _ keyspace.Coordinator = (*Service)(nil)
@@ -71,14 +87,25 @@ func New(system *actor.ActorSystem, st store.Store, keys *keyspace.Service, cfg 
 	if cfg.NodeID == "" {
 		cfg.NodeID = "lockd"
 	}
+	if cfg.ReplayInterval <= 0 {
+		cfg.ReplayInterval = 5 * time.Second
+	}
+	cfg.Fanout = cfg.Fanout.withDefaults()
 	cfg.Actors.Clock = cfg.Clock
 	s := &Service{st: st, keys: keys, rm: &localRM{keys: keys, msgs: cfg.Messages}, cfg: cfg, clock: cfg.Clock,
-		log: cfg.Logger.With().Str("sys", "txn.tc").Logger()}
-	s.tc = newTC(s)
+		log: cfg.Logger.With().Str("sys", "txn.tc").Logger(), lead: cfg.Leadership, remote: cfg.Remote}
+	if s.lead == nil {
+		s.solo = &soloLeader{st: st}
+		s.lead = s.solo
+	}
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor { return &txnActor{svc: s, id: id} }, cfg.Actors)
 	keys.SetCoordinator(s)
 	return s
 }
+
+// SetRemote installs the transport to other nodes; call it before Recover
+// and serving (the edge that implements it is built after the service).
+func (s *Service) SetRemote(r Remote) { s.remote = r }
 
 // Close stops the transaction actors.
 func (s *Service) Close() { s.reg.Close() }
@@ -92,7 +119,55 @@ func (s *Service) Multi(txnID string) bool {
 // Expired implements keyspace.Coordinator: the transaction rolls back (or,
 // if already decided, applies its decision to ref).
 func (s *Service) Expired(txnID string, ref keyspace.Ref) {
-	s.reg.Send(txnID, newRequest(&opExpired{p: Participant{Namespace: ref.Namespace, Key: ref.Key}}))
+	p := Participant{Namespace: ref.Namespace, Key: ref.Key}
+	if s.leads() {
+		s.reg.Send(txnID, newRequest(&opExpired{p: p}))
+		return
+	}
+	go func() { // the key actor called: never block it
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
+		defer cancel()
+		_, err := s.atLeader(ctx, DecideRequest{TxnID: txnID, State: Rollback, Participants: []Participant{p}})
+		if err != nil && !errors.Is(err, ErrAborted) {
+			s.log.Warn().Err(err).Str("txn_id", txnID).Msg("telling the TC leader that a participant expired failed; the leader's replay rolls the transaction back")
+		}
+	}()
+}
+
+// leads reports whether this node decides (it leads the TC, or there is
+// no other node to ask).
+func (s *Service) leads() bool {
+	_, ok := s.lead.Leading()
+	return ok || s.remote == nil
+}
+
+// atLeader sends a join (state pending) or a decision to the TC leader.
+func (s *Service) atLeader(ctx context.Context, req DecideRequest) (State, error) {
+	ep := s.lead.LeaderEndpoint()
+	if ep == "" {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, ErrNoLeader)
+	}
+	return s.remote.Decide(ctx, ep, req)
+}
+
+// coordinate runs op on this node's actor when it leads, else sends req to
+// the leader.
+func (s *Service) coordinate(ctx context.Context, id string, op any, req DecideRequest) (State, error) {
+	if s.leads() {
+		return s.call(ctx, id, op)
+	}
+	return s.atLeader(ctx, req)
+}
+
+// settled reports the outcome of a decision to the participant that asked
+// for it: a fan-out still under way elsewhere is the leader's to finish
+// (logged, replayed), not this participant's failure.
+func (s *Service) settled(id string, st State, err error) error {
+	if errors.Is(err, ErrFanout) && st.Decided() {
+		s.log.Warn().Err(err).Str("txn_id", id).Str("state", string(st)).Msg("decision durable, fan-out incomplete: the leader replays it")
+		return nil
+	}
+	return err
 }
 
 func (s *Service) call(ctx context.Context, id string, op any) (State, error) {
@@ -106,8 +181,11 @@ func (s *Service) call(ctx context.Context, id string, op any) (State, error) {
 	}
 }
 
-// Term is the coordinator's current term.
-func (s *Service) Term() uint64 { return s.term.Load() }
+// Term is the coordinator's term while this node leads, else 0.
+func (s *Service) Term() uint64 {
+	t, _ := s.lead.Leading()
+	return t
+}
 
 // Acquire takes a key's lease. An acquire that names an existing txn_id
 // joins that transaction: the key is enlisted and recorded as a
@@ -122,11 +200,7 @@ func (s *Service) Acquire(ctx context.Context, req keyspace.AcquireRequest) (key
 		return l, err
 	}
 	p := Participant{Namespace: l.Namespace, Key: l.Key}
-	var origin *Participant
-	if o, ok := s.keys.Origin(req.TxnID); ok {
-		origin = &Participant{Namespace: o.Namespace, Key: o.Key}
-	}
-	if _, err := s.call(ctx, req.TxnID, &opJoin{p: p, origin: origin}); err != nil {
+	if err := s.join(ctx, req.TxnID, p); err != nil {
 		// The key cannot join: give its lease back, staging nothing.
 		bg, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
 		defer cancel()
@@ -153,7 +227,9 @@ func (s *Service) Release(ctx context.Context, req keyspace.ReleaseRequest) (boo
 		want = Rollback
 	}
 	p := Participant{Namespace: req.Namespace, Key: req.Key}
-	if _, err := s.call(ctx, req.TxnID, &opDecide{want: want, requester: &p}); err != nil {
+	st, err := s.coordinate(ctx, req.TxnID, &opDecide{want: want, requester: &p},
+		DecideRequest{TxnID: req.TxnID, State: want, Participants: []Participant{p}})
+	if err := s.settled(req.TxnID, st, err); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -172,18 +248,69 @@ func (s *Service) SettleMessage(ctx context.Context, txnID string, p Participant
 		want = Commit
 	}
 	p.Kind = KindMessage
-	_, err := s.call(ctx, txnID, &opDecide{want: want, requester: &p})
-	return true, err
+	st, err := s.coordinate(ctx, txnID, &opDecide{want: want, requester: &p},
+		DecideRequest{TxnID: txnID, State: want, Participants: []Participant{p}})
+	return true, s.settled(txnID, st, err)
 }
 
 // Enlist adds a participant (a dequeued message) to a transaction.
 func (s *Service) Enlist(ctx context.Context, txnID string, p Participant) error {
+	return s.join(ctx, txnID, p)
+}
+
+// join records p as a participant of txnID at the leader, with the key
+// that minted the transaction: found on this node, or enlisted by the node
+// that has it.
+func (s *Service) join(ctx context.Context, txnID string, p Participant) error {
 	var origin *Participant
 	if o, ok := s.keys.Origin(txnID); ok {
 		origin = &Participant{Namespace: o.Namespace, Key: o.Key}
+	} else if s.remote != nil {
+		o, err := s.remote.Origin(ctx, txnID)
+		if err != nil {
+			s.log.Warn().Err(err).Str("txn_id", txnID).Msg("asking the other nodes for the transaction's first key failed")
+		}
+		origin = o
 	}
-	_, err := s.call(ctx, txnID, &opJoin{p: p, origin: origin})
-	return err
+	if s.leads() {
+		_, err := s.call(ctx, txnID, &opJoin{p: p, origin: origin})
+		return err
+	}
+	parts := []Participant{p}
+	if origin != nil && !origin.same(p) {
+		parts = append(parts, *origin)
+	}
+	if _, err := s.atLeader(ctx, DecideRequest{TxnID: txnID, State: Pending, Participants: parts}); err != nil {
+		return err
+	}
+	s.dir.Store(txnID, struct{}{}) // its participants here must not decide alone
+	return nil
+}
+
+// EnlistOrigin enlists the key of this node that minted txnID (another
+// node's participant joins it) and returns it; ok is false when no key of
+// this node minted txnID or its lease is gone.
+func (s *Service) EnlistOrigin(ctx context.Context, txnID string) (Participant, bool, error) {
+	o, ok := s.keys.Origin(txnID)
+	if !ok {
+		return Participant{}, false, nil
+	}
+	if err := s.keys.Enlist(ctx, o, txnID); err != nil {
+		return Participant{}, false, nil // it already decided alone
+	}
+	s.dir.Store(txnID, struct{}{})
+	return Participant{Namespace: o.Namespace, Key: o.Key}, true, nil
+}
+
+// PrepareLocal reports whether every participant in parts, served by this
+// node, can still commit (the RM side of a prepare).
+func (s *Service) PrepareLocal(ctx context.Context, txnID string, parts []Participant) error {
+	for _, p := range parts {
+		if err := s.rm.Prepare(ctx, txnID, p); err != nil {
+			return fmt.Errorf("participant %s: %w", p.describe(), err)
+		}
+	}
+	return nil
 }
 
 // DecideRequest records a decision (the /v1/txn/decide endpoint).
@@ -193,6 +320,10 @@ type DecideRequest struct {
 	Participants []Participant
 	Term         uint64
 	ExpiresAt    int64
+	// Target is the backend hash of the RM a decision is sent to
+	// (target_backend_hash); From the backend hash of the TC that decided
+	// (X-Lockd-TC-Backend), "" for this store's own TC.
+	Target, From string
 }
 
 // Decide records and applies a decision. A pending state only records the
@@ -200,6 +331,9 @@ type DecideRequest struct {
 func (s *Service) Decide(ctx context.Context, req DecideRequest) (State, error) {
 	switch req.State {
 	case Pending:
+		if !s.leads() {
+			return s.atLeader(ctx, req)
+		}
 		if _, err := s.call(ctx, req.TxnID, &opJoin{}); err != nil && len(req.Participants) == 0 {
 			return "", err
 		}
@@ -210,7 +344,8 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (State, error) 
 		}
 		return Pending, nil
 	case Commit, Rollback:
-		return s.call(ctx, req.TxnID, &opDecide{want: req.State, extra: req.Participants, term: req.Term, expires: req.ExpiresAt})
+		st, err := s.coordinate(ctx, req.TxnID, &opDecide{want: req.State, extra: req.Participants, term: req.Term, expires: req.ExpiresAt}, req)
+		return st, s.settled(req.TxnID, st, err)
 	}
 	return "", fmt.Errorf("%w: %q", ErrInvalidState, req.State)
 }
@@ -220,8 +355,8 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (State, error) 
 // given participants, or to those of this node's record when none are
 // given. A decision from an older term is refused.
 func (s *Service) ApplyDecision(ctx context.Context, req DecideRequest) (State, error) {
-	if req.Term != 0 && req.Term < s.Term() {
-		return "", fmt.Errorf("%w: %d < %d", ErrStaleTerm, req.Term, s.Term())
+	if err := s.checkTerm(ctx, req); err != nil {
+		return "", err
 	}
 	if !req.State.Decided() {
 		return "", fmt.Errorf("%w: %q", ErrInvalidState, req.State)
@@ -261,18 +396,66 @@ func (s *Service) enlistOrigin(ctx context.Context, txnID string, p Participant)
 // unapplied transactions enter the directory, decided ones are applied
 // again. It also starts the term.
 func (s *Service) Recover(ctx context.Context) error {
-	if err := s.tc.start(ctx); err != nil {
-		return err
+	if s.solo != nil {
+		if err := s.solo.start(ctx); err != nil {
+			return err
+		}
 	}
 	return s.each(ctx, func(id string, rec record) {
 		if rec.Applied {
 			return
 		}
 		s.dir.Store(id, struct{}{})
-		if rec.State.Decided() {
+		if rec.State.Decided() && s.leads() {
 			s.reg.Send(id, newRequest(&opReplay{}))
 		}
 	})
+}
+
+// Run replays, while this node leads, every decided transaction that is
+// not fully applied and every pending one whose participants are gone or
+// whose deadline passed: at once when it becomes leader (a previous
+// leader may have died between decision and fan-out), then every
+// ReplayInterval. It returns when stop closes.
+func (s *Service) Run(stop <-chan struct{}) {
+	tick := time.NewTicker(min(time.Second, s.cfg.ReplayInterval))
+	defer tick.Stop()
+	var term uint64
+	var last time.Time
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		t, ok := s.lead.Leading()
+		if !ok || (t == term && s.clock.Now().Sub(last) < s.cfg.ReplayInterval) {
+			continue
+		}
+		term, last = t, s.clock.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
+		if err := s.replayUnapplied(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("replaying unapplied transactions failed")
+		}
+		cancel()
+	}
+}
+
+// replayUnapplied replays every record not yet applied.
+func (s *Service) replayUnapplied(ctx context.Context) error {
+	var ids []string
+	err := s.each(ctx, func(id string, rec record) {
+		if !rec.Applied {
+			ids = append(ids, id)
+		}
+	})
+	for _, id := range ids {
+		replays.Inc()
+		if _, rerr := s.Replay(ctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) {
+			s.log.Warn().Err(rerr).Str("txn_id", id).Msg("replay failed; retrying next round")
+		}
+	}
+	return err
 }
 
 // each calls fn for every coordinator record.
@@ -314,8 +497,12 @@ func (s *Service) Sweep(ctx context.Context) error {
 			replay = append(replay, id)
 		}
 	})
-	for _, id := range replay {
-		s.Replay(ctx, id)
+	if s.leads() {
+		for _, id := range replay {
+			if _, err := s.Replay(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+				s.log.Warn().Err(err).Str("txn_id", id).Msg("sweep: replay failed")
+			}
+		}
 	}
 	for _, id := range expired {
 		s.st.Delete(ctx, recordKey(id), store.Cond{})
