@@ -258,7 +258,7 @@ func (s *Server) startWith(ln net.Listener, st store.Store, cfg Config) error {
 	hcancel()
 	if err != nil {
 		s.closeHA()
-		return nil, fmt.Errorf("server: naming the store for the TC: %w", err)
+		return fmt.Errorf("server: naming the store for the TC: %w", err)
 	}
 	s.build(hash)
 	close(s.built)
