@@ -45,11 +45,16 @@ func TestQueueLeaseMismatchIsTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for what, call := range map[string]func() error{
-		"extend": func() error { return stale.Extend(ctx, time.Minute) },
-		"ack":    func() error { return stale.Ack(ctx) },
+	// In this order: a refused ack settles the QueueMessage locally, after
+	// which an extend would not reach the server.
+	for _, step := range []struct {
+		what string
+		call func() error
+	}{
+		{"extend", func() error { return stale.Extend(ctx, time.Minute) }},
+		{"ack", func() error { return stale.Ack(ctx) }},
 	} {
-		err := call()
+		what, err := step.what, step.call()
 		var ae *sdk.APIError
 		if !errors.Is(err, sdk.ErrQueueLeaseMismatch) || !errors.As(err, &ae) || ae.Status != 409 || ae.Code != api.CodeQueueLeaseMismatch {
 			t.Fatalf("%s of a stale delivery: %v", what, err)

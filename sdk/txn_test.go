@@ -327,11 +327,18 @@ func TestTCRMRegistry(t *testing.T) {
 	if err != nil || r.BackendHash != "island-b" || !slices.Equal(r.Endpoints, []string{ep1}) || r.UpdatedAtUnix == 0 {
 		t.Fatalf("register: %+v %v", r, err)
 	}
+	// The node registers itself under its own store's hash too.
 	l, err := c.TCRMList(ctx)
-	if err != nil || len(l.Backends) != 2 {
+	if err != nil || len(l.Backends) != 3 {
 		t.Fatalf("list: %+v %v", l, err)
 	}
 	for _, b := range l.Backends {
+		if b.BackendHash != "island-a" && b.BackendHash != "island-b" {
+			if !slices.Equal(b.Endpoints, []string{ts.Endpoint}) {
+				t.Fatalf("the node's own backend %s: %v, want %s", b.BackendHash, b.Endpoints, ts.Endpoint)
+			}
+			continue
+		}
 		want := []string{ep1}
 		if b.BackendHash == "island-a" {
 			want = []string{ep1, ep2}

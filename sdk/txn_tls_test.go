@@ -76,8 +76,13 @@ func TestTCCallsNeedATCIdentity(t *testing.T) {
 		}
 		_, err = c.TxnReplay(ctx, unknownTxn)
 		wantCode(t, who+": replay unknown", err, 404, api.CodeTxnNotFound)
-		if _, err := c.TCRMRegister(ctx, api.TCRMRegisterRequest{BackendHash: "h-" + who, Endpoint: url}); err != nil {
+		// Registering a resource manager takes a server certificate.
+		_, err = c.TCRMRegister(ctx, api.TCRMRegisterRequest{BackendHash: "h-" + who, Endpoint: url})
+		if who == "server" && err != nil {
 			t.Fatalf("%s: rm register: %v", who, err)
+		}
+		if who == "tc" {
+			wantCode(t, "rm register with a TC client certificate", err, 403, api.CodeTCForbidden)
 		}
 	}
 }

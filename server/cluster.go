@@ -128,17 +128,15 @@ func version() string {
 func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
 
 // routing is the membership keys and queues are routed by: the cluster
-// when its nodes all serve one shared store (HA mode concurrent), nil
-// otherwise. Under failover, single or auto one node serves every key, and
-// nodes on stores of their own (disk) share no keys at all: moving a key to
-// another node would move it away from its data. The membership then
-// serves the cluster listing only.
+// under HA mode concurrent (every node serves its share), nil otherwise.
+// Under failover, single or auto one node serves every key; the membership
+// then serves the cluster listing and the TC only. (A cluster on disk:// is
+// refused at start, checkClusterStore.)
 func (s *Server) routing() *cluster.Cluster {
 	if s.cluster == nil {
 		return nil
 	}
-	hcfg, err := s.cfg.HA.config()
-	if err == nil && hcfg.Mode == ha.Concurrent && (s.cfg.HA.Shared || sharedStore(s.cfg.Store)) {
+	if hcfg, err := s.cfg.HA.config(); err == nil && hcfg.Mode == ha.Concurrent {
 		return s.cluster
 	}
 	return nil

@@ -332,7 +332,7 @@ func (s *Server) activate() {
 		go s.followOwnership(s.stop)
 	} else if s.cluster != nil {
 		cfg.Logger.Warn().Str("sys", "cluster").Str("ha", cfg.HA.Mode).Str("store", cfg.Store).
-			Msg("clustered, but keys are not routed between nodes: that needs --ha concurrent on a store the nodes share (s3, azure); the membership serves the cluster listing only")
+			Msg("clustered, but keys are not routed between nodes: that needs --ha concurrent; the membership serves the cluster listing and the TC only")
 	}
 	s.active = true
 	if s.ha != nil {

@@ -60,8 +60,7 @@ func cleanEnv(t *testing.T) []string {
 // command are an error with status 2, and no server starts.
 func TestUnknownCommandsExit2(t *testing.T) {
 	for _, args := range [][]string{
-		{"tc", "list"},
-		{"txn", "commit", "--txn-id", "x"},
+		{"tcx", "list"},
 		{"foo"},
 		{"--store", "mem://", "--disable-mtls", "tc", "list"},
 		{"--store", "mem://", "stray"},
