@@ -10,6 +10,7 @@ import (
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/edge/edgetest"
 	"github.com/lockdhq/lockd/sdk/api"
+	"github.com/lockdhq/lockd/server"
 )
 
 // The wire_*_test.go files pin, endpoint by endpoint, every error status
@@ -69,15 +70,21 @@ func checkWire(t *testing.T, s *edgetest.Server, cases []wireCase) {
 	}
 }
 
-// disabledEdge serves the edge over s's key service alone, as a node
-// without queues, index or transactions would (the 501 answers).
+// disabledEdge serves an edge over a key service alone, as a node without
+// queues, index or transactions would (the 501 answers). The key service is
+// s's when s runs in this process, else a fresh in-process one's: the 501s
+// do not depend on the backend.
 func disabledEdge(t *testing.T, s *edgetest.Server) *edgetest.Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := edge.New(edge.Services{Keys: s.InProc().Keys()}, edge.Config{})
+	srv, ok := s.Node.(*server.Server)
+	if !ok {
+		srv = edgetest.Start(t, edgetest.Mem, server.Config{}).InProc()
+	}
+	e := edge.New(edge.Services{Keys: srv.Keys()}, edge.Config{})
 	go e.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -7,13 +7,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lockdhq/lockd/internal/testservers"
 )
 
 // Credentials of the object store the harness starts.
@@ -32,28 +33,11 @@ type objectStore struct {
 	proxy *Proxy
 }
 
-// versitygwBinary finds versitygw on PATH or where scripts/testdeps.sh
-// installs it ($LOCKD_TESTDEPS_DIR, else ~/.cache/lockd-testdeps).
-func versitygwBinary() (string, error) {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	dir := os.Getenv("LOCKD_TESTDEPS_DIR")
-	if dir == "" {
-		dir = filepath.Join(os.Getenv("HOME"), ".cache", "lockd-testdeps")
-	}
-	p := filepath.Join(dir, "bin", "versitygw")
-	if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("soak: versitygw not found on PATH or at %s (run scripts/testdeps.sh)", p)
-	}
-	return p, nil
-}
-
 // startObjectStore runs versitygw on a free loopback port over dir,
 // creates the bucket and puts a proxy with latency (plus up to jitter)
 // in front of it.
 func startObjectStore(dir string, latency, jitter time.Duration, seed uint64) (*objectStore, error) {
-	bin, err := versitygwBinary()
+	bin, err := testservers.VersityGWBinary() // installs it when missing
 	if err != nil {
 		return nil, err
 	}

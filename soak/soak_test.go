@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lockdhq/lockd/internal/testservers"
 )
 
 // lockdBin is the server binary the tests start, built once.
@@ -147,8 +149,8 @@ func withoutStore(phases []Phase, store string) []Phase {
 // round-robin balancer; kill -9 and restart of one node, a partition of
 // one node, a node joining during the load. Every invariant must hold.
 func TestCIProfileCluster(t *testing.T) {
-	if _, err := versitygwBinary(); err != nil {
-		t.Skip(err)
+	if _, err := testservers.VersityGWBinary(); err != nil {
+		t.Fatal(err)
 	}
 	p, err := NewProfile("ci")
 	if err != nil {

@@ -188,14 +188,15 @@ func (s *Server) Do(method, path string, body any, headers ...string) Response {
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
 
-// InProc returns the in-process server behind s; a test that needs one
-// (to reach its services or force its admission controller) is skipped on
-// the cluster backends, whose nodes are separate processes.
+// InProc returns the in-process server behind s. A test that needs one (to
+// reach its services or force its admission controller) starts it on an
+// in-process backend; on a cluster backend, whose nodes are separate
+// processes, asking is a mistake of the test and fails it.
 func (s *Server) InProc() *server.Server {
 	s.T.Helper()
 	srv, ok := s.Node.(*server.Server)
 	if !ok {
-		s.T.Skip("needs an in-process server; this backend runs separate processes")
+		s.T.Fatal("edgetest: InProc on a backend of separate processes; start this test on an in-process backend")
 	}
 	return srv
 }

@@ -23,8 +23,12 @@ const (
 
 var versitygw = &shared{start: startVersityGW}
 
+// VersityGWBinary returns the versitygw binary's path, installing the test
+// servers (scripts/testdeps.sh) when it is nowhere to be found.
+func VersityGWBinary() (string, error) { return findBinary("versitygw", "bin/versitygw") }
+
 func startVersityGW() (*proc, error) {
-	bin, err := findBinary("versitygw", "bin/versitygw")
+	bin, err := VersityGWBinary()
 	if err != nil {
 		return nil, err
 	}
