@@ -118,3 +118,29 @@ type Scanner interface {
 	// the scan and is returned.
 	Scan(ctx context.Context, prefix, after string, limit int, fn func(key string, rec Record) error) error
 }
+
+// WithAbilities returns base with the optional abilities b and sc (nil:
+// absent) and no others. A decorator returns it so that a type assertion on
+// the decorator answers as it would on the store it wraps (b and sc are the
+// decorator's own implementations over the inner store's).
+func WithAbilities(base Store, b Batcher, sc Scanner) Store {
+	switch {
+	case b != nil && sc != nil:
+		return struct {
+			Store
+			Batcher
+			Scanner
+		}{base, b, sc}
+	case b != nil:
+		return struct {
+			Store
+			Batcher
+		}{base, b}
+	case sc != nil:
+		return struct {
+			Store
+			Scanner
+		}{base, sc}
+	}
+	return base
+}

@@ -26,32 +26,6 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// The optional abilities, one type per combination the inner store may
-// have, so a type assertion on the decorator answers as it would on the
-// store underneath.
-type (
-	batchStore struct {
-		*Store
-		batchOps
-	}
-	scanStore struct {
-		*Store
-		scanOps
-	}
-	batchScanStore struct {
-		*Store
-		batchOps
-		scanOps
-	}
-)
-
-var (
-	_ store.Batcher = (*batchStore)(nil)
-	_ store.Scanner = (*scanStore)(nil)
-	_ store.Batcher = (*batchScanStore)(nil)
-	_ store.Scanner = (*batchScanStore)(nil)
-)
-
 // New wraps inner with encryption under root (RootKeySize bytes). Closing
 // the returned store closes inner.
 func New(inner store.Store, root []byte, o Options) (store.Store, error) {
@@ -66,17 +40,15 @@ func New(inner store.Store, root []byte, o Options) (store.Store, error) {
 // abilities of inner.
 func Wrap(inner store.Store, k *Key, o Options) store.Store {
 	s := &Store{inner: inner, key: k, opt: o}
-	b, batch := inner.(store.Batcher)
-	sc, scan := inner.(store.Scanner)
-	switch {
-	case batch && scan:
-		return &batchScanStore{Store: s, batchOps: batchOps{s, b}, scanOps: scanOps{s, sc}}
-	case batch:
-		return &batchStore{Store: s, batchOps: batchOps{s, b}}
-	case scan:
-		return &scanStore{Store: s, scanOps: scanOps{s, sc}}
+	var bo store.Batcher
+	if b, ok := inner.(store.Batcher); ok {
+		bo = batchOps{s, b}
 	}
-	return s
+	var so store.Scanner
+	if sc, ok := inner.(store.Scanner); ok {
+		so = scanOps{s, sc}
+	}
+	return store.WithAbilities(s, bo, so)
 }
 
 // KeyID returns the id of the root key (see Key.ID).

@@ -58,48 +58,20 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-type (
-	batchStore struct {
-		*Store
-		batchOps
-	}
-	scanStore struct {
-		*Store
-		scanOps
-	}
-	batchScanStore struct {
-		*Store
-		batchOps
-		scanOps
-	}
-)
-
-var (
-	_ store.Batcher = (*batchStore)(nil)
-	_ store.Scanner = (*scanStore)(nil)
-	_ store.Batcher = (*batchScanStore)(nil)
-	_ store.Scanner = (*batchScanStore)(nil)
-)
-
 // Wrap instruments inner. The result has exactly the optional abilities of
 // inner; closing it closes inner.
 func Wrap(inner store.Store) store.Store {
 	s := &Store{inner: inner}
-	b, batch := inner.(store.Batcher)
-	sc, scan := inner.(store.Scanner)
-	switch {
-	case batch && scan:
-		return &batchScanStore{Store: s, batchOps: batchOps{s, b}, scanOps: scanOps{s, sc}}
-	case batch:
-		return &batchStore{Store: s, batchOps: batchOps{s, b}}
-	case scan:
-		return &scanStore{Store: s, scanOps: scanOps{s, sc}}
+	var bo store.Batcher
+	if b, ok := inner.(store.Batcher); ok {
+		bo = batchOps{s, b}
 	}
-	return s
+	var so store.Scanner
+	if sc, ok := inner.(store.Scanner); ok {
+		so = scanOps{s, sc}
+	}
+	return store.WithAbilities(s, bo, so)
 }
-
-// Unwrap returns the inner store.
-func (s *Store) Unwrap() store.Store { return s.inner }
 
 // begin counts op and, under a recording span, starts its child span; the
 // returned function ends it with err.
