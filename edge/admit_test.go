@@ -106,7 +106,19 @@ func TestLiveGuardRefusesWithoutASample(t *testing.T) {
 		Enabled: true, LockHardLimit: 1, MaxWait: time.Millisecond, SampleInterval: time.Hour}})
 	holder := acquire(t, s, "guarded", "a")
 	blocked := make(chan edgetest.Response, 1)
-	go func() { blocked <- s.Do("POST", "/v1/acquire", `{"key":"guarded","owner":"b","block_seconds":30}`) }()
+	go func() {
+		// The guard counts this acquire too: if it arrives while a probe
+		// below is in flight it is the one refused, so it tries again.
+		for i := 0; i < 1000; i++ {
+			r := s.Do("POST", "/v1/acquire", `{"key":"guarded","owner":"b","block_seconds":30}`)
+			if r.Status != 429 {
+				blocked <- r
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		blocked <- edgetest.Response{Status: 429}
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := s.Do("POST", "/v1/describe?key=other", nil)
