@@ -191,7 +191,7 @@ func (s *Server) adoptIndex() {
 		o, ok := cl.Owner(cluster.KindKey, ".index-writers", writer)
 		return ok && o.Self
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
 	defer cancel()
 	if err := s.index.Recover(ctx, adopt); err != nil {
 		s.cfg.Logger.Warn().Err(err).Msg("index: adopting departed nodes' records failed; retrying at the next membership change")
@@ -217,7 +217,7 @@ func (s *Server) followOwnership(stop <-chan struct{}) {
 		s.keys.Handoff(movedKey)
 		s.queues.Handoff(movedQueue)
 		if cl.Ready() {
-			go s.adoptIndex()
+			s.goBG(s.adoptIndex)
 			adopted = true
 		}
 		wait := time.After(time.Second) // until joined: look again

@@ -118,6 +118,12 @@ type Server struct {
 	done  chan error
 	close sync.Once
 	stop  chan struct{}
+	// bgCtx is cancelled when Close begins; the background loops (sweeper,
+	// TC election and announce, replay, ownership) run their store calls
+	// under it and Close waits for them in bg before it closes the store.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
 	// served is closed when Serve returned; closeErr is what the first
 	// Close returned (embed.go's Start reports it).
 	served   chan struct{}
@@ -304,6 +310,18 @@ func (s *Server) build(hash string) {
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index, TC: s.tc}, ecfg)
 	s.txns.SetRemote(s.edge.TxnRemote())
 	s.stop = make(chan struct{})
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+}
+
+// goBG runs f as a background loop that Close waits for before it closes
+// the store: a loop still reading the store after it closed would crash
+// the process (pebble panics on a closed DB).
+func (s *Server) goBG(f func()) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		f()
+	}()
 }
 
 // activate loads what the node needs from the store (index, transaction
@@ -327,9 +345,9 @@ func (s *Server) activate() {
 	if grace <= 0 {
 		grace = time.Hour
 	}
-	go s.sweep(interval, grace, s.stop)
+	s.goBG(func() { s.sweep(interval, grace, s.stop) })
 	if s.routing() != nil {
-		go s.followOwnership(s.stop)
+		s.goBG(func() { s.followOwnership(s.stop) })
 	} else if s.cluster != nil {
 		cfg.Logger.Warn().Str("sys", "cluster").Str("ha", cfg.HA.Mode).Str("store", cfg.Store).
 			Msg("clustered, but keys are not routed between nodes: that needs --ha concurrent; the membership serves the cluster listing and the TC only")
@@ -397,6 +415,7 @@ func (s *Server) Close(ctx context.Context) error {
 			s.stopTC()
 		}
 		close(s.stop)
+		s.bgCancel()
 		if s.cluster != nil && s.abort {
 			err = s.cluster.Abort()
 		} else if s.cluster != nil {
@@ -412,6 +431,7 @@ func (s *Server) Close(ctx context.Context) error {
 		if serr := <-s.done; serr != nil && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, serr)
 		}
+		s.bg.Wait()
 		s.queues.Close()
 		s.txns.Close()
 		s.keys.Close()

@@ -21,7 +21,7 @@ func (s *Server) sweep(interval, grace time.Duration, stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), interval)
+		ctx, cancel := context.WithTimeout(s.bgCtx, interval)
 		if err := s.txns.Sweep(ctx); err != nil {
 			log.Warn().Err(err).Msg("transaction sweep failed")
 		}

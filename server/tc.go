@@ -87,9 +87,9 @@ func (s *Server) startTC() {
 	if s.cluster != nil {
 		changed = s.cluster.Changed
 	}
-	go t.Elector.Run(s.stop, changed)
-	go s.announceLoop()
-	go s.txns.Run(s.stop)
+	s.goBG(func() { t.Elector.Run(s.bgCtx, changed) })
+	s.goBG(s.announceLoop)
+	s.goBG(func() { s.txns.Run(s.bgCtx) })
 }
 
 // announceLoop keeps this node's TC membership lease.
@@ -98,7 +98,7 @@ func (s *Server) announceLoop() {
 	tick := time.NewTicker(t.Elector.TTL() / 3)
 	defer tick.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), t.Elector.TTL()/2)
+		ctx, cancel := context.WithTimeout(s.bgCtx, t.Elector.TTL()/2)
 		if _, _, err := t.Members.Announce(ctx, t.Elector.ID(), t.Elector.Endpoint()); err != nil {
 			s.cfg.Logger.Warn().Err(err).Str("sys", "txn.tc").Msg("renewing the TC membership lease failed")
 		}

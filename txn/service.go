@@ -416,15 +416,15 @@ func (s *Service) Recover(ctx context.Context) error {
 // not fully applied and every pending one whose participants are gone or
 // whose deadline passed: at once when it becomes leader (a previous
 // leader may have died between decision and fan-out), then every
-// ReplayInterval. It returns when stop closes.
-func (s *Service) Run(stop <-chan struct{}) {
+// ReplayInterval. It returns when parent is done.
+func (s *Service) Run(parent context.Context) {
 	tick := time.NewTicker(min(time.Second, s.cfg.ReplayInterval))
 	defer tick.Stop()
 	var term uint64
 	var last time.Time
 	for {
 		select {
-		case <-stop:
+		case <-parent.Done():
 			return
 		case <-tick.C:
 		}
@@ -433,7 +433,7 @@ func (s *Service) Run(stop <-chan struct{}) {
 			continue
 		}
 		term, last = t, s.clock.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
+		ctx, cancel := context.WithTimeout(parent, s.cfg.FanoutTimeout)
 		if err := s.replayUnapplied(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("replaying unapplied transactions failed")
 		}

@@ -118,14 +118,14 @@ func (e *Elector) Leading() (uint64, bool) {
 	return 0, false
 }
 
-// Run campaigns until stop closes: every TTL/3 it renews its lease, or
+// Run campaigns until ctx is done: every TTL/3 it renews its lease, or
 // takes the lease when it is free, or refreshes its view of the leader.
 // changed, when not nil, wakes it early (a membership change).
-func (e *Elector) Run(stop <-chan struct{}, changed func() <-chan struct{}) {
+func (e *Elector) Run(parent context.Context, changed func() <-chan struct{}) {
 	t := time.NewTicker(e.cfg.TTL / 3)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TTL/2)
+		ctx, cancel := context.WithTimeout(parent, e.cfg.TTL/2)
 		if _, err := e.Step(ctx); err != nil {
 			e.cfg.Log.Warn().Err(err).Str("sys", "txn.tc.election").Msg("leader lease round failed")
 		}
@@ -135,7 +135,7 @@ func (e *Elector) Run(stop <-chan struct{}, changed func() <-chan struct{}) {
 			ch = changed()
 		}
 		select {
-		case <-stop:
+		case <-parent.Done():
 			return
 		case <-t.C:
 		case <-ch:
