@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/internal/objstore"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -26,7 +27,7 @@ type Store struct {
 	cfg      Config
 	recBase  string // "<prefix>/r/"
 	blobBase string // "<prefix>/b/"
-	stats    counters
+	stats    objstore.Counters
 	closed   atomic.Bool
 	idle     func() // closes idle connections
 }
@@ -47,7 +48,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		return nil, err
 	}
 	s.cli = cli
-	ctx, _ = s.stats.begin(ctx, opOther)
+	ctx, _ = s.stats.Begin(ctx, objstore.OpOther)
 	if err := s.ensureContainer(ctx); err != nil {
 		return nil, fmt.Errorf("azure: container %s: %w", c.Container, err)
 	}
@@ -65,7 +66,7 @@ func (s *Store) newClient() (*container.Client, error) {
 		s.idle = tr.CloseIdleConnections
 	}
 	opts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport: &http.Client{Transport: &countingTransport{base: base, c: &s.stats}},
+		Transport: &http.Client{Transport: &objstore.CountingTransport{Base: base, Counters: &s.stats}},
 		Retry: policy.RetryOptions{
 			MaxRetries:    int32(c.MaxAttempts - 1),
 			RetryDelay:    c.BaseDelay,
@@ -126,7 +127,7 @@ func shouldRetry(resp *http.Response, err error) bool {
 }
 
 // Stats returns the operation and round-trip counters.
-func (s *Store) Stats() Stats { return s.stats.snapshot() }
+func (s *Store) Stats() Stats { return s.stats.Snapshot() }
 
 // Close releases idle connections. Calls after Close return
 // store.ErrClosed; blob readers already open stay usable.
@@ -140,25 +141,25 @@ func (s *Store) Close() error {
 
 // beginKey is begin for an operation on one record or blob: the empty
 // name is refused, as List could never page past it.
-func (s *Store) beginKey(ctx context.Context, o op, key string) (context.Context, *call, error) {
+func (s *Store) beginKey(ctx context.Context, o objstore.Op, key string) (context.Context, *objstore.Call, error) {
 	if key == "" {
 		return ctx, nil, ErrEmptyKey
 	}
 	return s.begin(ctx, o)
 }
 
-func (s *Store) begin(ctx context.Context, o op) (context.Context, *call, error) {
+func (s *Store) begin(ctx context.Context, o objstore.Op) (context.Context, *objstore.Call, error) {
 	if s.closed.Load() {
 		return ctx, nil, store.ErrClosed
 	}
-	ctx, cl := s.stats.begin(ctx, o)
+	ctx, cl := s.stats.Begin(ctx, o)
 	return ctx, cl, nil
 }
 
 func (s *Store) recBlob(key string) *blockblob.Client {
-	return s.cli.NewBlockBlobClient(s.recBase + escape(key))
+	return s.cli.NewBlockBlobClient(s.recBase + objstore.Escape(key))
 }
 
 func (s *Store) blobBlob(name string) *blockblob.Client {
-	return s.cli.NewBlockBlobClient(s.blobBase + escape(name))
+	return s.cli.NewBlockBlobClient(s.blobBase + objstore.Escape(name))
 }

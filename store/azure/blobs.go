@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/internal/objstore"
 )
 
 // WriteBlob streams r into the blob with UploadStream: a blob smaller than
@@ -17,7 +18,7 @@ import (
 // one Put Block List, which makes it visible atomically. A failed write
 // commits nothing.
 func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64, error) {
-	ctx, _, err := s.beginKey(ctx, opWriteBlob, name)
+	ctx, _, err := s.beginKey(ctx, objstore.OpWriteBlob, name)
 	if err != nil {
 		return 0, err
 	}
@@ -51,7 +52,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // OpenBlob streams the blob with one Get Blob. The caller closes the
 // reader.
 func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64, error) {
-	ctx, _, err := s.beginKey(ctx, opOpenBlob, name)
+	ctx, _, err := s.beginKey(ctx, objstore.OpOpenBlob, name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -69,7 +70,7 @@ func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64
 // DeleteBlob removes the blob with one Delete Blob; a missing blob is not
 // an error.
 func (s *Store) DeleteBlob(ctx context.Context, name string) error {
-	ctx, _, err := s.beginKey(ctx, opDeleteBlob, name)
+	ctx, _, err := s.beginKey(ctx, objstore.OpDeleteBlob, name)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (s *Store) DeleteBlob(ctx context.Context, name string) error {
 
 // ListBlobs lists blob names like List.
 func (s *Store) ListBlobs(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	ctx, _, err := s.begin(ctx, opListBlobs)
+	ctx, _, err := s.begin(ctx, objstore.OpListBlobs)
 	if err != nil {
 		return nil, err
 	}

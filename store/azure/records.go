@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/internal/objstore"
 )
 
 // nonceKey is the metadata name of a record's write nonce.
@@ -38,7 +39,7 @@ func unquote(etag *azcore.ETag) string {
 
 // Get returns the record under key, or store.ErrNotFound. One round trip.
 func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
-	ctx, _, err := s.beginKey(ctx, opGet, key)
+	ctx, _, err := s.beginKey(ctx, objstore.OpGet, key)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -59,7 +60,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
 // same call may have succeeded unseen, one GetProperties compares the
 // nonce to tell our own write from another's.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Cond) (string, error) {
-	ctx, cl, err := s.beginKey(ctx, opPut, key)
+	ctx, cl, err := s.beginKey(ctx, objstore.OpPut, key)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +90,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Co
 	switch {
 	case errors.Is(err, store.ErrNotFound) && cond.IfMatch != "":
 		err = errMissingForCond
-	case errors.Is(err, store.ErrConflict) && cl.trips.Load() > 1:
+	case errors.Is(err, store.ErrConflict) && cl.Trips() > 1:
 		if etag, ok := s.ownWrite(ctx, bb, nonce); ok {
 			return etag, nil
 		}
@@ -116,7 +117,7 @@ func (s *Store) ownWrite(ctx context.Context, bb *blockblob.Client, nonce string
 // store.ErrConflict and store.ErrNotFound. IfNotExists costs one
 // GetProperties and fails when the key exists.
 func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
-	ctx, _, err := s.beginKey(ctx, opDelete, key)
+	ctx, _, err := s.beginKey(ctx, objstore.OpDelete, key)
 	if err != nil {
 		return err
 	}
@@ -156,7 +157,7 @@ func ptr[T any](v T) *T { return &v }
 
 // List lists record keys, one round trip per 5000 keys.
 func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	ctx, _, err := s.begin(ctx, opList)
+	ctx, _, err := s.begin(ctx, objstore.OpList)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +169,8 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]st
 // order; StartFrom (inclusive) skips to after, and the filter below drops
 // after itself and anything a server that ignores StartFrom returns.
 func (s *Store) list(ctx context.Context, base, prefix, after string, limit int) ([]string, error) {
-	opts := &container.ListBlobsFlatOptions{Prefix: ptr(base + escape(prefix))}
-	if sf := base + escape(after); after != "" && sf > *opts.Prefix {
+	opts := &container.ListBlobsFlatOptions{Prefix: ptr(base + objstore.Escape(prefix))}
+	if sf := base + objstore.Escape(after); after != "" && sf > *opts.Prefix {
 		opts.StartFrom = &sf
 	}
 	if limit > 0 {
@@ -186,7 +187,7 @@ func (s *Store) list(ctx context.Context, base, prefix, after string, limit int)
 			if it.Name == nil {
 				continue
 			}
-			k, err := unescape(strings.TrimPrefix(*it.Name, base))
+			k, err := objstore.Unescape(strings.TrimPrefix(*it.Name, base))
 			if err != nil || k <= after || !strings.HasPrefix(k, prefix) {
 				continue
 			}

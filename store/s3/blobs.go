@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/internal/objstore"
 )
 
 // WriteBlob streams r into the blob. A blob that fits in one part is one
@@ -18,7 +19,7 @@ import (
 // part) that becomes visible only on completion and is aborted on any
 // error, so a failed write leaves the previous blob, or none, in place.
 func (s *Store) WriteBlob(ctx context.Context, name string, r io.Reader) (int64, error) {
-	ctx, _, err := s.beginKey(ctx, opWriteBlob, name)
+	ctx, _, err := s.beginKey(ctx, objstore.OpWriteBlob, name)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +72,7 @@ func readPart(ctx context.Context, r io.Reader, buf []byte, size int) (_ []byte,
 // OpenBlob streams the blob with one GetObject. The caller closes the
 // reader.
 func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64, error) {
-	ctx, _, err := s.beginKey(ctx, opOpenBlob, name)
+	ctx, _, err := s.beginKey(ctx, objstore.OpOpenBlob, name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -86,7 +87,7 @@ func (s *Store) OpenBlob(ctx context.Context, name string) (io.ReadCloser, int64
 // DeleteBlob removes the blob with one DeleteObject; a missing blob is not
 // an error.
 func (s *Store) DeleteBlob(ctx context.Context, name string) error {
-	ctx, _, err := s.beginKey(ctx, opDeleteBlob, name)
+	ctx, _, err := s.beginKey(ctx, objstore.OpDeleteBlob, name)
 	if err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func (s *Store) DeleteBlob(ctx context.Context, name string) error {
 
 // ListBlobs lists blob names like List.
 func (s *Store) ListBlobs(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	ctx, _, err := s.begin(ctx, opListBlobs)
+	ctx, _, err := s.begin(ctx, objstore.OpListBlobs)
 	if err != nil {
 		return nil, err
 	}

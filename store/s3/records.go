@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/internal/objstore"
 )
 
 // A record object is recMagic, a random nonce, then the value.
@@ -45,7 +46,7 @@ func unquote(etag *string) string { return strings.Trim(aws.ToString(etag), `"`)
 
 // Get returns the record under key, or store.ErrNotFound. One round trip.
 func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
-	ctx, _, err := s.beginKey(ctx, opGet, key)
+	ctx, _, err := s.beginKey(ctx, objstore.OpGet, key)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -78,7 +79,7 @@ func (s *Store) getObject(ctx context.Context, name string) ([]byte, string, err
 // same call may have succeeded unseen (its answer lost, then a retry got
 // 412), one GET checks the nonce to tell our own write from another's.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Cond) (string, error) {
-	ctx, cl, err := s.beginKey(ctx, opPut, key)
+	ctx, cl, err := s.beginKey(ctx, objstore.OpPut, key)
 	if err != nil {
 		return "", err
 	}
@@ -106,7 +107,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond store.Co
 	switch {
 	case errors.Is(err, store.ErrNotFound) && cond.IfMatch != "":
 		err = errMissingForCond
-	case errors.Is(err, store.ErrConflict) && cl.trips.Load() > 1:
+	case errors.Is(err, store.ErrConflict) && cl.Trips() > 1:
 		if got, etag, gerr := s.getObject(ctx, name); gerr == nil && bytes.Equal(got[:min(len(got), recHeader)], body[:recHeader]) {
 			return etag, nil
 		}
@@ -126,7 +127,7 @@ func (s *Store) setSSE(sse *types.ServerSideEncryption, kmsKey **string) {
 // store.ErrConflict and store.ErrNotFound. IfNotExists costs one HEAD and
 // fails when the key exists.
 func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
-	ctx, _, err := s.beginKey(ctx, opDelete, key)
+	ctx, _, err := s.beginKey(ctx, objstore.OpDelete, key)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func (s *Store) Delete(ctx context.Context, key string, cond store.Cond) error {
 
 // List lists record keys with ListObjectsV2, one round trip per 1000 keys.
 func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	ctx, _, err := s.begin(ctx, opList)
+	ctx, _, err := s.begin(ctx, objstore.OpList)
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +176,8 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]st
 // after after. Escaping preserves order, so S3's order is the key order and
 // StartAfter skips straight past after.
 func (s *Store) list(ctx context.Context, base, prefix, after string, limit int) ([]string, error) {
-	in := &s3.ListObjectsV2Input{Bucket: &s.cfg.Bucket, Prefix: aws.String(base + escape(prefix))}
-	if sa := base + escape(after); after != "" && sa > *in.Prefix {
+	in := &s3.ListObjectsV2Input{Bucket: &s.cfg.Bucket, Prefix: aws.String(base + objstore.Escape(prefix))}
+	if sa := base + objstore.Escape(after); after != "" && sa > *in.Prefix {
 		in.StartAfter = &sa
 	}
 	var keys []string
@@ -189,7 +190,7 @@ func (s *Store) list(ctx context.Context, base, prefix, after string, limit int)
 			return nil, fmt.Errorf("s3: list %q: %w", prefix, mapErr(err, false))
 		}
 		for _, o := range out.Contents {
-			k, err := unescape(strings.TrimPrefix(aws.ToString(o.Key), base))
+			k, err := objstore.Unescape(strings.TrimPrefix(aws.ToString(o.Key), base))
 			if err != nil || k <= after || !strings.HasPrefix(k, prefix) {
 				continue // not ours, or a server that ignored StartAfter
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/internal/objstore"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -26,7 +27,7 @@ type Store struct {
 	cfg      Config
 	recBase  string // "<prefix>/r/"
 	blobBase string // "<prefix>/b/"
-	stats    counters
+	stats    objstore.Counters
 	closed   atomic.Bool
 	idle     func() // closes idle connections
 }
@@ -61,7 +62,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	ctx, _ = s.stats.begin(ctx, opOther)
+	ctx, _ = s.stats.Begin(ctx, objstore.OpOther)
 	if _, err := s.cli.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(c.Bucket)}); err != nil {
 		return nil, fmt.Errorf("s3: bucket %s: %w", c.Bucket, mapErr(err, false))
 	}
@@ -80,7 +81,7 @@ func (s *Store) awsConfig(ctx context.Context) (aws.Config, error) {
 		base = tr
 		s.idle = tr.CloseIdleConnections
 	}
-	httpc := &http.Client{Transport: &countingTransport{base: base, c: &s.stats}}
+	httpc := &http.Client{Transport: &objstore.CountingTransport{Base: base, Counters: &s.stats}}
 	retryer := func() aws.Retryer { return newRetryer(c) }
 	if c.AccessKeyID != "" {
 		creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "lockd"}
@@ -133,7 +134,7 @@ func (b backoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
 }
 
 // Stats returns the operation and round-trip counters.
-func (s *Store) Stats() Stats { return s.stats.snapshot() }
+func (s *Store) Stats() Stats { return s.stats.Snapshot() }
 
 // Close releases idle connections. Calls after Close return
 // store.ErrClosed; blob readers already open stay usable.
@@ -147,20 +148,20 @@ func (s *Store) Close() error {
 
 // beginKey is begin for an operation on one record or blob: the empty
 // name is refused, as List could never page past it.
-func (s *Store) beginKey(ctx context.Context, o op, key string) (context.Context, *call, error) {
+func (s *Store) beginKey(ctx context.Context, o objstore.Op, key string) (context.Context, *objstore.Call, error) {
 	if key == "" {
 		return ctx, nil, ErrEmptyKey
 	}
 	return s.begin(ctx, o)
 }
 
-func (s *Store) begin(ctx context.Context, o op) (context.Context, *call, error) {
+func (s *Store) begin(ctx context.Context, o objstore.Op) (context.Context, *objstore.Call, error) {
 	if s.closed.Load() {
 		return ctx, nil, store.ErrClosed
 	}
-	ctx, cl := s.stats.begin(ctx, o)
+	ctx, cl := s.stats.Begin(ctx, o)
 	return ctx, cl, nil
 }
 
-func (s *Store) recName(key string) string   { return s.recBase + escape(key) }
-func (s *Store) blobName(name string) string { return s.blobBase + escape(name) }
+func (s *Store) recName(key string) string   { return s.recBase + objstore.Escape(key) }
+func (s *Store) blobName(name string) string { return s.blobBase + objstore.Escape(name) }

@@ -1,4 +1,4 @@
-package s3
+package objstore
 
 import (
 	"strings"
@@ -18,19 +18,19 @@ func TestEscapeExamples(t *testing.T) {
 		"Key-9":       "Key-9",
 		"a:b@c[d]{e}": "a=3Ab=40c_5Bd_5D~7Be~7D",
 	} {
-		if got := escape(key); got != want {
-			t.Errorf("escape(%q) = %q, want %q", key, got, want)
+		if got := Escape(key); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", key, got, want)
 		}
-		if back, err := unescape(want); err != nil || back != key {
-			t.Errorf("unescape(%q) = %q, %v", want, back, err)
+		if back, err := Unescape(want); err != nil || back != key {
+			t.Errorf("Unescape(%q) = %q, %v", want, back, err)
 		}
 	}
 }
 
 func TestUnescapeRejectsForeignNames(t *testing.T) {
 	for _, name := range []string{"a/b", "a.", "a.2", "a.2G", "a!41", "a.41", "a~2F", "a b", "é"} {
-		if _, err := unescape(name); err == nil {
-			t.Errorf("unescape(%q) succeeded", name)
+		if _, err := Unescape(name); err == nil {
+			t.Errorf("Unescape(%q) succeeded", name)
 		}
 	}
 }
@@ -43,12 +43,12 @@ func FuzzEscape(f *testing.F) {
 	f.Add("k\xff", "k~")
 	f.Add("Z", "_")
 	f.Fuzz(func(t *testing.T, a, b string) {
-		ea, eb := escape(a), escape(b)
-		if back, err := unescape(ea); err != nil || back != a {
+		ea, eb := Escape(a), Escape(b)
+		if back, err := Unescape(ea); err != nil || back != a {
 			t.Fatalf("round trip %q: %q %v", a, back, err)
 		}
 		if strings.ContainsAny(ea, "/\\ ") {
-			t.Fatalf("escape(%q) = %q has a separator", a, ea)
+			t.Fatalf("Escape(%q) = %q has a separator", a, ea)
 		}
 		if (a < b) != (ea < eb) || (a == b) != (ea == eb) {
 			t.Fatalf("order: %q<%q is %v but %q<%q is %v", a, b, a < b, ea, eb, ea < eb)

@@ -1,12 +1,16 @@
-package s3
+// Package objstore holds what the object-store drivers (store/s3,
+// store/azure) share: the order-preserving escaping of record and blob
+// names into object names, and the per-operation call and round-trip
+// counters behind their Stats.
+package objstore
 
 import (
 	"errors"
 	"strings"
 )
 
-// errBadName is returned for an object name this driver did not write.
-var errBadName = errors.New("s3: not an escaped name")
+// ErrBadName is returned for an object name the driver did not write.
+var ErrBadName = errors.New("objstore: not an escaped name")
 
 const hexDigits = "0123456789ABCDEF"
 
@@ -35,7 +39,7 @@ func marker(b byte) byte {
 }
 
 // escape encodes key as an ASCII object-name segment without '/'.
-func escape(key string) string {
+func Escape(key string) string {
 	var sb strings.Builder
 	sb.Grow(len(key) + 8)
 	for i := 0; i < len(key); i++ {
@@ -53,7 +57,7 @@ func escape(key string) string {
 
 // unescape decodes a name made by escape. It rejects any other spelling, so
 // that decoding is the exact inverse of escape.
-func unescape(name string) (string, error) {
+func Unescape(name string) (string, error) {
 	out := make([]byte, 0, len(name))
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -62,15 +66,15 @@ func unescape(name string) (string, error) {
 			continue
 		}
 		if i+2 >= len(name) {
-			return "", errBadName
+			return "", ErrBadName
 		}
 		hi, lo := strings.IndexByte(hexDigits, name[i+1]), strings.IndexByte(hexDigits, name[i+2])
 		if hi < 0 || lo < 0 {
-			return "", errBadName
+			return "", ErrBadName
 		}
 		b := byte(hi<<4 | lo)
 		if safe(b) || marker(b) != c {
-			return "", errBadName
+			return "", ErrBadName
 		}
 		out = append(out, b)
 		i += 2
