@@ -137,7 +137,9 @@ func TestLargeQueuePayloadKeepsServerRSSLow(t *testing.T) {
 	}
 
 	stop = rssPeak(p)
-	req, _ := json.Marshal(map[string]any{"queue": "big", "owner": "w", "wait_seconds": 5})
+	// Streaming 200 MiB can take over a minute on a loaded CI machine; the
+	// visibility window must outlast it or the ack finds the lease lapsed.
+	req, _ := json.Marshal(map[string]any{"queue": "big", "owner": "w", "wait_seconds": 5, "visibility_timeout_seconds": 600})
 	resp, err = http.Post(p.URL+"/v1/queue/dequeue", "application/json", bytes.NewReader(req))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("dequeue: %v %v", resp, err)
