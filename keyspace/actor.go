@@ -75,8 +75,12 @@ func (a *keyActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.stopTimers()
 		a.unpublish()
+		waiting.Add(-int64(len(a.waiters))) // a closing registry stops actors that still have waiters
+		a.waiters = nil
 	case *actor.Restarting:
 		a.unpublish()
+		waiting.Add(-int64(len(a.waiters)))
+		a.waiters = nil
 	case *request:
 		a.serve(m)
 	case waiterDeadline:
@@ -205,7 +209,9 @@ func (a *keyActor) settle(now time.Time) {
 	}
 	a.dropOrigin(a.rec.Lease.Txn)
 	next, garbage := a.rec.dropLease("expired")
-	a.handoff(now, next, garbage)
+	if _, err := a.handoff(now, next, garbage); err == nil {
+		leasesExpired.Inc()
+	}
 }
 
 // handoff persists next after granting the lease to the first eligible
@@ -215,6 +221,7 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 	for len(a.waiters) > 0 && next.live(now) == nil {
 		w := a.waiters[0]
 		a.waiters = a.waiters[1:]
+		waiting.Add(-1)
 		w.timer.Stop()
 		if w.op.IfNotExists && next.exists(now) {
 			w.req.Answer(nil, next.fail(ErrAlreadyExists, "key already exists"), a.last)
@@ -231,6 +238,8 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 			if granted.op.TxnID == "" { // minted here, as in acquire: joiners must find it
 				a.svc.origins.put(granted.op.txnID, a.ref, next.Lease.expiresAt(), now, false)
 			}
+			leasesAcquired.Inc()
+			leaseHandoffs.Inc()
 			granted.req.Answer(a.lease(granted.op), nil, d)
 		}
 	}
@@ -252,6 +261,7 @@ func (a *keyActor) enqueue(req *request, op *opAcquire) {
 		a.system.Root.Send(a.self, waiterDeadline{req: req})
 	})
 	a.waiters = append(a.waiters, w)
+	waiting.Add(1)
 }
 
 // removeWaiter takes req out of the queue and reports whether it was there.
@@ -260,6 +270,7 @@ func (a *keyActor) removeWaiter(req *request) bool {
 		if w.req == req {
 			w.timer.Stop()
 			a.waiters = append(a.waiters[:i], a.waiters[i+1:]...)
+			waiting.Add(-1)
 			return true
 		}
 	}
@@ -288,6 +299,7 @@ func (a *keyActor) failWaiters(err error) {
 		w.timer.Stop()
 		w.req.Answer(nil, err, nil)
 	}
+	waiting.Add(-int64(len(a.waiters)))
 	a.waiters = nil
 	a.stopTimers()
 }

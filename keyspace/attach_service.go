@@ -91,6 +91,8 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (AttachResult, 
 		return AttachResult{}, err
 	}
 	res := v.(AttachResult)
+	attachUploads.Inc()
+	attachBytesIn.AddInt64(att.Size)
 	if res.Noop {
 		s.deleteBlobs([]string{att.Blob})
 	}
@@ -182,7 +184,8 @@ func (s *Service) OpenAttachment(ctx context.Context, ref Ref, public bool, p Le
 		}
 		r, _, err := s.st.OpenBlob(ctx, found.blob)
 		if err == nil {
-			return *found, r, nil
+			attachReads.Inc()
+			return *found, &countingBody{rc: r}, nil
 		}
 		if try >= 2 { // a commit replaced it between the lookup and the open
 			return Attachment{}, nil, fmt.Errorf("%w: open attachment: %w", ErrUnavailable, err)

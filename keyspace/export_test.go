@@ -16,3 +16,10 @@ func (o *opGet) IsPublicGet() bool { return o.Public }
 
 // OriginCount reports how many transaction origins the service remembers.
 func OriginCount(s *Service) int { return s.origins.size() }
+
+// LeaseCounts reports the lease metrics: acquired, released, expired,
+// hand-offs, keepalives and the waiters gauge.
+func LeaseCounts() [6]int64 {
+	return [6]int64{int64(leasesAcquired.Get()), int64(leasesReleased.Get()), int64(leasesExpired.Get()),
+		int64(leaseHandoffs.Get()), int64(leasesKept.Get()), waiting.Load()}
+}

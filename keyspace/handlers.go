@@ -127,6 +127,7 @@ func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 	if op.TxnID == "" { // minted here: remember where, for joiners
 		a.svc.origins.put(op.txnID, a.ref, next.Lease.expiresAt(), now, false)
 	}
+	leasesAcquired.Inc()
 	req.Answer(a.lease(op), nil, d)
 }
 
@@ -166,6 +167,7 @@ func (a *keyActor) keepAlive(now time.Time, req *request, op *opKeepAlive) {
 		return
 	}
 	a.svc.origins.extend(l.Txn, a.ref, l.expiresAt())
+	leasesKept.Inc()
 	req.Answer(l.expiresAt(), nil, d)
 }
 
@@ -207,6 +209,7 @@ func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
 		req.Answer(nil, err, nil)
 		return
 	}
+	leasesReleased.Inc()
 	if committing {
 		a.notify(d)
 	}

@@ -85,6 +85,7 @@ func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
 		req.Answer(nil, err, nil)
 		return
 	}
+	leasesReleased.Inc() // ended by its transaction's decision
 	if committing {
 		a.notify(d)
 	}

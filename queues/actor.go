@@ -57,6 +57,9 @@ type queueActor struct {
 
 	timer   clock.Timer
 	timerAt int64
+
+	backlog *backlog // this queue's share of the backlog gauges (backlog.go)
+	moved   bool     // the queue left this node: publish no more counts
 }
 
 // Receive is the actor's switch: lifecycle, requests, timers.
@@ -64,14 +67,21 @@ func (a *queueActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.self, a.system = ctx.Self(), ctx.ActorSystem()
+		a.backlog = a.svc.holdBacklog(actorID(a.ref))
 		a.turn(nil, func() {})
 	case *actors.Passivate:
 		if m.Moved {
 			a.stopAll(&domainerr.Error{Err: ErrMoved, Detail: "the queue moved to another node; retry", RetryAfter: time.Second})
+			a.moved = true
+			a.backlog.publish(nil)
 		}
 		m.Reply(ctx, len(a.waiters) == 0 && len(a.subs) == 0 && len(a.watchers) == 0)
 	case *actor.Stopping, *actor.Restarting:
 		a.stopAll(fail(ErrUnavailable, "queue actor stopped"))
+		if a.backlog != nil {
+			a.svc.releaseBacklog(actorID(a.ref), a.backlog)
+			a.backlog = nil
+		}
 	case *request:
 		a.turn(m, func() { a.handle(m) })
 	case tickMsg:
@@ -117,6 +127,9 @@ func (a *queueActor) turn(req *request, fn func()) {
 	a.flush()
 	a.notifyWatchers()
 	a.armTimer()
+	if a.loaded && !a.moved && a.backlog != nil {
+		a.backlog.publish(a.core)
+	}
 }
 
 func storeCtx() (context.Context, context.CancelFunc) {
@@ -185,9 +198,11 @@ func (a *queueActor) loadLane(ctx context.Context, c *core, l *lane, now time.Ti
 // and the queue reloads on its next message.
 func (a *queueActor) flush() {
 	ws, garbage := a.core.batch.take()
+	counts := a.core.takeTally()
 	outs := a.outcomes
 	a.outcomes = nil
 	if len(ws) == 0 {
+		counts.publish()
 		for _, o := range outs {
 			o.ok(a.last)
 		}
@@ -222,6 +237,7 @@ func (a *queueActor) flush() {
 		}
 	}
 	a.last = d
+	counts.publish()
 	for _, o := range outs {
 		o.ok(d)
 	}

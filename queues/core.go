@@ -24,6 +24,7 @@ type core struct {
 	keys      keys
 	main, dlq *lane
 	batch
+	tally tally // what the current turn did (metrics.go)
 }
 
 func newCore(k keys, cfg settings) *core {
@@ -68,6 +69,8 @@ func (c *core) enqueue(now time.Time, rec record) *entry {
 	e := &entry{rec: rec}
 	c.main.insert(e, now)
 	c.batch.put(c, c.main, e)
+	c.tally.enqueued++
+	c.tally.enqueuedBytes += rec.Size
 	return e
 }
 
@@ -99,6 +102,8 @@ func (c *core) deliver(now time.Time, l *lane, e *entry, g grant) {
 	}
 	l.set(e, now)
 	c.batch.put(c, l, e)
+	c.tally.delivered++
+	c.tally.deliveredBytes += r.Size
 }
 
 // check verifies a delivery's proof at now.
@@ -148,6 +153,7 @@ func (c *core) ack(now time.Time, l *lane, id string, p Proof) (*entry, error) {
 	c.settle(e)
 	l.drop(e)
 	c.batch.remove(c, l, e)
+	c.tally.acked++
 	if e.rec.Blob != "" {
 		c.garbage = append(c.garbage, e.rec.Blob)
 	}
@@ -162,6 +168,7 @@ func (c *core) nack(now time.Time, l *lane, id string, p Proof, intent NackInten
 		return nil, false, err
 	}
 	c.settle(e)
+	c.tally.nacked++
 	e.rec.VisibleAt = now.Add(max(delay, 0)).UnixNano()
 	if intent != IntentDefer {
 		e.rec.Failures++
@@ -223,6 +230,7 @@ func (c *core) expire(now time.Time) {
 				continue
 			}
 			c.settle(e)
+			c.tally.timedOut++
 			e.rec.Failures++
 			e.rec.VisibleAt = now.UnixNano()
 			if c.exhausted(l, e) {
@@ -246,6 +254,7 @@ func (c *core) deadLetter(now time.Time, e *entry, reason string) {
 	e.rec.VisibleAt = now.UnixNano()
 	c.dlq.insert(e, now)
 	c.batch.put(c, c.dlq, e)
+	c.tally.dead[deadIndex(reason)]++
 }
 
 // requeue moves dead letters back into the main lane with a fresh failure
@@ -272,6 +281,7 @@ func (c *core) requeue(now time.Time, ids []string, all bool, delay time.Duratio
 		e.rec.VisibleAt = now.Add(max(delay, 0)).UnixNano()
 		c.main.insert(e, now)
 		c.batch.put(c, c.main, e)
+		c.tally.requeued++
 		done = append(done, id)
 	}
 	return done, skipped

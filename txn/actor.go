@@ -254,7 +254,7 @@ func (r *run) decide(op *opDecide) (State, error) {
 	if err := r.save(rec); err != nil {
 		return "", err
 	}
-	decisionsRecorded.Inc()
+	recordDecision(state)
 	failpoint.Hit("txn-after-decision")
 	if err := r.fanout(rec, parts); err != nil {
 		return state, err
@@ -299,7 +299,10 @@ func (r *run) fanout(rec record, targets []Participant) error {
 	if t, ok := r.svc.lead.Leading(); ok {
 		term = t
 	}
-	if err := r.svc.applyAll(ctx, r.id, term, rec.State, targets); err != nil {
+	start := r.svc.clock.Now()
+	err := r.svc.applyAll(ctx, r.id, term, rec.State, targets)
+	observeFanout(r.svc.clock.Now().Sub(start))
+	if err != nil {
 		fanoutFailed.Inc()
 		return fmt.Errorf("%w: %w", ErrFanout, err)
 	}
@@ -339,6 +342,7 @@ func (r *run) replay() (State, error) {
 	if !r.snap.exists {
 		return "", ErrNotFound
 	}
+	replays.Inc()
 	if rec.State.Decided() {
 		return rec.State, r.fanout(rec, rec.Participants)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 // Fanout tunes the coordinator's calls to remote resource managers (lockd
@@ -77,10 +79,14 @@ func noRetry(err error) error {
 
 // retry runs fn with a per-attempt timeout and backoff until it succeeds,
 // fails finally, attempts run out or ctx ends; it returns the last error.
-func (s *Service) retry(ctx context.Context, fn func(context.Context) error) error {
+// Attempts after the first count in retries, if set.
+func (s *Service) retry(ctx context.Context, retries *metrics.Counter, fn func(context.Context) error) error {
 	f := s.cfg.Fanout
 	var err error
 	for attempt := 0; attempt < f.Attempts; attempt++ {
+		if attempt > 0 && retries != nil {
+			retries.Inc()
+		}
 		actx, cancel := context.WithTimeout(ctx, f.Timeout)
 		err = fn(actx)
 		cancel()
@@ -113,7 +119,7 @@ func (s *Service) route(ctx context.Context, p Participant) (string, error) {
 // nodes that serve them.
 func (s *Service) prepareAll(ctx context.Context, txnID string, parts []Participant) error {
 	return s.forEach(ctx, parts, func(ctx context.Context, p Participant) error {
-		return s.retry(ctx, func(actx context.Context) error {
+		return s.retry(ctx, nil, func(actx context.Context) error {
 			ep, err := s.route(actx, p)
 			if err != nil {
 				return err
@@ -128,10 +134,11 @@ func (s *Service) prepareAll(ctx context.Context, txnID string, parts []Particip
 
 // applyAll applies a decision of term to every participant, each through
 // the node or island that serves it, retrying with backoff; it returns
-// every participant's failure.
+// every participant's failure. Each participant counts as applied or
+// failed.
 func (s *Service) applyAll(ctx context.Context, txnID string, term uint64, state State, parts []Participant) error {
 	return s.forEach(ctx, parts, func(ctx context.Context, p Participant) error {
-		return s.retry(ctx, func(actx context.Context) error {
+		err := s.retry(ctx, applyRetries, func(actx context.Context) error {
 			ep, err := s.route(actx, p)
 			if err != nil {
 				return err
@@ -142,6 +149,12 @@ func (s *Service) applyAll(ctx context.Context, txnID string, term uint64, state
 			return s.remote.Apply(actx, ep, DecideRequest{TxnID: txnID, State: state, Term: term,
 				Participants: []Participant{p}, Target: p.BackendHash})
 		})
+		if err != nil {
+			applyFailed.Inc()
+		} else {
+			applyApplied.Inc()
+		}
+		return err
 	}, false)
 }
 

@@ -1,10 +1,36 @@
 package txn
 
-import "github.com/VictoriaMetrics/metrics"
+import (
+	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Transaction metrics, process-wide (VictoriaMetrics' default set, served
+// on --metrics-listen). Names follow lockd v0.9's telemetry
+// (lockd.txn.decisions.recorded, lockd.txn.apply.*) as Prometheus spells
+// them.
 var (
-	decisionsRecorded = metrics.NewCounter(`lockd_txn_decisions_recorded_total`)
+	commitsRecorded   = metrics.NewCounter(`lockd_txn_decisions_recorded_total{state="commit"}`)
+	rollbacksRecorded = metrics.NewCounter(`lockd_txn_decisions_recorded_total{state="rollback"}`)
+	applyApplied      = metrics.NewCounter(`lockd_txn_apply_applied_total`)
+	applyFailed       = metrics.NewCounter(`lockd_txn_apply_failed_total`)
+	applyRetries      = metrics.NewCounter(`lockd_txn_apply_retries_total`)
 	fanoutFailed      = metrics.NewCounter(`lockd_txn_fanout_failed_total`)
+	fanoutSeconds     = metrics.NewPrometheusHistogram(`lockd_txn_fanout_duration_seconds`)
 	staleRejected     = metrics.NewCounter(`lockd_txn_tc_term_stale_total`)
 	replays           = metrics.NewCounter(`lockd_txn_replays_total`)
 )
+
+// recordDecision counts a decision written durably.
+func recordDecision(s State) {
+	switch s {
+	case Commit:
+		commitsRecorded.Inc()
+	case Rollback:
+		rollbacksRecorded.Inc()
+	}
+}
+
+// observeFanout records how long a fan-out took.
+func observeFanout(d time.Duration) { fanoutSeconds.Update(d.Seconds()) }

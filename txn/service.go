@@ -450,7 +450,6 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 		}
 	})
 	for _, id := range ids {
-		replays.Inc()
 		if _, rerr := s.Replay(ctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) {
 			s.log.Warn().Err(rerr).Str("txn_id", id).Msg("replay failed; retrying next round")
 		}
