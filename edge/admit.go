@@ -8,7 +8,10 @@ import (
 // routeClasses groups routes as lockd v0.9's LSF counts them (see
 // admission.Kind). Routes that drain — release, keepalive, ack, nack,
 // extend, transaction decisions — are counted but never paced; routes not
-// listed (health, TC cluster routes, txn replay) are neither.
+// listed (health, TC cluster routes, txn replay, queue stats) are neither.
+// Queue stats stay out on purpose: they are read from the queue actor's
+// memory, and an operator (or a draining consumer) needs the backlog most
+// while the QRF is engaged.
 var routeClasses = map[string]admission.Class{
 	"queue.enqueue":              {Kind: admission.KindQueueProducer},
 	"queue.dlq.requeue":          {Kind: admission.KindQueueProducer},
@@ -37,7 +40,6 @@ var routeClasses = map[string]admission.Class{
 	"query":                      {Kind: admission.KindQuery},
 	"index_flush":                {Kind: admission.KindQuery},
 	"namespace":                  {Kind: admission.KindQuery},
-	"queue.stats":                {Kind: admission.KindQuery},
 	"queue.dlq.list":             {Kind: admission.KindQuery},
 }
 

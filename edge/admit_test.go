@@ -146,3 +146,34 @@ func TestLiveGuardRefusesWithoutASample(t *testing.T) {
 		t.Fatalf("live guard moved the sampled state: %s", st.State)
 	}
 }
+
+// Queue stats are observability: they answer while the QRF is engaged
+// and refuses the query work they used to be counted with (query, DLQ
+// list).
+func TestQRFQueueStatsExempt(t *testing.T) {
+	t.Parallel()
+	s := edgetest.Start(t, edgetest.Mem, server.Config{Admission: admission.Config{
+		Enabled: true, QuerySoftLimit: 1, QueryHardLimit: 2, RecoverySamples: 1,
+		EngagedDelay: 250 * time.Millisecond, MaxWait: time.Millisecond, SampleInterval: time.Hour}})
+	force(t, s, admission.Engaged, admission.Snapshot{Inflight: admission.Inflight{Query: 2}})
+	if r := s.Do("POST", "/v1/query", `{"namespace":"default","selector":{}}`); r.Status != 429 || r.ErrorCode() != api.CodeThrottled {
+		t.Fatalf("query while the query guard is engaged: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/v1/queue/dlq/list", `{"queue":"q"}`); r.Status != 429 {
+		t.Fatalf("DLQ list while the query guard is engaged: %d %s", r.Status, r.Body)
+	}
+	for i := 0; i < 20; i++ {
+		r := s.Do("POST", "/v1/queue/stats", `{"queue":"q"}`)
+		if r.Status != 200 {
+			t.Fatalf("queue stats while engaged (%d): %d %s", i, r.Status, r.Body)
+		}
+		var st api.QueueStatsResponse
+		r.JSON(t, &st)
+		if st.Queue != "q" {
+			t.Fatalf("queue stats answer %s", r.Body)
+		}
+	}
+	if st := s.QRFStatus(); st.State != admission.Engaged {
+		t.Fatalf("state %s after the stats reads, want engaged", st.State)
+	}
+}

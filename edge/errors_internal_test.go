@@ -47,6 +47,14 @@ func TestToHTTPClassifiesWrappedErrors(t *testing.T) {
 		{"expired delivery", domainerr.New(queues.ErrLeaseExpired, "x"), 403, api.CodeLeaseExpired, 0},
 		{"waiting with hint", &domainerr.Error{Err: keyspace.ErrWaiting, Detail: "lease already held", RetryAfter: 3 * time.Second}, 409, api.CodeWaiting, 3 * time.Second},
 		{"deadline", fmt.Errorf("acquire: %w", context.DeadlineExceeded), 409, api.CodeWaiting, time.Second},
+		// Codes whose situation needs a cluster or a racing TC to stage
+		// (docs/WIRE-FACTS.md §8): pinned at the mapping.
+		{"txn decision pending", fmt.Errorf("commit: %w", txn.ErrPending), 409, api.CodeTxnPending, 0},
+		{"unknown participant kind", fmt.Errorf("decide: %w", txn.ErrUnknownParticipant), 400, api.CodeInvalidParticipant, 0},
+		{"key moved", fmt.Errorf("acquire: %w", keyspace.ErrMoved), 503, api.CodeOwnershipMoved, 0},
+		{"queue moved", fmt.Errorf("dequeue: %w", queues.ErrMoved), 503, api.CodeOwnershipMoved, 0},
+		{"index flush busy", fmt.Errorf("flush: %w", index.ErrFlushBusy), 409, api.CodeIndexFlushBusy, 0},
+		{"stale tc term", fmt.Errorf("decide: %w", txn.ErrStaleTerm), 409, api.CodeTCTermStale, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -276,6 +276,25 @@ func TestRevocationReachesOpenConnections(t *testing.T) {
 	}
 }
 
+// A kept-alive connection can outlive its client certificate: once the
+// certificate's NotAfter has passed, each request on it is refused with
+// 403 certificate_expired (the handshake alone cannot catch this).
+func TestExpiredCertificateOnOpenConnection(t *testing.T) {
+	m := startMTLS(t)
+	c, b := m.clientFor(tlsutil.RoleSDK, 3*time.Second)
+	if r := m.mustDo(c, "POST", "/v1/acquire", acquireBody("default", "k")); r.status != 200 {
+		t.Fatalf("before expiry: %d %s", r.status, r.body)
+	}
+	// Wait (bounded: the certificate's own lifetime) until it has expired.
+	for !time.Now().After(b.Leaf.NotAfter.Add(time.Second)) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := m.mustDo(c, "POST", "/v1/acquire", acquireBody("default", "k2"))
+	if r.status != 403 || r.code != api.CodeCertificateExpired {
+		t.Fatalf("expired certificate on an open connection: %d %s", r.status, r.body)
+	}
+}
+
 func TestClaimsByAccess(t *testing.T) {
 	m := startMTLS(t)
 	reader, _ := m.client("ALL=r")

@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockdhq/lockd/internal/clock"
 	"github.com/lockdhq/lockd/sdk"
 	"github.com/lockdhq/lockd/sdk/api"
 	"github.com/lockdhq/lockd/server"
@@ -212,7 +214,11 @@ func TestCorrelationIDs(t *testing.T) {
 }
 
 func TestAcquireForUpdate(t *testing.T) {
-	forEachTransport(t, server.Config{}, func(t *testing.T, ts *testServer, c *sdk.Client) {
+	// The server runs on a fake clock, so that the handler outlives its
+	// lease's TTL without sleeping (and a late keepalive on a loaded
+	// machine cannot lose it).
+	clk := clock.NewFake(time.Now())
+	forEachTransport(t, server.Config{Clock: clk}, func(t *testing.T, ts *testServer, c *sdk.Client) {
 		ctx := testCtx(t)
 		req := api.AcquireRequest{Key: "counter", Owner: "w", TTLSeconds: 2}
 		for range 2 {
@@ -237,7 +243,18 @@ func TestAcquireForUpdate(t *testing.T) {
 			if err := s.Save(ctx, map[string]int{"N": 100}); err != nil {
 				return err
 			}
-			time.Sleep(2500 * time.Millisecond) // beyond the TTL
+			// 1.5 s of the 2 s TTL pass; the background keepalive (every
+			// TTL/2) renews the lease; then the first expiry passes too.
+			first := s.ExpiresAt()
+			clk.Advance(1500 * time.Millisecond)
+			deadline := time.Now().Add(30 * time.Second)
+			for !s.ExpiresAt().After(first) {
+				if time.Now().After(deadline) || s.Err() != nil {
+					return fmt.Errorf("no keepalive within 30s: %v", s.Err())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			clk.Advance(1500 * time.Millisecond) // beyond the TTL
 			if _, err := c.Acquire(ctx, api.AcquireRequest{Key: "counter", Owner: "x", BlockSeconds: sdk.BlockNoWait}); !errors.Is(err, sdk.ErrWaiting) {
 				return errors.New("lease not kept alive")
 			}

@@ -3,9 +3,12 @@ package sdk_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,12 +123,34 @@ func TestAcquireModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	dctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	// It asks the server to hold it only for what is left of the
+	// deadline: the acquires it sends (seen on the wire) wait at least
+	// once, and their waits together never exceed the deadline — no
+	// elapsed time is measured.
+	rec := &acquireRecorder{next: http.DefaultTransport}
+	late := newClient(t, ts.Endpoint, sdk.WithHTTPClient(&http.Client{Transport: rec}))
+	const bound = 3500 * time.Millisecond
+	dctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	start := time.Now()
-	_, err = c.Acquire(dctx, api.AcquireRequest{Key: "k", Owner: "late"})
-	if !errors.Is(err, sdk.ErrWaiting) || time.Since(start) < 1500*time.Millisecond || time.Since(start) > 6*time.Second {
-		t.Fatalf("bounded wait: %v after %s", err, time.Since(start))
+	_, err = late.Acquire(dctx, api.AcquireRequest{Key: "k", Owner: "late"})
+	if !errors.Is(err, sdk.ErrWaiting) {
+		t.Fatalf("bounded wait: %v", err)
+	}
+	sent := rec.sent()
+	var waited, total int64
+	for _, a := range sent {
+		if a.block > 0 {
+			total += a.block
+			if a.status == http.StatusConflict {
+				waited++
+			}
+		}
+		if a.status != http.StatusConflict {
+			t.Fatalf("acquire of a held key answered %d: %+v", a.status, sent)
+		}
+	}
+	if waited == 0 || time.Duration(total)*time.Second > bound || sent[len(sent)-1].block > 0 && dctx.Err() == nil {
+		t.Fatalf("wait-forever acquire under a %s deadline sent %+v", bound, sent)
 	}
 	// A server-generated key.
 	g, err := c.Acquire(ctx, api.AcquireRequest{Owner: "gen", BlockSeconds: sdk.BlockNoWait})
@@ -286,4 +311,46 @@ func TestAttachments(t *testing.T) {
 			t.Fatalf("after delete all: %v %+v", err, pub)
 		}
 	})
+}
+
+// acquireRecorder records the block_seconds of each /v1/acquire a client
+// sends and the status it got.
+type acquireRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	reqs []sentAcquire
+}
+
+type sentAcquire struct {
+	block  int64
+	status int
+}
+
+func (r *acquireRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path != "/v1/acquire" || req.Body == nil {
+		return r.next.RoundTrip(req)
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	var body api.AcquireRequest
+	if err := json.Unmarshal(b, &body); err != nil {
+		return nil, err
+	}
+	resp, err := r.next.RoundTrip(req)
+	if err == nil {
+		r.mu.Lock()
+		r.reqs = append(r.reqs, sentAcquire{block: body.BlockSeconds, status: resp.StatusCode})
+		r.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (r *acquireRecorder) sent() []sentAcquire {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sentAcquire(nil), r.reqs...)
 }

@@ -150,6 +150,9 @@ type Profile struct {
 	AbandonRatio  float64       `json:"abandon_ratio"`
 	MaxAttempts   int           `json:"max_attempts"`
 	Visibility    time.Duration `json:"visibility"`
+	// DrainBound bounds the final drain of the queue (0: 30s plus twice
+	// the visibility).
+	DrainBound time.Duration `json:"drain_bound,omitempty"`
 
 	// Endpoints are user-given servers (no process faults); empty: the
 	// harness starts lockd itself.
@@ -251,6 +254,14 @@ func (p *Profile) Validate() error {
 		}
 	}
 	return nil
+}
+
+// drainBound is the final drain's bound.
+func (p *Profile) drainBound() time.Duration {
+	if p.DrainBound > 0 {
+		return p.DrainBound
+	}
+	return 30*time.Second + 2*p.Visibility
 }
 
 // layout derives the key names of one phase of one run.

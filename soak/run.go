@@ -227,12 +227,12 @@ func finalState(ctx context.Context, p *Profile, ph Phase, env *phaseEnv, tr *tr
 		}
 		inj.procMu.Unlock()
 	}
-	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute+p.drainBound())
 	defer cancel()
 	fin := Final{QueueChecked: p.Mix.Enqueue > 0}
 	keys := tr.lay.AllKeys()
 	if fin.QueueChecked {
-		fin.Drained, fin.Remaining = tr.drain(fctx, 30*time.Second+2*p.Visibility)
+		fin.Drained, fin.Remaining = tr.drain(fctx, p.drainBound())
 		dl, err := tr.deadLetters(fctx)
 		if err != nil {
 			fin.Drained = false // cannot tell lost from dead

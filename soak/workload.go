@@ -20,7 +20,12 @@ import (
 // traffic is one phase's load generator: a client with retries off (so
 // every recorded operation is exactly one request) and the recorder.
 type traffic struct {
-	cli     *sdk.Client
+	cli *sdk.Client
+	// patient is the same client with the SDK's retries on: it honours
+	// 429 and 503 Retry-After (and retries transport errors). The final
+	// drain reads stats, dequeues and lists dead letters with it; its
+	// settlements (acks, nacks) still go through cli, one request each.
+	patient *sdk.Client
 	hc      *http.Client
 	rec     *Recorder
 	lay     Layout
@@ -63,11 +68,22 @@ func newTraffic(p *Profile, endpoints []string, rec *Recorder, lay Layout) (*tra
 	if err != nil {
 		return nil, err
 	}
-	t := &traffic{cli: cli, hc: hc, rec: rec, lay: lay, keys: lay.AllKeys(), p: p, pad: strings.Repeat("x", p.PayloadBytes),
+	patient, err := sdk.NewWithEndpoints(endpoints,
+		sdk.WithHTTPClient(hc), sdk.WithRetries(patientRetries), sdk.WithBackoff(100*time.Millisecond, 2*time.Second),
+		sdk.WithHTTPTimeout(p.HTTPTimeout), sdk.WithDrainAwareShutdown(false), sdk.WithDefaultNamespace(lay.Namespace),
+		sdk.WithDisableMTLS(p.Bundle == ""), sdk.WithCloseTimeout(p.HTTPTimeout), sdk.WithUserAgent("lockd-soak"))
+	if err != nil {
+		return nil, err
+	}
+	t := &traffic{cli: cli, patient: patient, hc: hc, rec: rec, lay: lay, keys: lay.AllKeys(), p: p, pad: strings.Repeat("x", p.PayloadBytes),
 		throttles: tw}
 	t.lim.Store(newLimiter(p.Rate))
 	return t, nil
 }
+
+// patientRetries bounds the patient client's attempts per call; its
+// callers' contexts bound the time.
+const patientRetries = 50
 
 func (t *traffic) close() { t.hc.CloseIdleConnections() }
 
