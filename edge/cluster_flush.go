@@ -128,7 +128,7 @@ func (p *peers) call(ctx context.Context, endpoint, path string, body []byte, ou
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	for attempt := 0; ; attempt++ {
-		u, reused, err := pool.get()
+		u, reused, err := pool.get(attempt == 0)
 		if err != nil {
 			return err
 		}

@@ -84,10 +84,42 @@ func (s *Server) forwardFailed(c *call, to cluster.Member, err error) {
 
 // hopHeaders are not forwarded: they describe one connection, or are this
 // cluster's own and must not be taken from a client.
-var hopHeaders = map[string]bool{
-	"host": true, "connection": true, "content-length": true, "transfer-encoding": true, "expect": true,
-	"keep-alive": true, "te": true, "trailer": true, "upgrade": true, "proxy-connection": true,
-	strings.ToLower(api.HeaderForwardedBy): true, strings.ToLower(api.HeaderForwardedClient): true,
+var hopHeaders = []string{
+	"Host", "Connection", "Content-Length", "Transfer-Encoding", "Expect",
+	"Keep-Alive", "Te", "Trailer", "Upgrade", "Proxy-Connection",
+	api.HeaderForwardedBy, api.HeaderForwardedClient,
+}
+
+// relayHeaders are not copied from the owner's response: the edge sets
+// its own framing.
+var relayHeaders = []string{"Connection", "Content-Length", "Transfer-Encoding", "Keep-Alive"}
+
+// inSet reports whether the header name k is one of set, ignoring case,
+// without allocating (a forward checks every header of both messages).
+func inSet(set []string, k []byte) bool {
+	for _, name := range set {
+		if len(name) == len(k) && foldEq(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldEq compares an ASCII header name with k, ignoring case.
+func foldEq(name string, k []byte) bool {
+	for i := 0; i < len(name); i++ {
+		a, b := name[i], k[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // buildForward copies the request into req: method, URI, end-to-end
@@ -99,7 +131,7 @@ func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member)
 	req.Header.SetMethodBytes(c.Method())
 	req.SetRequestURI(strings.TrimRight(to.Endpoint, "/") + string(c.RequestURI()))
 	for k, v := range c.Request.Header.All() {
-		if !hopHeaders[strings.ToLower(string(k))] {
+		if !inSet(hopHeaders, k) {
 			req.Header.AddBytesKV(k, v)
 		}
 	}
@@ -146,7 +178,10 @@ func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member)
 // connection to the owner is closed so that the owner withdraws the work.
 func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*fasthttp.Response, *peerConnUp, error) {
 	for attempt := 0; ; attempt++ {
-		u, reused, err := p.get()
+		// A connection back from its last response moments ago is taken
+		// without the liveness peek (a system call) when the request can be
+		// sent again should it turn out closed.
+		u, reused, err := p.get(replayable && attempt == 0)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -236,10 +271,6 @@ func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
 		}
 }
 
-// relayHeaders are not copied from the owner's response: the edge sets
-// its own framing.
-var relayHeaders = map[string]bool{"connection": true, "content-length": true, "transfer-encoding": true, "keep-alive": true}
-
 // relay answers c with the owner's response: status, headers and body.
 // Small bodies of known length are read whole; larger ones stream with
 // their length; open-ended ones (NDJSON, subscriptions, watch) are copied
@@ -248,7 +279,7 @@ var relayHeaders = map[string]bool{"connection": true, "content-length": true, "
 func relay(c *call, resp *fasthttp.Response, u *peerConnUp, pool *peerPool) {
 	c.Response.SetStatusCode(resp.StatusCode())
 	for k, v := range resp.Header.All() {
-		if !relayHeaders[strings.ToLower(string(k))] {
+		if !inSet(relayHeaders, k) {
 			c.Response.Header.SetBytesKV(k, v)
 		}
 	}
@@ -270,7 +301,7 @@ func relay(c *call, resp *fasthttp.Response, u *peerConnUp, pool *peerPool) {
 			writeError(c.RequestCtx, fail(502, api.CodeNodeUnavailable, "owner's response ended early: "+err.Error()))
 			return
 		}
-		c.SetBody(buf)
+		c.Response.SetBodyRaw(buf) // buf is this response's own: no copy
 		finish(pool, u, reusable)
 	case n >= 0:
 		c.Response.SetBodyStream(&relayBody{r: body, resp: resp, u: u, pool: pool, left: int64(n), reusable: reusable}, n)

@@ -89,9 +89,16 @@ type peerConnUp struct {
 
 func (u *peerConnUp) close() { u.conn.Close() }
 
+// peerFresh is how recently a pooled connection must have finished its
+// last response for get to trust it without peeking (trust: a request
+// that can be sent again).
+const peerFresh = time.Second
+
 // get returns an idle connection that is still open, or dials a new one;
-// reused tells which.
-func (p *peerPool) get() (u *peerConnUp, reused bool, err error) {
+// reused tells which. trust skips the liveness peek on a connection used
+// within peerFresh: the caller sends again on another connection if it
+// turns out closed.
+func (p *peerPool) get(trust bool) (u *peerConnUp, reused bool, err error) {
 	now := time.Now()
 	for {
 		p.mu.Lock()
@@ -104,7 +111,11 @@ func (p *peerPool) get() (u *peerConnUp, reused bool, err error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if now.Sub(u.used) < peerIdleMax && u.open() {
+		idle := now.Sub(u.used)
+		if trust && idle < peerFresh && u.br.Buffered() == 0 {
+			return u, true, nil
+		}
+		if idle < peerIdleMax && u.open() {
 			return u, true, nil
 		}
 		u.close()
