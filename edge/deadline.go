@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -44,14 +45,34 @@ type deadline struct {
 	at        time.Time
 	armed     time.Time // when the timer was last set
 	streaming bool
+	fire      atomic.Value // the context.CancelCauseFunc the timer calls
 }
 
 func (s *Server) newDeadline() *deadline {
 	ctx, cancel := context.WithCancelCause(s.base)
 	now := time.Now()
-	d := &deadline{ctx: ctx, cancel: cancel, at: now.Add(s.cfg.RequestTimeout), armed: now}
-	d.timer = time.AfterFunc(s.cfg.RequestTimeout, func() { cancel(errRequestTimeout) })
+	d, _ := deadlines.Get().(*deadline)
+	if d == nil {
+		d = &deadline{}
+		d.timer = time.AfterFunc(time.Hour, d.expire)
+		d.timer.Stop()
+	}
+	d.ctx, d.cancel, d.at, d.armed, d.streaming = ctx, cancel, now.Add(s.cfg.RequestTimeout), now, false
+	d.fire.Store(cancel)
+	d.timer.Reset(s.cfg.RequestTimeout)
 	return d
+}
+
+// deadlines holds finished deadlines whose timer was stopped before it
+// fired, so that each request does not allocate a timer and its func.
+var deadlines sync.Pool
+
+// expire is the timer's func: it cancels the request the timer was last
+// armed for (fire is atomic: the timer's goroutine reads it).
+func (d *deadline) expire() {
+	if f, ok := d.fire.Load().(context.CancelCauseFunc); ok {
+		f(errRequestTimeout)
+	}
 }
 
 // remaining is the time left before the deadline.
@@ -78,10 +99,17 @@ func (d *deadline) stream() {
 }
 
 // finish ends the request's context unless a stream still uses it.
+// Its timer is reused by a later request only if it had not fired (Stop
+// reports true: its func will not run for this request); the caller must
+// not use d afterwards.
 func (d *deadline) finish() {
 	if !d.streaming {
-		d.timer.Stop()
+		stopped := d.timer.Stop()
 		d.cancel(errRequestDone)
+		if stopped {
+			d.ctx, d.cancel = nil, nil
+			deadlines.Put(d)
+		}
 	}
 }
 

@@ -132,6 +132,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		s.done(c)
 		c.dl.finish()
+		c.dl = nil // pooled (deadline.go)
 	}()
 	defer func() {
 		if p := recover(); p != nil {
