@@ -3,7 +3,6 @@ package txn
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -159,7 +158,7 @@ func (s *Service) forEach(ctx context.Context, parts []Participant, fn func(cont
 			defer wg.Done()
 			if err := fn(ctx, p); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("participant %s: %w", p.describe(), err))
+				errs = append(errs, &participantError{P: p, Err: err})
 				mu.Unlock()
 			}
 		}()
