@@ -75,7 +75,7 @@ var domainErrors = []struct {
 	{err: txn.ErrAborted, status: 409, code: api.CodeTxnAborted},
 	// A durable decision not yet applied everywhere wraps the
 	// participants' errors: it is neither theirs nor a lost decision.
-	{err: txn.ErrFanout, status: 502, code: api.CodeTxnFanoutIncomplete, detail: "decision recorded; not every participant has applied it yet, the coordinator retries (replay finishes it)"},
+	{err: txn.ErrFanout, status: 502, code: api.CodeTxnFanoutFailed, detail: "decision recorded; not every participant has applied it yet, the coordinator retries (replay finishes it)"},
 	{err: keyspace.ErrLeaseRequired, status: 403, code: api.CodeLeaseRequired},
 	{err: keyspace.ErrLeaseExpired, status: 403, code: api.CodeLeaseExpired},
 	{err: keyspace.ErrFencingMismatch, status: 403, code: api.CodeFencingMismatch},

@@ -224,18 +224,18 @@ func (e *remoteError) Error() string {
 
 // remoteErrors rebuilds a domain error from another node's error code.
 var remoteErrors = map[string]error{
-	api.CodeTxnAborted:          txn.ErrAborted,
-	api.CodeTxnFanoutIncomplete: txn.ErrFanout,
-	api.CodeTxnNotFound:         txn.ErrNotFound,
-	api.CodeTxnMismatch:         txn.ErrDecided,
-	api.CodeTxnPending:          txn.ErrPending,
-	api.CodeTCTermStale:         txn.ErrStaleTerm,
-	api.CodeInvalidState:        txn.ErrInvalidState,
-	api.CodeInvalidParticipant:  txn.ErrUnknownParticipant,
-	api.CodeQueueLeaseMismatch:  txn.ErrQueueLeaseMismatch,
-	api.CodeLeaseExpired:        keyspace.ErrLeaseExpired,
-	api.CodeLeaseRequired:       keyspace.ErrLeaseRequired,
-	api.CodeCASMismatch:         queues.ErrConflict,
+	api.CodeTxnAborted:         txn.ErrAborted,
+	api.CodeTxnFanoutFailed:    txn.ErrFanout,
+	api.CodeTxnNotFound:        txn.ErrNotFound,
+	api.CodeTxnMismatch:        txn.ErrDecided,
+	api.CodeTxnPending:         txn.ErrPending,
+	api.CodeTCTermStale:        txn.ErrStaleTerm,
+	api.CodeInvalidState:       txn.ErrInvalidState,
+	api.CodeInvalidParticipant: txn.ErrUnknownParticipant,
+	api.CodeQueueLeaseMismatch: txn.ErrQueueLeaseMismatch,
+	api.CodeLeaseExpired:       keyspace.ErrLeaseExpired,
+	api.CodeLeaseRequired:      keyspace.ErrLeaseRequired,
+	api.CodeCASMismatch:        queues.ErrConflict,
 }
 
 // post sends body as JSON and decodes a 2xx answer into out.

@@ -20,7 +20,7 @@ const (
 	CodeInvalidSelfEndpoint = "invalid_self_endpoint"
 	CodeInvalidEndpoint     = "invalid_endpoint"
 	CodeQueueLeaseMismatch  = "queue_message_lease_mismatch"
-	// CodeTxnFanoutIncomplete (502): the decision is durable but not
+	// CodeTxnFanoutFailed (502): the decision is durable but not
 	// every participant has applied it yet; the coordinator retries.
-	CodeTxnFanoutIncomplete = "txn_fanout_incomplete"
+	CodeTxnFanoutFailed = "txn_fanout_failed"
 )
