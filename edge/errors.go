@@ -69,6 +69,13 @@ var domainErrors = []struct {
 	// Corruption wins over whatever wraps it: retrying cannot help.
 	{err: store.ErrCorrupt, status: 500, code: api.CodeInternal, detail: detailCorrupt},
 	{err: store.ErrClosed, status: 503, code: api.CodeUnavailable, detail: "storage is closed: the server is shutting down", retryAfter: time.Second},
+	// An aborted commit wraps the cause that aborted it (a participant's
+	// lease error): the caller learns that its transaction rolled back.
+	{err: keyspace.ErrAborted, status: 409, code: api.CodeTxnAborted},
+	{err: txn.ErrAborted, status: 409, code: api.CodeTxnAborted},
+	// A durable decision not yet applied everywhere wraps the
+	// participants' errors: it is neither theirs nor a lost decision.
+	{err: txn.ErrFanout, status: 502, code: api.CodeTxnFanoutFailed, detail: "decision recorded; not every participant has applied it yet, the coordinator retries (replay finishes it)"},
 	{err: keyspace.ErrLeaseRequired, status: 403, code: api.CodeLeaseRequired},
 	{err: keyspace.ErrLeaseExpired, status: 403, code: api.CodeLeaseExpired},
 	{err: keyspace.ErrFencingMismatch, status: 403, code: api.CodeFencingMismatch},
@@ -105,8 +112,6 @@ var domainErrors = []struct {
 	{err: keyspace.ErrExpectedSHA256, status: 409, code: api.CodeExpectedSHAMismatch},
 	{err: keyspace.ErrExpectedBytes, status: 409, code: api.CodeExpectedLenMismatch},
 	{err: keyspace.ErrInvalidAttachmentName, status: 400, code: api.CodeInvalidAttachmentName},
-	{err: keyspace.ErrAborted, status: 409, code: api.CodeTxnAborted},
-	{err: txn.ErrAborted, status: 409, code: api.CodeTxnAborted},
 	{err: txn.ErrNotFound, status: 404, code: api.CodeTxnNotFound},
 	{err: txn.ErrDecided, status: 409, code: api.CodeTxnMismatch},
 	{err: txn.ErrPending, status: 409, code: api.CodeTxnPending},

@@ -55,6 +55,10 @@ func TestToHTTPClassifiesWrappedErrors(t *testing.T) {
 		{"queue moved", fmt.Errorf("dequeue: %w", queues.ErrMoved), 503, api.CodeOwnershipMoved, 0},
 		{"index flush busy", fmt.Errorf("flush: %w", index.ErrFlushBusy), 409, api.CodeIndexFlushBusy, 0},
 		{"stale tc term", fmt.Errorf("decide: %w", txn.ErrStaleTerm), 409, api.CodeTCTermStale, 0},
+		{"aborted by a participant without lease", fmt.Errorf("%w: %w", txn.ErrAborted, fmt.Errorf("participant key default/a: %w", keyspace.ErrLeaseRequired)), 409, api.CodeTxnAborted, 0},
+		{"aborted by an expired participant", fmt.Errorf("%w: %w", txn.ErrAborted, keyspace.ErrLeaseExpired), 409, api.CodeTxnAborted, 0},
+		{"aborted commit whose rollback fan-out failed", errors.Join(txn.ErrAborted, &txn.FanoutError{TxnID: "t", State: txn.Rollback, Err: keyspace.ErrUnavailable}), 409, api.CodeTxnAborted, 0},
+		{"fan-out incomplete", &txn.FanoutError{TxnID: "t", State: txn.Commit, Err: fmt.Errorf("%w: %s", txn.ErrUnavailable, secret)}, 502, api.CodeTxnFanoutFailed, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

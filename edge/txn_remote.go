@@ -225,6 +225,7 @@ func (e *remoteError) Error() string {
 // remoteErrors rebuilds a domain error from another node's error code.
 var remoteErrors = map[string]error{
 	api.CodeTxnAborted:         txn.ErrAborted,
+	api.CodeTxnFanoutFailed:    txn.ErrFanout,
 	api.CodeTxnNotFound:        txn.ErrNotFound,
 	api.CodeTxnMismatch:        txn.ErrDecided,
 	api.CodeTxnPending:         txn.ErrPending,

@@ -153,3 +153,32 @@ func TestTCEndpointsSingleNode(t *testing.T) {
 	}
 
 }
+
+// A commit decided through /v1/txn/decide that aborts because a
+// participant lost its lease answers 409 txn_aborted, not the
+// participant's lease error that caused it.
+func TestDecideCommitAbortedByExpiredParticipant(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		a := acquire(t, s, "da", "w", `"ttl_seconds":60`)
+		b := acquire(t, s, "db", "w", fmt.Sprintf(`"txn_id":%q,"ttl_seconds":1`, a.TxnID))
+		mustOK(t, a.update(`"a"`), "update")
+		mustOK(t, b.update(`"b"`), "update")
+		deadline := time.Now().Add(5 * time.Second)
+		for b.get().Status != 403 {
+			if time.Now().After(deadline) {
+				t.Fatal("lease never expired")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r := s.Do("POST", "/v1/txn/decide", fmt.Sprintf(`{"txn_id":%q,"state":"commit"}`, a.TxnID))
+		wantError(t, r, 409, api.CodeTxnAborted)
+		var st api.TxnReplayResponse
+		s.Do("POST", "/v1/txn/replay", fmt.Sprintf(`{"txn_id":%q}`, a.TxnID)).JSON(t, &st)
+		if st.State != "rollback" {
+			t.Fatalf("state after the aborted commit: %+v", st)
+		}
+		if publicGet(s, "da").Status != 204 || publicGet(s, "db").Status != 204 {
+			t.Fatal("partial commit after an aborted decide")
+		}
+	})
+}

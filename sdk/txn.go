@@ -34,6 +34,10 @@ var (
 	// ErrTCForbidden: under mTLS the certificate is not a TC or server
 	// identity (tc_client_required, tc_forbidden, 403).
 	ErrTCForbidden = codeErr("lockd: TC identity required", api.CodeTCClientRequired, api.CodeTCForbidden)
+	// ErrTxnFanoutFailed: the decision is recorded durably but not
+	// every participant has applied it yet; the coordinator keeps
+	// retrying, and TxnReplay finishes it (txn_fanout_failed, 502).
+	ErrTxnFanoutFailed = codeErr("lockd: transaction decided, fan-out incomplete", api.CodeTxnFanoutFailed)
 )
 
 // Transaction states of TxnDecisionRequest.State and the responses.

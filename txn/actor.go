@@ -1,28 +1,19 @@
 package txn
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/lockdhq/lockd/actors"
 	"github.com/lockdhq/lockd/internal/failpoint"
-	"github.com/lockdhq/lockd/store"
 )
 
-type request struct {
-	op    any
-	reply chan reply
-}
-
-type reply struct {
-	state State
-	err   error
-}
-
-func newRequest(op any) *request { return &request{op: op, reply: make(chan reply, 1)} }
+// request is a call into a transaction actor (actors.Request: one reply,
+// awaited with the Service's actors.Caller).
+type request = actors.Request
 
 // Operations on a transaction.
 type (
@@ -39,323 +30,176 @@ type (
 	}
 	opExpired struct{ p Participant }
 	opReplay  struct{}
-	opGet     struct{}
+	// opRetry is the machine's own retry of an unfinished fan-out.
+	opRetry struct{}
+	opGet   struct{}
 	// opApply applies a decision taken elsewhere (the RM endpoints).
 	opApply struct {
 		state State
 		parts []Participant
 	}
+	// detached is an operation nobody waits for (an expiry, a replay at
+	// start, a retry): the actor logs its failure instead of answering it
+	// to no one.
+	detached struct{ op any }
 )
 
-// snapshot is the actor's record state handed to a run.
-type snapshot struct {
-	rec    record
-	etag   string
-	exists bool
-	loaded bool
+// result brings an effect's outcome (an event) back to the actor. serial
+// names the operation it belongs to; results of an operation that a
+// restart abandoned are dropped. A panic in the effect comes back as
+// panicked and is raised in the actor, which fails its requests and is
+// restarted like any panicking actor.
+type result struct {
+	serial   uint64
+	ev       any
+	panicked any
 }
 
-type done struct {
-	req   *request
-	snap  snapshot
-	state State
-	err   error
-}
-
-// txnActor serializes everything about one transaction. Work with I/O runs
-// in a goroutine while the actor queues further requests, so the actor never
-// blocks on storage or on key actors.
+// txnActor is the thin actor around one transaction's machine: it starts
+// one operation at a time, performs the machine's effects (I/O off the
+// actor, in a goroutine whose result comes back as a message, so the
+// actor never blocks on storage, on key actors or on other nodes) and
+// feeds the results back.
 type txnActor struct {
-	svc   *Service
-	id    string
-	self  *actor.PID
-	sys   *actor.ActorSystem
-	snap  snapshot
-	busy  bool
-	queue []*request
+	svc    *Service
+	id     string
+	self   *actor.PID
+	sys    *actor.ActorSystem
+	m      machine
+	serial uint64   // the operation in flight (0: none)
+	cur    *request // its request
+	quiet  bool     // cur is detached: nobody waits for the answer
+	queue  []*request
 }
 
 func (a *txnActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self, a.sys = ctx.Self(), ctx.ActorSystem()
+		a.m = newMachine(a.id, a.svc.retryPolicy())
 	case *actors.Passivate:
-		m.Reply(ctx, !a.busy && len(a.queue) == 0)
+		msg.Reply(ctx, a.cur == nil && len(a.queue) == 0)
 	case *request:
-		if a.busy {
-			a.queue = append(a.queue, m)
+		a.guard(func() {
+			if a.cur != nil {
+				a.queue = append(a.queue, msg)
+				return
+			}
+			a.begin(msg)
+		})
+	case *result:
+		if msg.serial != a.serial || a.cur == nil {
 			return
 		}
-		a.start(m)
-	case *done:
-		a.busy = false
-		a.snap = m.snap
-		m.req.reply <- reply{state: m.state, err: m.err}
-		if len(a.queue) > 0 {
-			next := a.queue[0]
-			a.queue = a.queue[1:]
-			a.start(next)
-		}
+		a.guard(func() {
+			if msg.panicked != nil {
+				panic(msg.panicked)
+			}
+			a.feed(msg.ev)
+		})
 	}
 }
 
-func (a *txnActor) start(req *request) {
-	a.busy = true
-	r := &run{svc: a.svc, id: a.id, snap: a.snap}
-	go func() {
-		state, err := r.do(req.op)
-		a.sys.Root.Send(a.self, &done{req: req, snap: r.snap, state: state, err: err})
+// guard runs fn, turning a panic into an error answer for the request in
+// flight and every queued one before letting the supervisor restart the
+// actor (its fresh instance rereads the record).
+func (a *txnActor) guard(fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("%w: internal error: %v", ErrUnavailable, p)
+			a.svc.log.Error().Str("txn_id", a.id).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("transaction actor panicked; restarting it")
+			if a.cur != nil {
+				a.cur.Answer(nil, err, nil)
+			}
+			for _, r := range a.queue {
+				r.Answer(nil, err, nil)
+			}
+			a.cur, a.queue, a.serial = nil, nil, 0
+			panic(p)
+		}
 	}()
+	fn()
 }
 
-// run is one operation's work, off the actor.
-type run struct {
-	svc  *Service
-	id   string
-	snap snapshot
-}
-
-func (r *run) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), r.svc.cfg.FanoutTimeout)
-}
-
-func (r *run) do(op any) (State, error) {
-	if err := r.load(); err != nil {
-		return "", err
+func (a *txnActor) begin(req *request) {
+	a.cur, a.quiet, a.serial = req, false, a.svc.serial.Add(1)
+	op := req.Op
+	if d, ok := op.(*detached); ok {
+		a.quiet, op = true, d.op
 	}
-	switch op := op.(type) {
-	case *opJoin:
-		return r.join(op)
-	case *opDecide:
-		return r.decide(op)
-	case *opExpired:
-		return r.decide(&opDecide{want: Rollback, requester: &op.p})
-	case *opReplay:
-		return r.replay()
-	case *opGet:
-		if !r.snap.exists {
-			return "", ErrNotFound
+	a.feed(evStart{op: op})
+}
+
+// feed steps the machine with ev and performs the effects.
+func (a *txnActor) feed(ev any) {
+	var effs []effect
+	a.m, effs = step(a.m, a.svc.env(), ev)
+	answered := false
+	for _, e := range effs {
+		if ans, ok := e.(effAnswer); ok {
+			a.answer(ans)
+			answered = true
+			continue
 		}
-		return r.snap.rec.State, nil
-	case *opApply:
-		return op.state, r.applyLocal(op.parts, op.state)
+		a.perform(e)
 	}
-	return "", fmt.Errorf("txn: unknown operation %T", op)
+	if answered && a.cur == nil && len(a.queue) > 0 {
+		next := a.queue[0]
+		a.queue = a.queue[1:]
+		a.begin(next)
+	}
 }
 
-func (r *run) load() error {
-	if r.snap.loaded {
-		return nil
+func (a *txnActor) answer(ans effAnswer) {
+	req := a.cur
+	a.cur, a.serial = nil, 0
+	if a.quiet && ans.err != nil && !errors.Is(ans.err, ErrFanout) && !errors.Is(ans.err, ErrNotFound) {
+		// A fan-out failure was reported by its effect; others are
+		// logged here, as no caller will see them.
+		a.svc.log.Warn().Err(ans.err).Str("txn_id", a.id).Msgf("transaction operation %T failed", req.Op.(*detached).op)
 	}
-	ctx, cancel := r.ctx()
-	defer cancel()
-	got, err := r.svc.st.Get(ctx, recordKey(r.id))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		r.snap = snapshot{loaded: true, rec: record{ID: r.id, State: Pending}}
-		return nil
-	case err != nil:
-		return fmt.Errorf("%w: load %s: %w", ErrUnavailable, r.id, err)
+	if ans.err != nil {
+		req.Answer(nil, ans.err, nil)
+		return
 	}
-	rec, err := decodeRecord(got.Value)
-	if err != nil {
-		return fmt.Errorf("txn: record %s: %w", r.id, err) // store.ErrCorrupt: not retryable
-	}
-	r.snap = snapshot{rec: rec, etag: got.ETag, exists: true, loaded: true}
-	return nil
+	req.Answer(ans.state, nil, nil)
 }
 
-// save writes the record durably, conditionally on the last ETag.
-func (r *run) save(rec record) error {
-	ctx, cancel := r.ctx()
-	defer cancel()
-	cond := store.Cond{IfMatch: r.snap.etag, IfNotExists: !r.snap.exists}
-	tag, err := r.svc.st.Put(ctx, recordKey(r.id), rec.encode(), cond)
-	if err != nil {
-		r.snap.loaded = false // reload next time
-		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, r.id, err)
-	}
-	r.snap = snapshot{rec: rec, etag: tag, exists: true, loaded: true}
-	return nil
-}
-
-func (r *run) join(op *opJoin) (State, error) {
-	rec := r.snap.rec
-	if rec.State.Decided() {
-		return rec.State, ErrDecided
-	}
-	parts := rec.Participants
-	if op.p.Namespace != "" { // a bare join (decide pending) only creates the record
-		parts = with(parts, op.p)
-	}
-	if op.origin != nil && !r.snap.exists && !op.origin.same(op.p) {
-		ctx, cancel := r.ctx()
-		// The key that minted the txn becomes a participant if its lease
-		// is still there; otherwise it already decided alone.
-		if err := r.svc.enlistOrigin(ctx, r.id, *op.origin); err == nil {
-			parts = with(parts, *op.origin)
+// perform runs one effect other than the answer.
+func (a *txnActor) perform(e effect) {
+	s := a.svc
+	switch e := e.(type) {
+	case effTrack:
+		if e.on {
+			s.dir.Store(a.id, struct{}{})
+		} else {
+			s.dir.Delete(a.id)
 		}
-		cancel()
+	case effHit:
+		failpoint.Hit(e.name)
+	case effCount:
+		s.count(e)
+	case effReport:
+		s.report(a.id, e)
+	case effRetry:
+		s.scheduleRetry(a.id, e.after)
+	default:
+		a.async(e)
 	}
-	if !r.snap.exists {
-		rec.Created = unix(r.svc.clock.Now())
-	}
-	rec.Participants = parts
-	r.svc.dir.Store(r.id, struct{}{}) // before the write: a racing release must delegate
-	if err := r.save(rec); err != nil {
-		return "", err
-	}
-	return Pending, nil
 }
 
-// decide takes (or returns) the transaction's decision and applies it.
-// Only the leader decides; the record is reread first, since a previous
-// leader may have written it.
-func (r *run) decide(op *opDecide) (State, error) {
-	if err := r.reload(); err != nil {
-		return "", err
-	}
-	rec := r.snap.rec
-	if rec.State.Decided() {
-		targets := rec.Participants
-		if rec.Applied && op.requester != nil {
-			targets = []Participant{*op.requester}
-		}
-		if err := r.fanout(rec, targets); err != nil {
-			return rec.State, err
-		}
-		return rec.State, r.aborted(op.want, rec.State, nil)
-	}
-	term, leading := r.svc.lead.Leading()
-	if !leading {
-		return "", fmt.Errorf("%w: this node no longer leads the TC", ErrUnavailable)
-	}
-	if op.term != 0 && op.term < term {
-		return "", fmt.Errorf("%w: %d < %d", ErrStaleTerm, op.term, term)
-	}
-	parts := rec.Participants
-	if op.requester != nil {
-		parts = with(parts, *op.requester)
-	}
-	parts = with(parts, op.extra...)
-	state, cause := op.want, error(nil)
-	if state == Commit {
-		if cause = r.prepare(parts); cause != nil {
-			state = Rollback
-		}
-	}
-	failpoint.Hit("txn-before-decision")
-	rec.State, rec.Participants, rec.Term = state, parts, term
-	rec.Decided = unix(r.svc.clock.Now())
-	if op.expires != 0 {
-		rec.Expires = op.expires
-	}
-	r.svc.dir.Store(r.id, struct{}{})
-	if err := r.save(rec); err != nil {
-		return "", err
-	}
-	recordDecision(state)
-	failpoint.Hit("txn-after-decision")
-	if err := r.fanout(rec, parts); err != nil {
-		return state, err
-	}
-	return state, r.aborted(op.want, state, cause)
-}
-
-// reload forgets the cached record, so the next load reads the store.
-func (r *run) reload() error {
-	r.snap.loaded = false
-	return r.load()
-}
-
-// aborted turns a rollback of a requested commit into ErrAborted.
-func (r *run) aborted(want, got State, cause error) error {
-	if want == Commit && got == Rollback {
-		if cause != nil {
-			return fmt.Errorf("%w: %w", ErrAborted, cause)
-		}
-		return ErrAborted
-	}
-	return nil
-}
-
-func (r *run) prepare(parts []Participant) error {
-	ctx, cancel := r.ctx()
-	defer cancel()
-	return r.svc.prepareAll(ctx, r.id, parts)
-}
-
-// fanout applies the recorded decision to targets, each through the node
-// that serves it, and marks the record applied once every participant has
-// it. A failure is returned (ErrFanout) and leaves the record unapplied:
-// the leader's replay loop finishes it.
-func (r *run) fanout(rec record, targets []Participant) error {
-	ctx, cancel := r.ctx()
-	defer cancel()
-	// The fan-out carries the term of the leader that sends it: a new
-	// leader re-sends a predecessor's durable decision in its own term,
-	// and a deposed leader's sends are refused.
-	term := rec.Term
-	if t, ok := r.svc.lead.Leading(); ok {
-		term = t
-	}
-	start := r.svc.clock.Now()
-	err := r.svc.applyAll(ctx, r.id, term, rec.State, targets)
-	observeFanout(r.svc.clock.Now().Sub(start))
-	if err != nil {
-		fanoutFailed.Inc()
-		return fmt.Errorf("%w: %w", ErrFanout, err)
-	}
-	failpoint.Hit("txn-mid-apply")
-	if rec.Applied {
-		return nil
-	}
-	rec.Applied = true
-	if err := r.save(rec); err != nil {
-		return fmt.Errorf("%w: marking applied: %w", ErrFanout, err)
-	}
-	r.svc.dir.Delete(r.id)
-	return nil
-}
-
-// applyLocal applies a decision taken elsewhere to participants this node
-// serves (the RM side).
-func (r *run) applyLocal(parts []Participant, state State) error {
-	ctx, cancel := r.ctx()
-	defer cancel()
-	var errs []error
-	for _, p := range parts {
-		if err := r.svc.rm.Apply(ctx, r.id, p, state == Commit); err != nil {
-			errs = append(errs, fmt.Errorf("participant %s: %w", p.describe(), err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// replay re-applies a decision, or rolls back a pending transaction whose
-// participants are gone or whose deadline passed.
-func (r *run) replay() (State, error) {
-	if err := r.reload(); err != nil {
-		return "", err
-	}
-	rec := r.snap.rec
-	if !r.snap.exists {
-		return "", ErrNotFound
-	}
-	replays.Inc()
-	if rec.State.Decided() {
-		return rec.State, r.fanout(rec, rec.Participants)
-	}
-	expired := rec.Expires != 0 && r.svc.clock.Now().Unix() >= rec.Expires
-	if !expired && r.prepare(rec.Participants) == nil {
-		return Pending, nil
-	}
-	return r.decide(&opDecide{want: Rollback})
-}
-
-func (p Participant) describe() string {
-	if p.Kind == KindMessage {
-		return fmt.Sprintf("message %s/%s/%s", p.Namespace, p.Queue, p.MessageID)
-	}
-	return fmt.Sprintf("key %s/%s", p.Namespace, p.Key)
+// async performs an I/O effect off the actor; its event comes back as a
+// result.
+func (a *txnActor) async(e effect) {
+	self, sys, serial, s, id := a.self, a.sys, a.serial, a.svc, a.id
+	go func() {
+		res := &result{serial: serial}
+		defer func() {
+			if p := recover(); p != nil {
+				res.ev, res.panicked = nil, p
+			}
+			sys.Root.Send(self, res)
+		}()
+		res.ev = s.perform(id, e)
+	}()
 }

@@ -1,6 +1,9 @@
 package txn
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of the coordinator; the edge maps them to status codes.
 var (
@@ -31,3 +34,42 @@ var (
 	// ErrUnavailable: the coordinator could not read or write its record.
 	ErrUnavailable = errors.New("txn: coordinator unavailable")
 )
+
+// FanoutError is the error of a decision that is durable but that not
+// every participant has applied yet (Failed lists those that refused or
+// did not answer), or whose applied mark could not be written (Failed is
+// empty: every participant has the decision). It wraps ErrFanout and the
+// cause. The coordinator has logged and counted it and retries the
+// fan-out; the participants not listed have the decision.
+type FanoutError struct {
+	TxnID  string
+	State  State
+	Failed []Participant
+	Err    error
+}
+
+func (e *FanoutError) Error() string {
+	if len(e.Failed) == 0 {
+		return fmt.Sprintf("txn %s: %s recorded and applied, applied mark not written: %v", e.TxnID, e.State, e.Err)
+	}
+	return fmt.Sprintf("txn %s: %s recorded, fan-out incomplete (%d participants): %v", e.TxnID, e.State, len(e.Failed), e.Err)
+}
+
+// Unwrap returns ErrFanout and the cause.
+func (e *FanoutError) Unwrap() []error { return []error{ErrFanout, e.Err} }
+
+// reached reports whether every one of mine applied the decision: there
+// is at least one, and none of them failed.
+func (e *FanoutError) reached(mine []Participant) bool {
+	if len(mine) == 0 {
+		return false
+	}
+	for _, p := range mine {
+		for _, f := range e.Failed {
+			if f.same(p) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -170,9 +170,18 @@ func (s *Service) forEach(ctx context.Context, parts []Participant, fn func(cont
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// A panicking resource manager is this participant's
+				// failure, not the process's end.
+				if v := recover(); v != nil {
+					mu.Lock()
+					errs = append(errs, &participantError{P: p, Err: fmt.Errorf("%w: internal error: %v", ErrUnavailable, v)})
+					mu.Unlock()
+				}
+			}()
 			if err := fn(ctx, p); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("participant %s: %w", p.describe(), err))
+				errs = append(errs, &participantError{P: p, Err: err})
 				mu.Unlock()
 			}
 		}()

@@ -20,6 +20,12 @@ var (
 	fanoutSeconds     = metrics.NewPrometheusHistogram(`lockd_txn_fanout_duration_seconds`)
 	staleRejected     = metrics.NewCounter(`lockd_txn_tc_term_stale_total`)
 	replays           = metrics.NewCounter(`lockd_txn_replays_total`)
+	// appliedWriteFailed counts decisions every participant applied whose
+	// applied mark could not be written (retried).
+	appliedWriteFailed = metrics.NewCounter(`lockd_txn_applied_write_failed_total`)
+	// retriesScheduled counts the coordinator's own retries of unfinished
+	// fan-outs.
+	retriesScheduled = metrics.NewCounter(`lockd_txn_fanout_retries_scheduled_total`)
 )
 
 // recordDecision counts a decision written durably.

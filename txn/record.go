@@ -96,3 +96,10 @@ func with(ps []Participant, add ...Participant) []Participant {
 }
 
 func unix(t time.Time) int64 { return t.Unix() }
+
+func (p Participant) describe() string {
+	if p.Kind == KindMessage {
+		return fmt.Sprintf("message %s/%s/%s", p.Namespace, p.Queue, p.MessageID)
+	}
+	return fmt.Sprintf("key %s/%s", p.Namespace, p.Key)
+}

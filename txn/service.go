@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -59,9 +60,16 @@ type Service struct {
 	clock clock.Clock
 	log   zerolog.Logger
 	reg   *actors.Registry
-	dir   sync.Map // txn ids with a record not yet fully applied
-	lead  Leadership
-	solo  *soloLeader // lead when this node leads itself
+	// caller sends requests to the transaction actors and awaits them.
+	caller actors.Caller
+	// serial numbers the actors' operations (see result).
+	serial atomic.Uint64
+	// retries holds the armed retry timer of each txn id.
+	retries sync.Map // txn id -> clock.Timer
+	closed  atomic.Bool
+	dir     sync.Map // txn ids with a record not yet fully applied
+	lead    Leadership
+	solo    *soloLeader // lead when this node leads itself
 	// remote is set by SetRemote before serving, never written again.
 	remote Remote
 	// foreign caches the highest term seen from each other island's TC.
@@ -99,6 +107,9 @@ func New(system *actor.ActorSystem, st store.Store, keys *keyspace.Service, cfg 
 		s.lead = s.solo
 	}
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor { return &txnActor{svc: s, id: id} }, cfg.Actors)
+	// Nothing to withdraw when a caller stops waiting: the operation runs
+	// to its end and reports its own failures.
+	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: func(string, *request) {}}
 	keys.SetCoordinator(s)
 	return s
 }
@@ -107,8 +118,16 @@ func New(system *actor.ActorSystem, st store.Store, keys *keyspace.Service, cfg 
 // and serving (the edge that implements it is built after the service).
 func (s *Service) SetRemote(r Remote) { s.remote = r }
 
-// Close stops the transaction actors.
-func (s *Service) Close() { s.reg.Close() }
+// Close stops the transaction actors and their retry timers.
+func (s *Service) Close() {
+	s.closed.Store(true)
+	s.retries.Range(func(id, t any) bool {
+		t.(interface{ Stop() bool }).Stop()
+		s.retries.Delete(id)
+		return true
+	})
+	s.reg.Close()
+}
 
 // Multi implements keyspace.Coordinator.
 func (s *Service) Multi(txnID string) bool {
@@ -121,7 +140,7 @@ func (s *Service) Multi(txnID string) bool {
 func (s *Service) Expired(txnID string, ref keyspace.Ref) {
 	p := Participant{Namespace: ref.Namespace, Key: ref.Key}
 	if s.leads() {
-		s.reg.Send(txnID, newRequest(&opExpired{p: p}))
+		s.reg.Send(txnID, actors.NewRequest(&detached{op: &opExpired{p: p}}))
 		return
 	}
 	go func() { // the key actor called: never block it
@@ -159,26 +178,27 @@ func (s *Service) coordinate(ctx context.Context, id string, op any, req DecideR
 	return s.atLeader(ctx, req)
 }
 
-// settled reports the outcome of a decision to the participant that asked
-// for it: a fan-out still under way elsewhere is the leader's to finish
-// (logged, replayed), not this participant's failure.
-func (s *Service) settled(id string, st State, err error) error {
-	if errors.Is(err, ErrFanout) && st.Decided() {
-		s.log.Warn().Err(err).Str("txn_id", id).Str("state", string(st)).Msg("decision durable, fan-out incomplete: the leader replays it")
-		return nil
+// outcome is what a caller that names participants (mine) learns of a
+// decision: success once it is durable and each of mine has applied it. A
+// fan-out still failing elsewhere has been logged and counted, and the
+// coordinator retries it; it is not this caller's failure. A caller that
+// names none (tooling) learns of every failure. An aborted commit is
+// always the caller's failure.
+func outcome(st State, err error, mine []Participant) (State, error) {
+	var fe *FanoutError
+	if err == nil || errors.Is(err, ErrAborted) || !errors.As(err, &fe) || !fe.reached(mine) {
+		return st, err
 	}
-	return err
+	return fe.State, nil
 }
 
+// call runs op on transaction id's actor and awaits its answer.
 func (s *Service) call(ctx context.Context, id string, op any) (State, error) {
-	req := newRequest(op)
-	s.reg.Send(id, req)
-	select {
-	case r := <-req.reply:
-		return r.state, r.err
-	case <-ctx.Done():
-		return "", ctx.Err()
+	v, err := s.caller.Call(ctx, id, op, nil)
+	if err != nil {
+		return "", err
 	}
+	return v.(State), nil
 }
 
 // Term is the coordinator's term while this node leads, else 0.
@@ -204,7 +224,9 @@ func (s *Service) Acquire(ctx context.Context, req keyspace.AcquireRequest) (key
 		// The key cannot join: give its lease back, staging nothing.
 		bg, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
 		defer cancel()
-		s.keys.ApplyTxn(bg, l.Ref, l.TxnID, false)
+		if _, rerr := s.keys.ApplyTxn(bg, l.Ref, l.TxnID, false); rerr != nil {
+			s.log.Warn().Err(rerr).Str("txn_id", req.TxnID).Str("key", l.Key).Msg("giving back the lease of a key that could not join failed; it expires")
+		}
 		if errors.Is(err, ErrDecided) {
 			return keyspace.Lease{}, fmt.Errorf("%w: cannot join transaction %s", err, req.TxnID)
 		}
@@ -229,7 +251,7 @@ func (s *Service) Release(ctx context.Context, req keyspace.ReleaseRequest) (boo
 	p := Participant{Namespace: req.Namespace, Key: req.Key}
 	st, err := s.coordinate(ctx, req.TxnID, &opDecide{want: want, requester: &p},
 		DecideRequest{TxnID: req.TxnID, State: want, Participants: []Participant{p}})
-	if err := s.settled(req.TxnID, st, err); err != nil {
+	if _, err := outcome(st, err, []Participant{p}); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -250,7 +272,8 @@ func (s *Service) SettleMessage(ctx context.Context, txnID string, p Participant
 	p.Kind = KindMessage
 	st, err := s.coordinate(ctx, txnID, &opDecide{want: want, requester: &p},
 		DecideRequest{TxnID: txnID, State: want, Participants: []Participant{p}})
-	return true, s.settled(txnID, st, err)
+	_, err = outcome(st, err, []Participant{p})
+	return true, err
 }
 
 // Enlist adds a participant (a dequeued message) to a transaction.
@@ -345,7 +368,7 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (State, error) 
 		return Pending, nil
 	case Commit, Rollback:
 		st, err := s.coordinate(ctx, req.TxnID, &opDecide{want: req.State, extra: req.Participants, term: req.Term, expires: req.ExpiresAt}, req)
-		return st, s.settled(req.TxnID, st, err)
+		return outcome(st, err, req.Participants)
 	}
 	return "", fmt.Errorf("%w: %q", ErrInvalidState, req.State)
 }
@@ -407,7 +430,7 @@ func (s *Service) Recover(ctx context.Context) error {
 		}
 		s.dir.Store(id, struct{}{})
 		if rec.State.Decided() && s.leads() {
-			s.reg.Send(id, newRequest(&opReplay{}))
+			s.reg.Send(id, actors.NewRequest(&detached{op: &opReplay{}}))
 		}
 	})
 }
@@ -450,7 +473,8 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 		}
 	})
 	for _, id := range ids {
-		if _, rerr := s.Replay(ctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) {
+		if _, rerr := s.Replay(ctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) && !errors.Is(rerr, ErrFanout) {
+			// (a fan-out failure was reported by the actor)
 			s.log.Warn().Err(rerr).Str("txn_id", id).Msg("replay failed; retrying next round")
 		}
 	}
@@ -470,11 +494,17 @@ func (s *Service) each(ctx context.Context, fn func(string, record)) error {
 		}
 		for _, k := range keys {
 			got, err := s.st.Get(ctx, k)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted since the listing
+			}
 			if err != nil {
+				s.log.Warn().Err(err).Str("key", k).Msg("reading a transaction record failed; the next round retries it")
 				continue
 			}
 			rec, err := decodeRecord(got.Value)
 			if err != nil {
+				s.log.Error().Err(err).Str("key", k).Bool("corrupt", true).
+					Msg("CORRUPT TRANSACTION RECORD: it is never replayed until repaired or removed")
 				continue
 			}
 			fn(strings.TrimPrefix(k, recordPrefix), rec)
@@ -498,13 +528,15 @@ func (s *Service) Sweep(ctx context.Context) error {
 	})
 	if s.leads() {
 		for _, id := range replay {
-			if _, err := s.Replay(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			if _, err := s.Replay(ctx, id); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFanout) {
 				s.log.Warn().Err(err).Str("txn_id", id).Msg("sweep: replay failed")
 			}
 		}
 	}
 	for _, id := range expired {
-		s.st.Delete(ctx, recordKey(id), store.Cond{})
+		if derr := s.st.Delete(ctx, recordKey(id), store.Cond{}); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			s.log.Warn().Err(derr).Str("txn_id", id).Msg("sweep: deleting an applied record past retention failed; next sweep retries")
+		}
 	}
 	return err
 }

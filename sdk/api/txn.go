@@ -20,4 +20,7 @@ const (
 	CodeInvalidSelfEndpoint = "invalid_self_endpoint"
 	CodeInvalidEndpoint     = "invalid_endpoint"
 	CodeQueueLeaseMismatch  = "queue_message_lease_mismatch"
+	// CodeTxnFanoutFailed (502): the decision is durable but not
+	// every participant has applied it yet; the coordinator retries.
+	CodeTxnFanoutFailed = "txn_fanout_failed"
 )
