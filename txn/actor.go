@@ -222,7 +222,7 @@ func (r *run) decide(op *opDecide) (State, error) {
 			targets = []Participant{*op.requester}
 		}
 		if err := r.fanout(rec, targets); err != nil {
-			return rec.State, err
+			return rec.State, errors.Join(r.aborted(op.want, rec.State, nil), err)
 		}
 		return rec.State, r.aborted(op.want, rec.State, nil)
 	}
@@ -257,7 +257,9 @@ func (r *run) decide(op *opDecide) (State, error) {
 	decisionsRecorded.Inc()
 	failpoint.Hit("txn-after-decision")
 	if err := r.fanout(rec, parts); err != nil {
-		return state, err
+		// A rolled-back commit stays an abort for the caller even when
+		// the fan-out has to finish by replay.
+		return state, errors.Join(r.aborted(op.want, state, cause), err)
 	}
 	return state, r.aborted(op.want, state, cause)
 }

@@ -165,6 +165,10 @@ func (s *Service) coordinate(ctx context.Context, id string, op any, req DecideR
 func (s *Service) settled(id string, st State, err error) error {
 	if errors.Is(err, ErrFanout) && st.Decided() {
 		s.log.Warn().Err(err).Str("txn_id", id).Str("state", string(st)).Msg("decision durable, fan-out incomplete: the leader replays it")
+		if errors.Is(err, ErrAborted) {
+			// A commit that rolled back is still refused to its caller.
+			return fmt.Errorf("%w (the rollback's fan-out finishes by replay)", ErrAborted)
+		}
 		return nil
 	}
 	return err
