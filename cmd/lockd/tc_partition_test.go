@@ -116,12 +116,17 @@ func proxiedCluster(t *testing.T) (*testcluster.Cluster, []*apiProxy) {
 // pendingTxn acquires k1 and k2 under one transaction through via and
 // stages {"v":v} on both; it returns the two leases.
 func pendingTxn(t *testing.T, via, k1, k2 string, v int) (held, held) {
+	return pendingTxnTTL(t, via, k1, k2, v, 300)
+}
+
+// pendingTxnTTL is pendingTxn with k2's lease of ttl seconds.
+func pendingTxnTTL(t *testing.T, via, k1, k2 string, v int, ttl int64) (held, held) {
 	t.Helper()
 	h1, err := acquireKey(via, k1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, body, err := post(via, "/v1/acquire", api.AcquireRequest{Key: k2, Owner: "crash-test", TTLSeconds: 300, TxnID: h1.TxnID})
+	st, body, err := post(via, "/v1/acquire", api.AcquireRequest{Key: k2, Owner: "crash-test", TTLSeconds: ttl, TxnID: h1.TxnID})
 	if err != nil || st != 200 {
 		t.Fatalf("join %s: %d %s %v", k2, st, body, err)
 	}
@@ -173,7 +178,7 @@ func TestClusterTxnRMPartitionedDuringFanoutCommits(t *testing.T) {
 	leader, rm, via, rmProxy := roles(t, c, proxies)
 	k1, _ := keyOwnedBy(t, c, leader, "pc1")
 	k2, _ := keyOwnedBy(t, c, rm, "pc2")
-	h1, _ := pendingTxn(t, via.URL, k1, k2, 1)
+	h1, _ := pendingTxnTTL(t, via.URL, k1, k2, 1, 2) // k2's lease lapses during the partition
 
 	rmProxy.cutAfterPrepare.Store(true)
 	if err := h1.release(via.URL); err != nil {
@@ -190,6 +195,14 @@ func TestClusterTxnRMPartitionedDuringFanoutCommits(t *testing.T) {
 	// Still partitioned: the key's owner cannot be reached to read k2.
 	if st, body, _ := post(via.URL, "/v1/get?public=1&key="+k2, nil); st == 200 {
 		t.Fatalf("k2 read through a partitioned owner: %d %s", st, body)
+	}
+
+	// k2's lease has lapsed, but its transaction decided commit: another
+	// client asking the RM directly must not get the key (and discard the
+	// staged commit) before the decision is applied.
+	time.Sleep(2500 * time.Millisecond)
+	if st, body, _ := post(rm.URL, "/v1/acquire", api.AcquireRequest{Key: k2, Owner: "intruder", TTLSeconds: 30}); st == 200 {
+		t.Fatalf("k2 granted to another client while its committed transaction is not applied: %s", body)
 	}
 
 	rmProxy.cut.Store(false)
