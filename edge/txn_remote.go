@@ -50,7 +50,7 @@ func (s *Server) clusterTxnPrepare(c *call) error {
 		}
 		parts = append(parts, tp)
 	}
-	if err := s.txns.PrepareLocal(c.ctx, id, parts); err != nil {
+	if err := s.txns.PrepareLocal(c.ctx, id, string(c.Request.Header.Peek(headerTCBackend)), parts); err != nil {
 		return err
 	}
 	writeJSON(c.RequestCtx, 200, api.TxnDecisionResponse{TxnID: id, State: string(txn.Pending)})

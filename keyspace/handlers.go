@@ -103,14 +103,15 @@ func (a *keyActor) dispatch(req *request) {
 
 func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 	a.settle(now)
-	if a.rec.live(now) == nil && len(a.waiters) > 0 {
+	awaits := a.awaitsDecision(now)
+	if a.rec.live(now) == nil && len(a.waiters) > 0 && !awaits {
 		a.handoff(now, a.rec, nil) // a failed write left waiters behind
 	}
 	if op.IfNotExists && a.rec.exists(now) {
 		req.Answer(nil, a.rec.fail(ErrAlreadyExists, "key already exists"), a.last)
 		return
 	}
-	if a.rec.live(now) != nil || len(a.waiters) > 0 {
+	if a.rec.live(now) != nil || len(a.waiters) > 0 || awaits {
 		if op.Wait <= 0 {
 			req.Answer(nil, a.waiting(now), nil)
 			return

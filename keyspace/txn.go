@@ -49,6 +49,15 @@ func (a *keyActor) enlisted(l *leaseRec) bool {
 	return l.Enlisted || (a.svc.coord != nil && a.svc.coord.Multi(l.Txn))
 }
 
+// awaitsDecision reports a lapsed lease that is enlisted in a transaction
+// with other participants: its staged writes wait for the coordinator's
+// decision (which may be a commit not yet applied here), so nobody else
+// gets the key until the decision is applied.
+func (a *keyActor) awaitsDecision(now time.Time) bool {
+	l := a.rec.Lease
+	return l != nil && a.rec.live(now) == nil && a.enlisted(l)
+}
+
 // prepare checks that the lease of txnID is live: the transaction may
 // commit this key.
 func (a *keyActor) prepare(now time.Time, req *request, op *opPrepare) {

@@ -205,7 +205,7 @@ func NewProfile(name string) (*Profile, error) {
 		// Three nodes on one bucket behind the balancer, longer and with
 		// more faults than the CI profile's cluster phase.
 		p.Workers, p.Keys, p.HotKeys, p.TxnGroups = 16, 64, 2, 8
-		p.Phases = []Phase{{Name: "cluster", Store: "cluster", Nodes: 3, TxnKeys: 1, Duration: 4 * time.Minute,
+		p.Phases = []Phase{{Name: "cluster", Store: "cluster", Nodes: 3, TxnKeys: 3, Duration: 4 * time.Minute,
 			Faults: FaultPlan{Kill9: 4, Restart: 2, Partition: 4, Join: 1, Chaos: 6, ClockJumps: 6}}}
 	case "smoke":
 		p.Workers, p.Keys, p.TxnGroups = 4, 8, 2

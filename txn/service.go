@@ -325,15 +325,64 @@ func (s *Service) EnlistOrigin(ctx context.Context, txnID string) (Participant, 
 	return Participant{Namespace: o.Namespace, Key: o.Key}, true, nil
 }
 
-// PrepareLocal reports whether every participant in parts, served by this
-// node, can still commit (the RM side of a prepare).
-func (s *Service) PrepareLocal(ctx context.Context, txnID string, parts []Participant) error {
-	for _, p := range parts {
+// PrepareLocal reports whether every participant in parts can still
+// commit (the RM side of a prepare). from is the backend hash of the TC
+// that asks: another island's TC reaches any node of this cluster, which
+// asks each participant's owner.
+func (s *Service) PrepareLocal(ctx context.Context, txnID, from string, parts []Participant) error {
+	local, err := s.atOwners(ctx, from, parts, func(ctx context.Context, ep string, p Participant) error {
+		return s.remote.Prepare(ctx, ep, txnID, []Participant{p})
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range local {
 		if err := s.rm.Prepare(ctx, txnID, p); err != nil {
 			return fmt.Errorf("participant %s: %w", p.describe(), err)
 		}
 	}
 	return nil
+}
+
+// atOwners sends, for a request of another island's TC (from), each
+// participant of this store that another node of this cluster owns to that
+// node with send, and returns the participants this node serves. A
+// request of this cluster's own TC was routed to the owner already (and
+// is not routed again, so that two nodes that disagree on an owner do not
+// bounce it).
+func (s *Service) atOwners(ctx context.Context, from string, parts []Participant, send func(context.Context, string, Participant) error) ([]Participant, error) {
+	if s.remote == nil || from == "" || from == s.cfg.BackendHash {
+		return parts, nil
+	}
+	var local, away []Participant
+	for _, p := range parts {
+		if p.BackendHash != "" && p.BackendHash != s.cfg.BackendHash {
+			local = append(local, p) // not this store's: the local RM refuses or ignores it as before
+			continue
+		}
+		ep, err := s.route(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if ep == "" {
+			local = append(local, p)
+		} else {
+			away = append(away, p)
+		}
+	}
+	err := s.forEach(ctx, away, func(ctx context.Context, p Participant) error {
+		return s.retry(ctx, nil, func(actx context.Context) error {
+			ep, err := s.route(actx, p)
+			if err != nil {
+				return err
+			}
+			if ep == "" {
+				return noRetry(fmt.Errorf("%w: owner of %s moved here", ErrUnavailable, p.describe()))
+			}
+			return send(actx, ep, p)
+		})
+	}, false)
+	return local, err
 }
 
 // DecideRequest records a decision (the /v1/txn/decide endpoint).
@@ -385,7 +434,17 @@ func (s *Service) ApplyDecision(ctx context.Context, req DecideRequest) (State, 
 		return "", fmt.Errorf("%w: %q", ErrInvalidState, req.State)
 	}
 	if len(req.Participants) > 0 {
-		return s.call(ctx, req.TxnID, &opApply{state: req.State, parts: req.Participants})
+		local, err := s.atOwners(ctx, req.From, req.Participants, func(ctx context.Context, ep string, p Participant) error {
+			// The term was checked here; the owner applies in this cluster.
+			return s.remote.Apply(ctx, ep, DecideRequest{TxnID: req.TxnID, State: req.State, Participants: []Participant{p}, Target: p.BackendHash})
+		})
+		if err != nil {
+			return "", err
+		}
+		if len(local) == 0 {
+			return req.State, nil
+		}
+		return s.call(ctx, req.TxnID, &opApply{state: req.State, parts: local})
 	}
 	st, err := s.call(ctx, req.TxnID, &opGet{})
 	if err != nil {
