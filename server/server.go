@@ -423,7 +423,11 @@ func (s *Server) Close(ctx context.Context) error {
 			// forwarding here while it finishes what is in flight.
 			err = s.cluster.Close(2 * time.Second)
 		}
-		err = errors.Join(err, s.edge.Shutdown(ctx))
+		shut := s.edge.Shutdown(ctx)
+		if s.abort && errors.Is(shut, context.Canceled) {
+			shut = nil // Abort cuts the requests in flight on purpose
+		}
+		err = errors.Join(err, shut)
 		// Shutdown closes the listeners Serve has registered; a Serve
 		// goroutine that had not started yet would register ln afterwards
 		// and serve forever, so close ln here too.
