@@ -3,7 +3,6 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/lockdhq/lockd/store"
 )
@@ -94,8 +93,6 @@ func with(ps []Participant, add ...Participant) []Participant {
 	}
 	return out
 }
-
-func unix(t time.Time) int64 { return t.Unix() }
 
 func (p Participant) describe() string {
 	if p.Kind == KindMessage {

@@ -28,7 +28,7 @@ func TestDomainMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	m := scrapeMetrics(t, maddr) // the listener starts right after the server
+	scrapeMetrics(t, maddr) // the listener starts right after the server
 
 	// Leases: an acquire, a blocked acquirer that the release hands the
 	// key to, a lease that expires under a waiter, a keepalive.
@@ -47,7 +47,7 @@ func TestDomainMetrics(t *testing.T) {
 		}
 		handed <- s
 	}()
-	m = waitMetric(t, maddr, "lockd_lease_waiters", 1)
+	waitMetric(t, maddr, "lockd_lease_waiters", 1)
 	if err := k1.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestDomainMetrics(t *testing.T) {
 	}
 	att.Close()
 
-	m = scrapeMetrics(t, maddr)
+	m := scrapeMetrics(t, maddr)
 	want := map[string]float64{
 		// acquires: k1, its waiter, k2 twice, the two txn keys, m-att
 		`lockd_lease_acquire_total`:   7,
