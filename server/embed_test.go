@@ -16,6 +16,7 @@ import (
 	"github.com/lockdhq/lockd/sdk/api"
 	"github.com/lockdhq/lockd/server"
 	"github.com/lockdhq/lockd/store/mem"
+	"github.com/rs/xid"
 )
 
 // startEmbedded runs NewServer + Start as an embedding program does and
@@ -253,6 +254,31 @@ func TestEmbeddedWithBundlePEM(t *testing.T) {
 	bad := clientOf(t, other, url, sdk.WithRetries(0))
 	if _, err := bad.Acquire(ctx, api.AcquireRequest{Key: "tls", Owner: "x", TTLSeconds: 30}); err == nil {
 		t.Fatal("a client of another CA got a lease")
+	}
+
+	// Requests through Handler carry no client certificate: under mTLS a
+	// coordinator call is 403 tc_client_required and a namespace call 403
+	// namespace_forbidden; neither acts.
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	for _, c := range []struct{ path, body, code string }{
+		{"/v1/txn/decide", `{"txn_id":"` + xid.New().String() + `","state":"commit"}`, api.CodeTCClientRequired},
+		{"/v1/acquire", `{"key":"tls","owner":"anon","ttl_seconds":30,"block_seconds":-1}`, api.CodeNamespaceForbidden},
+	} {
+		resp, err := http.Post(hs.URL+c.path, "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e api.ErrorResponse
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || e.Error != c.code {
+			t.Fatalf("%s through Handler without a certificate: %d %+v, want 403 %s", c.path, resp.StatusCode, e, c.code)
+		}
+	}
+	d, err := good.Describe(ctx, "tls")
+	if err != nil || d.LeaseID != "" {
+		t.Fatalf("after the refused acquire: %+v %v", d, err)
 	}
 }
 

@@ -139,9 +139,27 @@ func TestClusterDeadOwnerIs503AndSDKRetries(t *testing.T) {
 			if err := h.release(others[0].URL); err != nil {
 				t.Fatal(err)
 			}
+			// A request marked as forwarded that reaches a node which does
+			// not own its key (views differ during a membership change) is
+			// not served there nor forwarded again: 503 not_owner.
+			fwd, _ := http.NewRequest("POST", others[0].URL+"/v1/acquire", jsonBody(api.AcquireRequest{Key: key, Owner: "stray", TTLSeconds: 30, BlockSeconds: -1}))
+			fwd.Header.Set(api.HeaderForwardedBy, others[1].ID)
+			resp, err := http.DefaultClient.Do(fwd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ne api.ErrorResponse
+			json.NewDecoder(resp.Body).Decode(&ne)
+			resp.Body.Close()
+			if resp.StatusCode != 503 || ne.Error != api.CodeNotOwner || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("forwarded request at a non-owner: %d %+v Retry-After %q", resp.StatusCode, ne, resp.Header.Get("Retry-After"))
+			}
+			if d := describeKey(t, victim.URL, key); d.Owner == "stray" {
+				t.Fatalf("the stray forwarded acquire took the key: %+v", d)
+			}
 			victim.Kill()
 			req, _ := http.NewRequest("POST", others[0].URL+"/v1/acquire", jsonBody(api.AcquireRequest{Key: key, Owner: "w", BlockSeconds: -1}))
-			resp, err := http.DefaultClient.Do(req)
+			resp, err = http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,4 +194,19 @@ func TestClusterDeadOwnerIs503AndSDKRetries(t *testing.T) {
 func jsonBody(v any) *bytes.Reader {
 	b, _ := json.Marshal(v)
 	return bytes.NewReader(b)
+}
+
+// describeKey reads a key's lease through node url.
+func describeKey(t *testing.T, url, key string) api.DescribeResponse {
+	t.Helper()
+	resp, err := http.Get(url + "/v1/describe?key=" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d api.DescribeResponse
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&d) != nil {
+		t.Fatalf("describe %s: %d", key, resp.StatusCode)
+	}
+	return d
 }
