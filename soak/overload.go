@@ -44,6 +44,10 @@ func overloadProfile(p *Profile) {
 	p.PayloadBytes, p.Rate, p.MaxOps = 256, 0, 60_000
 	p.Mix = Mix{Cycle: 45, Read: 25, Query: 5, Enqueue: 25}
 	p.HTTPTimeout = 15 * time.Second
+	// Behind the slow store proxy a delivery takes ~0.5 s to settle and
+	// the peak leaves a few hundred messages: the default bound (34 s)
+	// ends the drain with the queue half full.
+	p.DrainBound = 2 * time.Minute
 	p.Overload = &Overload{
 		Peak: 25 * time.Second, CooldownWorkers: 4, CooldownRate: 40,
 		StoreLatency: 10 * time.Millisecond, StoreJitter: 30 * time.Millisecond,
