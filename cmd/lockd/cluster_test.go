@@ -142,33 +142,13 @@ func TestClusterDeadOwnerIs503AndSDKRetries(t *testing.T) {
 			// A request marked as forwarded that reaches a node which does
 			// not own its key (views differ during a membership change) is
 			// not served there nor forwarded again: 503 not_owner.
-			fwd, _ := http.NewRequest("POST", others[0].URL+"/v1/acquire", jsonBody(api.AcquireRequest{Key: key, Owner: "stray", TTLSeconds: 30, BlockSeconds: -1}))
-			fwd.Header.Set(api.HeaderForwardedBy, others[1].ID)
-			resp, err := http.DefaultClient.Do(fwd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ne api.ErrorResponse
-			json.NewDecoder(resp.Body).Decode(&ne)
-			resp.Body.Close()
-			if resp.StatusCode != 503 || ne.Error != api.CodeNotOwner || resp.Header.Get("Retry-After") == "" {
-				t.Fatalf("forwarded request at a non-owner: %d %+v Retry-After %q", resp.StatusCode, ne, resp.Header.Get("Retry-After"))
-			}
+			want503(t, "forwarded request at a non-owner", others[0].URL, api.AcquireRequest{Key: key, Owner: "stray", TTLSeconds: 30, BlockSeconds: -1},
+				others[1].ID, api.CodeNotOwner)
 			if d := describeKey(t, victim.URL, key); d.Owner == "stray" {
 				t.Fatalf("the stray forwarded acquire took the key: %+v", d)
 			}
 			victim.Kill()
-			req, _ := http.NewRequest("POST", others[0].URL+"/v1/acquire", jsonBody(api.AcquireRequest{Key: key, Owner: "w", BlockSeconds: -1}))
-			resp, err = http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var e api.ErrorResponse
-			json.NewDecoder(resp.Body).Decode(&e)
-			resp.Body.Close()
-			if resp.StatusCode != 503 || e.Error != api.CodeNodeUnavailable || resp.Header.Get("Retry-After") == "" {
-				t.Fatalf("request for a dead owner's key: %d %+v Retry-After %q", resp.StatusCode, e, resp.Header.Get("Retry-After"))
-			}
+			want503(t, "request for a dead owner's key", others[0].URL, api.AcquireRequest{Key: key, Owner: "w", BlockSeconds: -1}, "", api.CodeNodeUnavailable)
 			cl, err := sdk.NewWithEndpoints([]string{others[0].URL, others[1].URL}, sdk.WithDisableMTLS(true),
 				sdk.WithRetries(60), sdk.WithBackoff(100*time.Millisecond, time.Second))
 			if err != nil {
@@ -209,4 +189,24 @@ func describeKey(t *testing.T, url, key string) api.DescribeResponse {
 		t.Fatalf("describe %s: %d", key, resp.StatusCode)
 	}
 	return d
+}
+
+// want503 sends an acquire to node url (marked as forwarded by fwdBy when
+// set) and wants 503 code with a Retry-After.
+func want503(t *testing.T, what, url string, req api.AcquireRequest, fwdBy, code string) {
+	t.Helper()
+	r, _ := http.NewRequest("POST", url+"/v1/acquire", jsonBody(req))
+	if fwdBy != "" {
+		r.Header.Set(api.HeaderForwardedBy, fwdBy)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e api.ErrorResponse
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || e.Error != code || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s: %d %+v Retry-After %q, want 503 %s", what, resp.StatusCode, e, resp.Header.Get("Retry-After"), code)
+	}
 }
