@@ -109,10 +109,10 @@ func TestMCPOneGiBAttachmentKeepsFacadeRSSLow(t *testing.T) {
 	if total != size || !bytes.Equal(sum.Sum(nil), src.Sum()) || last != hex.EncodeToString(src.Sum()) {
 		t.Fatalf("download: %d bytes, same bytes %v, reported sha %s", total, bytes.Equal(sum.Sum(nil), src.Sum()), last)
 	}
-	t.Logf("lockd mcp RSS: %.0f MiB at start, peak %.0f MiB uploading and %.0f MiB downloading 1024 MiB in %d KiB chunks",
-		base, upPeak, downPeak, chunk>>10)
+	t.Logf("lockd mcp RSS: %.0f MiB at start, peak %.0f MiB uploading and %.0f MiB downloading %d MiB in %d KiB chunks",
+		base, upPeak, downPeak, size>>20, chunk>>10)
 	if upPeak > mcpRSSBudgetMiB || downPeak > mcpRSSBudgetMiB {
-		t.Fatalf("lockd mcp RSS peaked at %.0f MiB (upload) / %.0f MiB (download) for a 1024 MiB attachment; budget %d MiB",
-			upPeak, downPeak, mcpRSSBudgetMiB)
+		t.Fatalf("lockd mcp RSS peaked at %.0f MiB (upload) / %.0f MiB (download) for a %d MiB attachment; budget %d MiB",
+			upPeak, downPeak, size>>20, mcpRSSBudgetMiB)
 	}
 }
