@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +73,9 @@ type Service struct {
 	remote Remote
 	// foreign caches the highest term seen from each other island's TC.
 	foreign sync.Map // backend hash -> *atomic.Uint64
+	// replayAt and sweepAt are where the last bounded replay and sweep
+	// rounds stopped: the next round goes on from there.
+	replayAt, sweepAt cursor
 }
 
 var _ keyspace.Coordinator = (*Service)(nil)
@@ -523,10 +525,11 @@ func (s *Service) Run(parent context.Context) {
 	}
 }
 
-// replayUnapplied replays every record not yet applied.
+// replayUnapplied replays every record not yet applied, starting where the
+// previous round stopped (a round is bounded by ctx).
 func (s *Service) replayUnapplied(ctx context.Context) error {
 	var ids []string
-	err := s.each(ctx, func(id string, rec record) {
+	err := s.eachFrom(ctx, &s.replayAt, func(id string, rec record) {
 		if !rec.Applied {
 			ids = append(ids, id)
 		}
@@ -540,44 +543,13 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 	return err
 }
 
-// each calls fn for every coordinator record.
-func (s *Service) each(ctx context.Context, fn func(string, record)) error {
-	after := ""
-	for {
-		keys, err := s.st.List(ctx, recordPrefix, after, 500)
-		if err != nil {
-			return fmt.Errorf("%w: list: %w", ErrUnavailable, err)
-		}
-		if len(keys) == 0 {
-			return nil
-		}
-		for _, k := range keys {
-			got, err := s.st.Get(ctx, k)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted since the listing
-			}
-			if err != nil {
-				s.log.Warn().Err(err).Str("key", k).Msg("reading a transaction record failed; the next round retries it")
-				continue
-			}
-			rec, err := decodeRecord(got.Value)
-			if err != nil {
-				s.log.Error().Err(err).Str("key", k).Bool("corrupt", true).
-					Msg("CORRUPT TRANSACTION RECORD: it is never replayed until repaired or removed")
-				continue
-			}
-			fn(strings.TrimPrefix(k, recordPrefix), rec)
-		}
-		after = keys[len(keys)-1]
-	}
-}
-
 // Sweep replays pending transactions (rolling back those whose
 // participants are gone) and deletes applied records past the retention.
+// A sweep that ctx cuts short goes on, next time, where it stopped.
 func (s *Service) Sweep(ctx context.Context) error {
 	cutoff := s.clock.Now().Add(-s.cfg.Retention).Unix()
 	var replay, expired []string
-	err := s.each(ctx, func(id string, rec record) {
+	err := s.eachFrom(ctx, &s.sweepAt, func(id string, rec record) {
 		switch {
 		case rec.Applied && rec.Decided < cutoff:
 			expired = append(expired, id)
