@@ -226,7 +226,7 @@ func (s *Service) Acquire(ctx context.Context, req keyspace.AcquireRequest) (key
 		// The key cannot join: give its lease back, staging nothing.
 		bg, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
 		defer cancel()
-		if _, rerr := s.keys.ApplyTxn(bg, l.Ref, l.TxnID, false); rerr != nil {
+		if _, rerr := s.keys.ApplyTxn(bg, l.Ref, l.TxnID, false, keyspace.OwnTC); rerr != nil {
 			s.log.Warn().Err(rerr).Str("txn_id", req.TxnID).Str("key", l.Key).Msg("giving back the lease of a key that could not join failed; it expires")
 		}
 		if errors.Is(err, ErrDecided) {
@@ -330,16 +330,19 @@ func (s *Service) EnlistOrigin(ctx context.Context, txnID string) (Participant, 
 // PrepareLocal reports whether every participant in parts can still
 // commit (the RM side of a prepare). from is the backend hash of the TC
 // that asks: another island's TC reaches any node of this cluster, which
-// asks each participant's owner.
-func (s *Service) PrepareLocal(ctx context.Context, txnID, from string, parts []Participant) error {
+// asks each participant's owner, relaying for that TC (relayFor). A yes
+// to another island's TC puts the participant in doubt: only that TC's
+// decision settles it (keyspace.ErrInDoubt).
+func (s *Service) PrepareLocal(ctx context.Context, txnID, from, relayFor string, parts []Participant) error {
+	by := s.decider(from, relayFor, 1)
 	local, err := s.atOwners(ctx, from, parts, func(ctx context.Context, ep string, p Participant) error {
-		return s.remote.Prepare(ctx, ep, txnID, []Participant{p})
+		return s.remote.Prepare(ctx, ep, txnID, by, []Participant{p})
 	})
 	if err != nil {
 		return err
 	}
 	for _, p := range local {
-		if err := s.rm.Prepare(ctx, txnID, p); err != nil {
+		if err := s.rm.Prepare(ctx, txnID, p, by); err != nil {
 			return fmt.Errorf("participant %s: %w", p.describe(), err)
 		}
 	}
@@ -398,6 +401,27 @@ type DecideRequest struct {
 	// (target_backend_hash); From the backend hash of the TC that decided
 	// (X-Lockd-TC-Backend), "" for this store's own TC.
 	Target, From string
+	// RelayFor is the backend hash of another island's TC whose decision
+	// a node of this cluster relays to the participant's owner
+	// (X-Lockd-TC-Relay-For); "" otherwise.
+	RelayFor string
+}
+
+// decider names who takes a decision (or prepares) that reached this RM
+// from the TC of backend from, relayed for relayFor: another island's TC
+// (its backend hash), this island's own (keyspace.OwnTC), or, for a
+// request without TC backend and term, an operator's tool
+// (keyspace.OperatorTC), which may settle a participant in doubt.
+func (s *Service) decider(from, relayFor string, term uint64) string {
+	switch {
+	case from != "" && from != s.cfg.BackendHash:
+		return from
+	case relayFor != "" && relayFor != s.cfg.BackendHash:
+		return relayFor
+	case from == "" && term == 0:
+		return keyspace.OperatorTC
+	}
+	return keyspace.OwnTC
 }
 
 // Decide records and applies a decision. A pending state only records the
@@ -436,9 +460,10 @@ func (s *Service) ApplyDecision(ctx context.Context, req DecideRequest) (State, 
 		return "", fmt.Errorf("%w: %q", ErrInvalidState, req.State)
 	}
 	if len(req.Participants) > 0 {
+		by := s.decider(req.From, req.RelayFor, req.Term)
 		local, err := s.atOwners(ctx, req.From, req.Participants, func(ctx context.Context, ep string, p Participant) error {
 			// The term was checked here; the owner applies in this cluster.
-			return s.remote.Apply(ctx, ep, DecideRequest{TxnID: req.TxnID, State: req.State, Participants: []Participant{p}, Target: p.BackendHash})
+			return s.remote.Apply(ctx, ep, DecideRequest{TxnID: req.TxnID, State: req.State, Participants: []Participant{p}, Target: p.BackendHash, RelayFor: by})
 		})
 		if err != nil {
 			return "", err
@@ -446,7 +471,7 @@ func (s *Service) ApplyDecision(ctx context.Context, req DecideRequest) (State, 
 		if len(local) == 0 {
 			return req.State, nil
 		}
-		return s.call(ctx, req.TxnID, &opApply{state: req.State, parts: local})
+		return s.call(ctx, req.TxnID, &opApply{state: req.State, parts: local, by: by})
 	}
 	st, err := s.call(ctx, req.TxnID, &opGet{})
 	if err != nil {
