@@ -81,6 +81,7 @@ var domainErrors = []struct {
 	{err: keyspace.ErrFencingMismatch, status: 403, code: api.CodeFencingMismatch},
 	{err: keyspace.ErrMissingTxn, status: 400, code: api.CodeMissingTxn},
 	{err: keyspace.ErrTxnMismatch, status: 409, code: api.CodeTxnMismatch},
+	{err: keyspace.ErrInDoubt, status: 409, code: api.CodeTxnInDoubt},
 	{err: keyspace.ErrAlreadyExists, status: 409, code: api.CodeAlreadyExists},
 	{err: keyspace.ErrVersionConflict, status: 409, code: api.CodeVersionConflict},
 	{err: keyspace.ErrETagMismatch, status: 409, code: api.CodeETagMismatch},

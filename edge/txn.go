@@ -53,7 +53,8 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 		return txn.DecideRequest{}, badRequest(api.CodeInvalidBody, "tc_term must not be negative")
 	}
 	out := txn.DecideRequest{TxnID: id, State: state, Term: uint64(req.TCTerm), ExpiresAt: req.ExpiresAtUnix,
-		Target: req.TargetBackendHash, From: string(c.Request.Header.Peek(headerTCBackend))}
+		Target: req.TargetBackendHash, From: string(c.Request.Header.Peek(headerTCBackend)),
+		RelayFor: string(c.Request.Header.Peek(headerTCRelayFor))}
 	for _, p := range req.Participants {
 		// Unlike other requests, a participant names its namespace.
 		if strings.TrimSpace(p.Namespace) == "" {
@@ -75,6 +76,13 @@ func (c *call) decision(state txn.State) (txn.DecideRequest, error) {
 // manager, the backend hash of the TC's store: an RM of another island
 // keeps that TC's terms apart from its own cluster's.
 const headerTCBackend = "X-Lockd-TC-Backend"
+
+// headerTCRelayFor carries, on a prepare or decision that a node relays
+// to a participant's owner in its own cluster, the backend hash of the
+// other island's TC it came from ("*" for an operator's tool): the owner
+// then knows who decides (a participant prepared by another island's TC
+// follows only that TC's decision).
+const headerTCRelayFor = "X-Lockd-TC-Relay-For"
 
 // txnParticipant is a wire participant plus what lockd's own nodes add
 // for a queue message participant (lenient decoding lets v0.9 clients

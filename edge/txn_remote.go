@@ -50,7 +50,7 @@ func (s *Server) clusterTxnPrepare(c *call) error {
 		}
 		parts = append(parts, tp)
 	}
-	if err := s.txns.PrepareLocal(c.ctx, id, string(c.Request.Header.Peek(headerTCBackend)), parts); err != nil {
+	if err := s.txns.PrepareLocal(c.ctx, id, string(c.Request.Header.Peek(headerTCBackend)), string(c.Request.Header.Peek(headerTCRelayFor)), parts); err != nil {
 		return err
 	}
 	writeJSON(c.RequestCtx, 200, api.TxnDecisionResponse{TxnID: id, State: string(txn.Pending)})
@@ -160,13 +160,13 @@ func (r *txnRemote) Apply(ctx context.Context, endpoint string, req txn.DecideRe
 	if req.State == txn.Commit {
 		path = "/v1/txn/commit"
 	}
-	return r.post(ctx, endpoint, path, decisionBody(req), nil)
+	return r.post(ctx, endpoint, path, decisionBody(req), nil, req.RelayFor)
 }
 
 // Prepare asks the node at endpoint whether parts can still commit; a
 // refusal is txn.ErrPrepareRefused.
-func (r *txnRemote) Prepare(ctx context.Context, endpoint, txnID string, parts []txn.Participant) error {
-	err := r.post(ctx, endpoint, clusterTxnPrepare, clusterTxnRequest{TxnID: txnID, Participants: wireParts(parts)}, nil)
+func (r *txnRemote) Prepare(ctx context.Context, endpoint, txnID, relayFor string, parts []txn.Participant) error {
+	err := r.post(ctx, endpoint, clusterTxnPrepare, clusterTxnRequest{TxnID: txnID, Participants: wireParts(parts)}, nil, relayFor)
 	var he *remoteError
 	if errors.As(err, &he) && he.status >= 400 && he.status < 500 {
 		return fmt.Errorf("%w: %w", txn.ErrPrepareRefused, err)
@@ -235,11 +235,14 @@ var remoteErrors = map[string]error{
 	api.CodeQueueLeaseMismatch: txn.ErrQueueLeaseMismatch,
 	api.CodeLeaseExpired:       keyspace.ErrLeaseExpired,
 	api.CodeLeaseRequired:      keyspace.ErrLeaseRequired,
+	api.CodeTxnInDoubt:         keyspace.ErrInDoubt,
 	api.CodeCASMismatch:        queues.ErrConflict,
 }
 
-// post sends body as JSON and decodes a 2xx answer into out.
-func (r *txnRemote) post(ctx context.Context, endpoint, path string, body, out any) error {
+// post sends body as JSON and decodes a 2xx answer into out; relayFor,
+// when set, names the other island's TC this node relays for
+// (X-Lockd-TC-Relay-For).
+func (r *txnRemote) post(ctx context.Context, endpoint, path string, body, out any, relayFor ...string) error {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(endpoint, "/")+path, bytes.NewReader(b))
 	if err != nil {
@@ -248,6 +251,9 @@ func (r *txnRemote) post(ctx context.Context, endpoint, path string, body, out a
 	req.Header.Set("Content-Type", "application/json")
 	if h := r.backend(); h != "" {
 		req.Header.Set(headerTCBackend, h)
+	}
+	if len(relayFor) > 0 && relayFor[0] != "" {
+		req.Header.Set(headerTCRelayFor, relayFor[0])
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {

@@ -198,13 +198,17 @@ func (a *keyActor) persist(next record, garbage []string) (store.Durable, error)
 
 // settle expires a lapsed lease, discarding its staged writes, and hands
 // the key to the next waiter. An enlisted lease is not dropped: its
-// transaction is told, rolls back and applies the rollback here.
+// transaction is told, rolls back and applies the rollback here. A lease
+// in doubt (prepared by another island's coordinator) waits for that
+// coordinator's decision: this island cannot decide it.
 func (a *keyActor) settle(now time.Time) {
 	if !a.rec.expired(now) {
 		return
 	}
 	if l := a.rec.Lease; a.enlisted(l) {
-		a.svc.coord.Expired(l.Txn, a.ref)
+		if l.PreparedBy == "" {
+			a.svc.coord.Expired(l.Txn, a.ref)
+		}
 		return
 	}
 	a.dropOrigin(a.rec.Lease.Txn)

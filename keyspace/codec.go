@@ -27,6 +27,7 @@ const (
 	hasEnded
 	hasHidden
 	hasAttachments
+	hasPreparedBy // the lease's PreparedBy follows Enlisted
 )
 
 // encode returns the record's binary form.
@@ -53,6 +54,9 @@ func (r *record) appendTo(b []byte) []byte {
 	if len(r.Attachments) > 0 {
 		flags |= hasAttachments
 	}
+	if r.Lease != nil && r.Lease.PreparedBy != "" {
+		flags |= hasPreparedBy
+	}
 	b = binary.AppendUvarint(b, flags)
 	b = binary.AppendUvarint(b, r.Fencing)
 	b = binary.AppendVarint(b, r.Version)
@@ -66,6 +70,9 @@ func (r *record) appendTo(b []byte) []byte {
 		b = binary.AppendVarint(b, l.Expires)
 		b = binary.AppendUvarint(b, l.Fencing)
 		b = bincodec.AppendBool(b, l.Enlisted)
+		if l.PreparedBy != "" {
+			b = bincodec.AppendStr(b, l.PreparedBy)
+		}
 	}
 	if s := r.Staged; s != nil {
 		b = appendStaged(b, s)
@@ -163,6 +170,9 @@ func (d *decoder) record() record {
 	if flags&hasLease != 0 {
 		l := &leaseRec{ID: d.Str(), Owner: d.Str(), Txn: d.Str()}
 		l.Expires, l.Fencing, l.Enlisted = d.Varint(), d.Uvarint(), d.Bool()
+		if flags&hasPreparedBy != 0 {
+			l.PreparedBy = d.Str()
+		}
 		r.Lease = l
 	}
 	if flags&hasStaged != 0 {

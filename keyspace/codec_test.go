@@ -12,7 +12,7 @@ func sampleRecords() []record {
 	return []record{
 		{},
 		{Fencing: 7, Version: 3, ETag: "e", State: json.RawMessage(`{"a":1}`), UpdatedAt: 99, Hidden: true},
-		{Fencing: 1, Blob: "ns/s/k:x", Size: 1 << 30, Lease: &leaseRec{ID: "l", Owner: "ö wner", Txn: "t", Expires: -5, Fencing: 1, Enlisted: true},
+		{Fencing: 1, Blob: "ns/s/k:x", Size: 1 << 30, Lease: &leaseRec{ID: "l", Owner: "ö wner", Txn: "t", Expires: -5, Fencing: 1, Enlisted: true, PreparedBy: "b-hash"},
 			Staged: &stagedRec{Txn: "t", Version: 4, Removed: true, Hidden: &t, ClearAttachments: true,
 				Attachments: map[string]*attachment{"gone": nil, "new": {ID: "i", Name: "new", SHA256: "s", Blob: "b"}}},
 			Attachments: map[string]*attachment{"a.pdf": att}, Ended: &endedRec{ID: "old", Outcome: "expired", Staged: true}},

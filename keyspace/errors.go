@@ -30,6 +30,11 @@ var (
 	// ErrConflict means the key's record changed in the store behind this
 	// node's back (another node wrote it); the actor reloads.
 	ErrConflict = errors.New("keyspace: record changed concurrently")
+	// ErrInDoubt: the lease voted yes to the prepare of another island's
+	// coordinator, so only that coordinator's decision (or an operator's)
+	// settles it; this island's own coordinator may neither prepare nor
+	// decide it.
+	ErrInDoubt = errors.New("keyspace: participant in doubt: another island's coordinator decides it")
 )
 
 // Errors with diagnostics (retry hint, current version and etag) are

@@ -44,6 +44,13 @@ type leaseRec struct {
 	// Enlisted leases belong to a multi-participant transaction: they never
 	// commit, roll back or expire alone, but follow its decision.
 	Enlisted bool `json:"enlisted,omitempty"`
+	// PreparedBy is the backend hash of another island's coordinator whose
+	// prepare this lease answered yes. From then on the lease is in doubt:
+	// it neither expires nor follows this island's own coordinator, only
+	// that coordinator's decision (or an operator's) settles it.
+	// INVARIANT: set only on an enlisted lease, and never cleared while the
+	// lease lives.
+	PreparedBy string `json:"prepared_by,omitempty"`
 }
 
 func (l *leaseRec) expiresAt() time.Time { return time.Unix(0, l.Expires) }

@@ -30,12 +30,22 @@ type Coordinator interface {
 // serving.
 func (s *Service) SetCoordinator(c Coordinator) { s.coord = c }
 
-// Transaction operations.
+// Who decides a transaction, as its participants see it: this island's
+// own coordinator (OwnTC), an operator's tool (OperatorTC), or another
+// island's coordinator, named by its backend hash.
+const (
+	OwnTC      = ""
+	OperatorTC = "*"
+)
+
+// Transaction operations; by is who asks (OwnTC, OperatorTC or a backend
+// hash).
 type (
-	opPrepare struct{ txnID string }
+	opPrepare struct{ txnID, by string }
 	opApply   struct {
 		txnID  string
 		commit bool
+		by     string
 	}
 	opEnlist struct{ txnID string }
 )
@@ -59,12 +69,30 @@ func (a *keyActor) awaitsDecision(now time.Time) bool {
 }
 
 // prepare checks that the lease of txnID is live: the transaction may
-// commit this key.
+// commit this key. A yes to another island's coordinator is made durable
+// (PreparedBy) before it is answered: from then on the lease is in doubt
+// and only that coordinator's decision settles it, even after the lease
+// lapses (XA: a participant that voted yes does not decide alone).
 func (a *keyActor) prepare(now time.Time, req *request, op *opPrepare) {
+	if l := a.rec.Lease; l != nil && l.Txn == op.txnID && l.PreparedBy != "" {
+		if op.by == l.PreparedBy || op.by == OperatorTC {
+			req.Answer(nil, nil, a.last) // the vote stands
+			return
+		}
+		req.Answer(nil, a.inDoubt(l), nil)
+		return
+	}
 	l := a.rec.live(now)
 	switch {
-	case l != nil && l.Txn == op.txnID:
+	case l != nil && l.Txn == op.txnID && (op.by == OwnTC || op.by == OperatorTC):
 		req.Answer(nil, nil, a.last)
+	case l != nil && l.Txn == op.txnID:
+		next := a.rec
+		nl := *l
+		nl.Enlisted, nl.PreparedBy = true, op.by
+		next.Lease = &nl
+		d, err := a.persist(next, nil)
+		req.Answer(nil, err, d)
 	case a.rec.Lease != nil && a.rec.Lease.Txn == op.txnID:
 		req.Answer(nil, a.rec.fail(ErrLeaseExpired, "participant lease expired before the decision"), nil)
 	default:
@@ -78,6 +106,10 @@ func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
 	l := a.rec.Lease
 	if l == nil || l.Txn != op.txnID {
 		req.Answer(false, nil, a.last)
+		return
+	}
+	if l.PreparedBy != "" && op.by != l.PreparedBy && op.by != OperatorTC {
+		req.Answer(nil, a.inDoubt(l), nil)
 		return
 	}
 	var next record
@@ -121,6 +153,12 @@ func (a *keyActor) enlist(now time.Time, req *request, op *opEnlist) {
 	req.Answer(nil, err, d)
 }
 
+// inDoubt is the refusal of a lease in doubt to anyone but the
+// coordinator it voted for.
+func (a *keyActor) inDoubt(l *leaseRec) error {
+	return a.rec.fail(ErrInDoubt, "prepared by the coordinator of backend "+l.PreparedBy+"; only its decision settles this key")
+}
+
 func (a *keyActor) dropOrigin(txnID string) { a.svc.origins.drop(txnID, a.ref) }
 
 // Origin returns the key whose acquire minted txnID, while its lease lives
@@ -129,16 +167,22 @@ func (s *Service) Origin(txnID string) (Ref, bool) {
 	return s.origins.lookup(txnID, s.clock.Now())
 }
 
-// PrepareTxn reports whether ref still holds a live lease of txnID.
-func (s *Service) PrepareTxn(ctx context.Context, ref Ref, txnID string) error {
-	_, err := s.call(ctx, ref, &opPrepare{txnID: txnID})
+// PrepareTxn reports whether ref still holds a live lease of txnID, asked
+// by by (OwnTC, OperatorTC or another island's backend hash). A yes to
+// another island's coordinator is durable and puts the lease in doubt:
+// it then answers yes to that coordinator only (also once lapsed), and
+// ErrInDoubt to this island's own.
+func (s *Service) PrepareTxn(ctx context.Context, ref Ref, txnID, by string) error {
+	_, err := s.call(ctx, ref, &opPrepare{txnID: txnID, by: by})
 	return err
 }
 
 // ApplyTxn commits or rolls back what txnID staged on ref and releases the
-// lease. It reports whether there was anything to apply.
-func (s *Service) ApplyTxn(ctx context.Context, ref Ref, txnID string, commit bool) (bool, error) {
-	v, err := s.call(ctx, ref, &opApply{txnID: txnID, commit: commit})
+// lease, for the decider by (as in PrepareTxn). It reports whether there
+// was anything to apply. A lease in doubt refuses (ErrInDoubt) every
+// decider but the coordinator it voted for and an operator.
+func (s *Service) ApplyTxn(ctx context.Context, ref Ref, txnID string, commit bool, by string) (bool, error) {
+	v, err := s.call(ctx, ref, &opApply{txnID: txnID, commit: commit, by: by})
 	if err != nil {
 		return false, err
 	}

@@ -59,6 +59,9 @@ type Layout struct {
 	Hot       []string   // blocking hot keys
 	Groups    [][]string // transaction groups: every txn writes a whole group
 	Queue     string
+	// Island holds the keys served by island A (cross-island groups: the
+	// first key of such a group); every other key is the phase's.
+	Island map[string]bool
 }
 
 // AllKeys lists every counter key of the layout.

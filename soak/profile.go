@@ -27,6 +27,11 @@ type Phase struct {
 	// node's actors only, so a transaction over keys owned by different
 	// nodes is not atomic; `-txn-keys 3` shows it).
 	TxnKeys int `json:"txn_keys,omitempty"`
+	// IslandGroups, in a cluster phase, adds that many transaction groups
+	// that span two islands: one key on island A, a lone lockd node on
+	// its own disk store that coordinates, and two keys on the phase's
+	// cluster (island B). See islandEnv.
+	IslandGroups int `json:"island_groups,omitempty"`
 }
 
 // FaultPlan counts the faults injected into one phase, at moments drawn
@@ -205,7 +210,9 @@ func NewProfile(name string) (*Profile, error) {
 		// Three nodes on one bucket behind the balancer, longer and with
 		// more faults than the CI profile's cluster phase.
 		p.Workers, p.Keys, p.HotKeys, p.TxnGroups = 16, 64, 2, 8
-		p.Phases = []Phase{{Name: "cluster", Store: "cluster", Nodes: 3, TxnKeys: 3, Duration: 4 * time.Minute,
+		// Four more groups span two islands (islandEnv): a key on a lone
+		// disk node that coordinates, two on the cluster.
+		p.Phases = []Phase{{Name: "cluster", Store: "cluster", Nodes: 3, TxnKeys: 3, IslandGroups: 4, Duration: 4 * time.Minute,
 			Faults: FaultPlan{Kill9: 4, Restart: 2, Partition: 4, Join: 1, Chaos: 6, ClockJumps: 6}}}
 	case "smoke":
 		p.Workers, p.Keys, p.TxnGroups = 4, 8, 2
@@ -285,6 +292,14 @@ func (p *Profile) layout(run string, ph Phase) Layout {
 			}
 			sort.Strings(keys)
 			l.Groups = append(l.Groups, keys)
+		}
+		for g := range ph.IslandGroups {
+			a := fmt.Sprintf("%s/x/%02d/a", run, g) // sorts first: it mints the txn
+			if l.Island == nil {
+				l.Island = map[string]bool{}
+			}
+			l.Island[a] = true
+			l.Groups = append(l.Groups, []string{a, fmt.Sprintf("%s/x/%02d/b0", run, g), fmt.Sprintf("%s/x/%02d/b1", run, g)})
 		}
 	}
 	return l

@@ -141,6 +141,13 @@ func runPhase(ctx context.Context, p *Profile, ph Phase, runID string, rec *Reco
 		pr.Err = err.Error()
 		return pr
 	}
+	if env.island != nil {
+		if err := tr.withIsland(env.island.url, env.island.hashB); err != nil {
+			pr.Err = err.Error()
+			return pr
+		}
+		pr.Endpoints = append(pr.Endpoints, env.island.url)
+	}
 	defer tr.close()
 	opCtx, opCancel := context.WithCancel(ctx)
 	defer opCancel()
@@ -309,7 +316,9 @@ func livenessVerdict(phase string, inj *injector, own bool, fin Final) Verdict {
 type phaseEnv struct {
 	node *node
 	// cluster is a "cluster" phase's nodes, proxies and store.
-	cluster   *clusterEnv
+	cluster *clusterEnv
+	// island is island A of its cross-island transactions (nil: none).
+	island    *islandEnv
 	proxy     *Proxy
 	endpoints []string
 	// objects is the S3 server of an "s3" phase; metrics the node's
@@ -342,6 +351,12 @@ func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 		}
 		env.cluster, env.proxy = c, c.front
 		env.endpoints = []string{"http://" + c.front.Addr()}
+		if ph.IslandGroups > 0 {
+			if env.island, err = newIslandEnv(context.Background(), p, ph, outDir, env.endpoints[0]); err != nil {
+				env.close()
+				return nil, err
+			}
+		}
 		return env, nil
 	}
 	// HOME points into the output directory so that a server never
@@ -402,6 +417,9 @@ func newPhaseEnv(p *Profile, ph Phase, outDir string) (*phaseEnv, error) {
 }
 
 func (e *phaseEnv) close() {
+	if e.island != nil {
+		e.island.close()
+	}
 	if e.cluster != nil {
 		e.cluster.close()
 		return

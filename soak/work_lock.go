@@ -14,7 +14,7 @@ import (
 func (t *traffic) acquire(ctx context.Context, w *worker, key, txnID string, ttl time.Duration, block int64) (*sdk.LeaseSession, Op, error) {
 	secs := max(int64(ttl/time.Second), 1) // the wire counts whole seconds
 	op := Op{Kind: KindAcquire, Worker: w.id, Key: key, TTL: time.Duration(secs) * time.Second, Call: t.rec.Now()}
-	sess, err := t.cli.Acquire(ctx, api.AcquireRequest{Key: key, Owner: "soak-" + strconv.Itoa(w.id), TTLSeconds: secs,
+	sess, err := t.clientFor(key).Acquire(ctx, api.AcquireRequest{Key: key, Owner: "soak-" + strconv.Itoa(w.id), TTLSeconds: secs,
 		BlockSeconds: block, TxnID: txnID}, sdk.WithoutKeepAlive())
 	op.Return = t.rec.Now()
 	op.set(err)
@@ -157,7 +157,7 @@ func (t *traffic) zombie(ctx context.Context, w, succ *worker, key string, pause
 func (t *traffic) read(ctx context.Context, w *worker) bool {
 	key := t.keys[w.rng.IntN(len(t.keys))]
 	op := Op{Kind: KindRead, Worker: w.id, Key: key, Call: t.rec.Now()}
-	gr, err := t.cli.Get(ctx, key)
+	gr, err := t.clientFor(key).Get(ctx, key)
 	_, op, _ = t.recordRead(op, gr, err)
 	return op.Outcome == Unknown
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lockdhq/lockd/sdk"
+	"github.com/lockdhq/lockd/sdk/api"
 )
 
 // txn increments every key of one group in a single transaction: acquire
@@ -22,6 +23,9 @@ func (t *traffic) txn(ctx context.Context, w *worker) bool {
 			t.rec.Add(g)
 		}
 	}()
+	// A cross-island group's first key is on island A, whose coordinator
+	// decides: its release commits, after B's keys are enlisted there.
+	island := t.island != nil && t.lay.Island[group[0]]
 	abort := func(uncertain bool) bool {
 		now := t.rec.Now()
 		for i := range grants {
@@ -31,6 +35,12 @@ func (t *traffic) txn(ctx context.Context, w *worker) bool {
 		}
 		if len(sessions) > 0 {
 			sessions[0].Rollback(ctx) // rolls back the whole transaction
+		}
+		if island && len(sessions) > 1 {
+			// B's keys not yet enlisted at A are B's own to roll back.
+			for _, s := range sessions[1:] {
+				s.Rollback(ctx)
+			}
 		}
 		return uncertain
 	}
@@ -66,13 +76,39 @@ func (t *traffic) txn(ctx context.Context, w *worker) bool {
 			return abort(o == Unknown)
 		}
 	}
+	committer := sessions[len(sessions)-1]
+	if island {
+		if err := t.enlistAtA(ctx, txnID, group[1:]); err != nil {
+			o, _ := classify(err)
+			rb := op
+			rb.Kind = KindRollback
+			rb.Return = t.rec.Now()
+			rb.set(err)
+			t.rec.Add(rb)
+			return abort(o == Unknown)
+		}
+		committer = sessions[0]
+	}
 	end := t.rec.Now()
 	for i := range grants {
 		grants[i].EndCall = end
 	}
-	err := sessions[len(sessions)-1].Release(ctx)
+	err := committer.Release(ctx)
 	op.Return = t.rec.Now()
 	op.set(err)
 	t.rec.Add(op)
 	return op.Outcome == Unknown
+}
+
+// enlistAtA records island B's keys as participants of txnID at island
+// A's coordinator (a pending decision naming them with B's backend hash,
+// as `lockd txn prepare -p ns:key@HASH` does), so that A's commit
+// prepares them and fans its decision out to them.
+func (t *traffic) enlistAtA(ctx context.Context, txnID string, keysB []string) error {
+	parts := make([]api.TxnParticipant, 0, len(keysB))
+	for _, k := range keysB {
+		parts = append(parts, api.TxnParticipant{Namespace: t.lay.Namespace, Key: k, BackendHash: t.islandB})
+	}
+	_, err := t.island.TxnPrepare(ctx, api.TxnDecisionRequest{TxnID: txnID, Participants: parts})
+	return err
 }

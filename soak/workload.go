@@ -39,6 +39,35 @@ type traffic struct {
 	// cooled is set when an overload phase's peak ends: workers beyond
 	// Overload.CooldownWorkers stop and the rate drops.
 	cooled atomic.Bool
+	// island is the client of island A (lay.Island's keys) and islandB
+	// the phase's backend hash as A knows it; nil and "" without
+	// cross-island groups.
+	island  *sdk.Client
+	islandB string
+}
+
+// withIsland routes the layout's island keys to island A at base, which
+// knows the phase's store as backend hashB. Like cli, its retries are
+// off.
+func (t *traffic) withIsland(base, hashB string) error {
+	cli, err := sdk.NewWithEndpoints([]string{base},
+		sdk.WithHTTPClient(t.hc), sdk.WithRetries(0), sdk.WithHTTPTimeout(t.p.HTTPTimeout),
+		sdk.WithDrainAwareShutdown(false), sdk.WithDefaultNamespace(t.lay.Namespace),
+		sdk.WithDisableMTLS(true), sdk.WithCloseTimeout(t.p.HTTPTimeout),
+		sdk.WithAcquireWaitSlice(t.p.Block+time.Second), sdk.WithUserAgent("lockd-soak"))
+	if err != nil {
+		return err
+	}
+	t.island, t.islandB = cli, hashB
+	return nil
+}
+
+// clientFor is the client that serves key: island A's for its keys.
+func (t *traffic) clientFor(key string) *sdk.Client {
+	if t.island != nil && t.lay.Island[key] {
+		return t.island
+	}
+	return t.cli
 }
 
 // newTraffic builds the client for endpoints. Retries are off: an error

@@ -37,6 +37,7 @@ type (
 	opApply struct {
 		state State
 		parts []Participant
+		by    string // who decided (see Service.decider)
 	}
 	// detached is an operation nobody waits for (an expiry, a replay at
 	// start, a retry): the actor logs its failure instead of answering it

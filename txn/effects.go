@@ -54,7 +54,7 @@ func (s *Service) perform(id string, e effect) any {
 		}
 		return evFannedOut{failed: failed, err: err}
 	case effApplyLocal:
-		return evApplied{err: s.applyLocal(ctx, id, e.parts, e.state)}
+		return evApplied{err: s.applyLocal(ctx, id, e.parts, e.state, e.by)}
 	}
 	panic(fmt.Sprintf("txn: unknown effect %T", e))
 }
@@ -76,10 +76,10 @@ func (s *Service) load(ctx context.Context, id string) evLoaded {
 
 // applyLocal applies a decision taken elsewhere to participants this node
 // serves (the RM side).
-func (s *Service) applyLocal(ctx context.Context, id string, parts []Participant, state State) error {
+func (s *Service) applyLocal(ctx context.Context, id string, parts []Participant, state State, by string) error {
 	var errs []error
 	for _, p := range parts {
-		if err := s.rm.Apply(ctx, id, p, state == Commit); err != nil {
+		if err := s.rm.Apply(ctx, id, p, state == Commit, by); err != nil {
 			errs = append(errs, &participantError{P: p, Err: err})
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/lockdhq/lockd/keyspace"
 )
 
 // Fanout tunes the coordinator's calls to remote resource managers (lockd
@@ -59,7 +61,7 @@ func (f Fanout) delay(attempt int) time.Duration {
 func final(err error) bool {
 	var fe finalError
 	return errors.As(err, &fe) || errors.Is(err, ErrPrepareRefused) || errors.Is(err, ErrStaleTerm) || errors.Is(err, ErrDecided) || errors.Is(err, ErrUnknownParticipant) ||
-		errors.Is(err, ErrInvalidState)
+		errors.Is(err, ErrInvalidState) || errors.Is(err, keyspace.ErrInDoubt)
 }
 
 // finalError wraps an error that retrying in the same round cannot fix.
@@ -125,9 +127,9 @@ func (s *Service) prepareAll(ctx context.Context, txnID string, parts []Particip
 				return err
 			}
 			if ep == "" {
-				return noRetry(s.rm.Prepare(actx, txnID, p))
+				return noRetry(s.rm.Prepare(actx, txnID, p, keyspace.OwnTC))
 			}
-			return s.remote.Prepare(actx, ep, txnID, []Participant{p})
+			return s.remote.Prepare(actx, ep, txnID, keyspace.OwnTC, []Participant{p})
 		})
 	}, true)
 }
@@ -144,7 +146,7 @@ func (s *Service) applyAll(ctx context.Context, txnID string, term uint64, state
 				return err
 			}
 			if ep == "" {
-				return noRetry(s.rm.Apply(actx, txnID, p, state == Commit))
+				return noRetry(s.rm.Apply(actx, txnID, p, state == Commit, keyspace.OwnTC))
 			}
 			return s.remote.Apply(actx, ep, DecideRequest{TxnID: txnID, State: state, Term: term,
 				Participants: []Participant{p}, Target: p.BackendHash})

@@ -143,6 +143,7 @@ type (
 	effApplyLocal struct {
 		state State
 		parts []Participant
+		by    string
 	}
 	// effTrack enters (on) or leaves the directory of transactions whose
 	// participants must not decide alone.
@@ -260,7 +261,7 @@ func (m *machine) start(in env, op any) []effect {
 		return m.load()
 	case *opApply:
 		m.cur.phase = phaseApplyLocal
-		return []effect{effApplyLocal{state: op.state, parts: op.parts}}
+		return []effect{effApplyLocal{state: op.state, parts: op.parts, by: op.by}}
 	}
 	return m.answer("", fmt.Errorf("txn: unknown operation %T", op))
 }

@@ -3,6 +3,8 @@ package txn
 import (
 	"errors"
 	"fmt"
+
+	"github.com/lockdhq/lockd/keyspace"
 )
 
 // join adds a participant to a pending transaction (and the key that
@@ -63,6 +65,14 @@ func (m *machine) decide(in env) []effect {
 }
 
 func (m *machine) prepared(in env, err error) []effect {
+	if errors.Is(err, keyspace.ErrInDoubt) {
+		// A participant voted yes to another island's coordinator: that
+		// coordinator decides, not this one. The record stays pending.
+		if m.cur.replaying {
+			return m.answer(Pending, nil)
+		}
+		return m.answer("", err)
+	}
 	if m.cur.replaying {
 		if err == nil {
 			return m.answer(Pending, nil) // every participant is still there

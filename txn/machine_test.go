@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lockdhq/lockd/keyspace"
 )
 
 // The machine's table tests: every transition, with no store, no actor
@@ -273,6 +275,18 @@ func TestMachine(t *testing.T) {
 			{leader, evFannedOut{}, "hit txn-mid-apply; write rollback [a b] term=7 decided=1000 applied if-etag e2"},
 			{leader, evWritten{etag: "e3"}, "track off; answer rollback ok"},
 		}},
+		// a participant in doubt: it voted yes to another island's TC,
+		// which decides; this TC's record stays pending
+		{name: "replay of a pending txn whose participant is in doubt leaves it pending", m: fresh(), steps: []tstep{
+			{leader, evStart{&opReplay{}}, "load"},
+			{leader, stored(pending("b")), "count replay; prepare [b]"},
+			{leader, evPrepared{err: fmt.Errorf("participant b: %w", keyspace.ErrInDoubt)}, "answer pending ok"},
+		}},
+		{name: "a commit over a participant in doubt decides nothing", m: loaded(pending("b")), steps: []tstep{
+			{leader, evStart{&opDecide{want: Commit, requester: ptr(key("b"))}}, "load"},
+			{leader, stored(pending("b")), "prepare [b]"},
+			{leader, evPrepared{err: fmt.Errorf("participant b: %w", keyspace.ErrInDoubt)}, "answer - indoubt"},
+		}},
 		{name: "replay of an unknown txn is not found", m: fresh(), steps: []tstep{
 			{leader, evStart{&opReplay{}}, "load"},
 			{leader, evLoaded{}, "answer - notfound"},
@@ -497,7 +511,7 @@ func classify(err error) string {
 	for _, c := range []struct {
 		name string
 		err  error
-	}{{"aborted", ErrAborted}, {"fanout", ErrFanout}, {"decided", ErrDecided}, {"stale", ErrStaleTerm}, {"notfound", ErrNotFound}} {
+	}{{"aborted", ErrAborted}, {"fanout", ErrFanout}, {"decided", ErrDecided}, {"stale", ErrStaleTerm}, {"notfound", ErrNotFound}, {"indoubt", keyspace.ErrInDoubt}} {
 		if errors.Is(err, c.err) {
 			out = append(out, c.name)
 		}

@@ -10,13 +10,17 @@ import (
 
 // ResourceManager applies decisions to the participants it owns. The local
 // node is one; a remote node would implement it over /v1/txn/commit and
-// /v1/txn/rollback.
+// /v1/txn/rollback. by says who asks: keyspace.OwnTC (this island's
+// coordinator), keyspace.OperatorTC (a tool) or another island's
+// coordinator (its backend hash).
 type ResourceManager interface {
 	// Prepare reports whether p can still commit (its lease is live).
-	Prepare(ctx context.Context, txnID string, p Participant) error
+	Prepare(ctx context.Context, txnID string, p Participant, by string) error
 	// Apply commits or rolls back p's part. It is idempotent.
-	Apply(ctx context.Context, txnID string, p Participant, commit bool) error
+	Apply(ctx context.Context, txnID string, p Participant, commit bool, by string) error
 }
+
+var _ ResourceManager = (*localRM)(nil)
 
 // MessageRM is what the coordinator needs from the queue to enlist
 // dequeued messages: ack on commit, nack on rollback.
@@ -36,10 +40,10 @@ type localRM struct {
 	msgs MessageRM
 }
 
-func (l *localRM) Prepare(ctx context.Context, txnID string, p Participant) error {
+func (l *localRM) Prepare(ctx context.Context, txnID string, p Participant, by string) error {
 	switch p.Kind {
 	case "":
-		return l.keys.PrepareTxn(ctx, keyspace.Ref{Namespace: p.Namespace, Key: p.Key}, txnID)
+		return l.keys.PrepareTxn(ctx, keyspace.Ref{Namespace: p.Namespace, Key: p.Key}, txnID, by)
 	case KindMessage:
 		if l.msgs == nil {
 			return fmt.Errorf("%w: %q (no queue)", ErrUnknownParticipant, p.Kind)
@@ -49,10 +53,10 @@ func (l *localRM) Prepare(ctx context.Context, txnID string, p Participant) erro
 	return fmt.Errorf("%w: %q", ErrUnknownParticipant, p.Kind)
 }
 
-func (l *localRM) Apply(ctx context.Context, txnID string, p Participant, commit bool) error {
+func (l *localRM) Apply(ctx context.Context, txnID string, p Participant, commit bool, by string) error {
 	switch p.Kind {
 	case "":
-		_, err := l.keys.ApplyTxn(ctx, keyspace.Ref{Namespace: p.Namespace, Key: p.Key}, txnID, commit)
+		_, err := l.keys.ApplyTxn(ctx, keyspace.Ref{Namespace: p.Namespace, Key: p.Key}, txnID, commit, by)
 		return err
 	case KindMessage:
 		if l.msgs == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +73,9 @@ type Service struct {
 	remote Remote
 	// foreign caches the highest term seen from each other island's TC.
 	foreign sync.Map // backend hash -> *atomic.Uint64
+	// replayAt and sweepAt are where the last bounded replay and sweep
+	// rounds stopped: the next round goes on from there.
+	replayAt, sweepAt cursor
 }
 
 var _ keyspace.Coordinator = (*Service)(nil)
@@ -224,7 +226,7 @@ func (s *Service) Acquire(ctx context.Context, req keyspace.AcquireRequest) (key
 		// The key cannot join: give its lease back, staging nothing.
 		bg, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
 		defer cancel()
-		if _, rerr := s.keys.ApplyTxn(bg, l.Ref, l.TxnID, false); rerr != nil {
+		if _, rerr := s.keys.ApplyTxn(bg, l.Ref, l.TxnID, false, keyspace.OwnTC); rerr != nil {
 			s.log.Warn().Err(rerr).Str("txn_id", req.TxnID).Str("key", l.Key).Msg("giving back the lease of a key that could not join failed; it expires")
 		}
 		if errors.Is(err, ErrDecided) {
@@ -328,16 +330,19 @@ func (s *Service) EnlistOrigin(ctx context.Context, txnID string) (Participant, 
 // PrepareLocal reports whether every participant in parts can still
 // commit (the RM side of a prepare). from is the backend hash of the TC
 // that asks: another island's TC reaches any node of this cluster, which
-// asks each participant's owner.
-func (s *Service) PrepareLocal(ctx context.Context, txnID, from string, parts []Participant) error {
+// asks each participant's owner, relaying for that TC (relayFor). A yes
+// to another island's TC puts the participant in doubt: only that TC's
+// decision settles it (keyspace.ErrInDoubt).
+func (s *Service) PrepareLocal(ctx context.Context, txnID, from, relayFor string, parts []Participant) error {
+	by := s.decider(from, relayFor, 1)
 	local, err := s.atOwners(ctx, from, parts, func(ctx context.Context, ep string, p Participant) error {
-		return s.remote.Prepare(ctx, ep, txnID, []Participant{p})
+		return s.remote.Prepare(ctx, ep, txnID, by, []Participant{p})
 	})
 	if err != nil {
 		return err
 	}
 	for _, p := range local {
-		if err := s.rm.Prepare(ctx, txnID, p); err != nil {
+		if err := s.rm.Prepare(ctx, txnID, p, by); err != nil {
 			return fmt.Errorf("participant %s: %w", p.describe(), err)
 		}
 	}
@@ -396,6 +401,27 @@ type DecideRequest struct {
 	// (target_backend_hash); From the backend hash of the TC that decided
 	// (X-Lockd-TC-Backend), "" for this store's own TC.
 	Target, From string
+	// RelayFor is the backend hash of another island's TC whose decision
+	// a node of this cluster relays to the participant's owner
+	// (X-Lockd-TC-Relay-For); "" otherwise.
+	RelayFor string
+}
+
+// decider names who takes a decision (or prepares) that reached this RM
+// from the TC of backend from, relayed for relayFor: another island's TC
+// (its backend hash), this island's own (keyspace.OwnTC), or, for a
+// request without TC backend and term, an operator's tool
+// (keyspace.OperatorTC), which may settle a participant in doubt.
+func (s *Service) decider(from, relayFor string, term uint64) string {
+	switch {
+	case from != "" && from != s.cfg.BackendHash:
+		return from
+	case relayFor != "" && relayFor != s.cfg.BackendHash:
+		return relayFor
+	case from == "" && term == 0:
+		return keyspace.OperatorTC
+	}
+	return keyspace.OwnTC
 }
 
 // Decide records and applies a decision. A pending state only records the
@@ -434,9 +460,10 @@ func (s *Service) ApplyDecision(ctx context.Context, req DecideRequest) (State, 
 		return "", fmt.Errorf("%w: %q", ErrInvalidState, req.State)
 	}
 	if len(req.Participants) > 0 {
+		by := s.decider(req.From, req.RelayFor, req.Term)
 		local, err := s.atOwners(ctx, req.From, req.Participants, func(ctx context.Context, ep string, p Participant) error {
 			// The term was checked here; the owner applies in this cluster.
-			return s.remote.Apply(ctx, ep, DecideRequest{TxnID: req.TxnID, State: req.State, Participants: []Participant{p}, Target: p.BackendHash})
+			return s.remote.Apply(ctx, ep, DecideRequest{TxnID: req.TxnID, State: req.State, Participants: []Participant{p}, Target: p.BackendHash, RelayFor: by})
 		})
 		if err != nil {
 			return "", err
@@ -444,7 +471,7 @@ func (s *Service) ApplyDecision(ctx context.Context, req DecideRequest) (State, 
 		if len(local) == 0 {
 			return req.State, nil
 		}
-		return s.call(ctx, req.TxnID, &opApply{state: req.State, parts: local})
+		return s.call(ctx, req.TxnID, &opApply{state: req.State, parts: local, by: by})
 	}
 	st, err := s.call(ctx, req.TxnID, &opGet{})
 	if err != nil {
@@ -523,10 +550,11 @@ func (s *Service) Run(parent context.Context) {
 	}
 }
 
-// replayUnapplied replays every record not yet applied.
+// replayUnapplied replays every record not yet applied, starting where the
+// previous round stopped (a round is bounded by ctx).
 func (s *Service) replayUnapplied(ctx context.Context) error {
 	var ids []string
-	err := s.each(ctx, func(id string, rec record) {
+	err := s.eachFrom(ctx, &s.replayAt, func(id string, rec record) {
 		if !rec.Applied {
 			ids = append(ids, id)
 		}
@@ -540,44 +568,13 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 	return err
 }
 
-// each calls fn for every coordinator record.
-func (s *Service) each(ctx context.Context, fn func(string, record)) error {
-	after := ""
-	for {
-		keys, err := s.st.List(ctx, recordPrefix, after, 500)
-		if err != nil {
-			return fmt.Errorf("%w: list: %w", ErrUnavailable, err)
-		}
-		if len(keys) == 0 {
-			return nil
-		}
-		for _, k := range keys {
-			got, err := s.st.Get(ctx, k)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted since the listing
-			}
-			if err != nil {
-				s.log.Warn().Err(err).Str("key", k).Msg("reading a transaction record failed; the next round retries it")
-				continue
-			}
-			rec, err := decodeRecord(got.Value)
-			if err != nil {
-				s.log.Error().Err(err).Str("key", k).Bool("corrupt", true).
-					Msg("CORRUPT TRANSACTION RECORD: it is never replayed until repaired or removed")
-				continue
-			}
-			fn(strings.TrimPrefix(k, recordPrefix), rec)
-		}
-		after = keys[len(keys)-1]
-	}
-}
-
 // Sweep replays pending transactions (rolling back those whose
 // participants are gone) and deletes applied records past the retention.
+// A sweep that ctx cuts short goes on, next time, where it stopped.
 func (s *Service) Sweep(ctx context.Context) error {
 	cutoff := s.clock.Now().Add(-s.cfg.Retention).Unix()
 	var replay, expired []string
-	err := s.each(ctx, func(id string, rec record) {
+	err := s.eachFrom(ctx, &s.sweepAt, func(id string, rec record) {
 		switch {
 		case rec.Applied && rec.Decided < cutoff:
 			expired = append(expired, id)

@@ -47,7 +47,10 @@ type Remote interface {
 	// /v1/txn/rollback) for parts, carrying req.Term.
 	Apply(ctx context.Context, endpoint string, req DecideRequest) error
 	// Prepare asks the node at endpoint whether parts can still commit.
-	Prepare(ctx context.Context, endpoint, txnID string, parts []Participant) error
+	// relayFor is the backend hash of another island's TC when a node of
+	// this cluster relays that TC's prepare to the participants' owner
+	// (keyspace.OwnTC otherwise).
+	Prepare(ctx context.Context, endpoint, txnID, relayFor string, parts []Participant) error
 	// Origin asks the other nodes to enlist the key that minted txnID, and
 	// returns it (nil when no node has it).
 	Origin(ctx context.Context, txnID string) (*Participant, error)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/lockdhq/lockd/internal/testcluster"
 	"github.com/lockdhq/lockd/sdk/api"
@@ -99,11 +100,19 @@ func startClusterN(t *testing.T, n int) *testcluster.Cluster {
 // prepare -p default:kB@HASH` does). It returns A's lease.
 func (is *islands) begin(t *testing.T, kA, kB string, v int) held {
 	t.Helper()
+	hA, _ := is.beginTTL(t, kA, kB, v, 300)
+	return hA
+}
+
+// beginTTL is begin with B's lease for ttlB seconds; it also returns B's
+// lease.
+func (is *islands) beginTTL(t *testing.T, kA, kB string, v int, ttlB int64) (held, held) {
+	t.Helper()
 	hA, err := acquireKey(is.a.URL, kA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, body, err := post(is.b.Nodes[0].URL, "/v1/acquire", api.AcquireRequest{Key: kB, Owner: "crash-test", TTLSeconds: 300, TxnID: hA.TxnID})
+	st, body, err := post(is.b.Nodes[0].URL, "/v1/acquire", api.AcquireRequest{Key: kB, Owner: "crash-test", TTLSeconds: ttlB, TxnID: hA.TxnID})
 	if err != nil || st != 200 {
 		t.Fatalf("join %s on island B: %d %s %v", kB, st, body, err)
 	}
@@ -118,7 +127,7 @@ func (is *islands) begin(t *testing.T, kA, kB string, v int) held {
 	if err != nil || st != 200 {
 		t.Fatalf("enlist B's key at A's TC: %d %s %v", st, body, err)
 	}
-	return hA
+	return hA, hB
 }
 
 func (is *islands) states(t *testing.T, kA, kB string) (string, string) {
@@ -191,5 +200,44 @@ func TestCrossIslandTxnCoordinatorKilledAfterDecision(t *testing.T) {
 	waitFor(t, "both islands committed by the restarted TC's replay", func() bool {
 		a, b := is.states(t, kA, kB)
 		return a == `{"v":3}` && b == `{"v":3}`
+	})
+}
+
+// Island A's TC prepares B's key, records the commit and dies before its
+// fan-out; B's lease on the key lapses while A is down. B voted yes to A's
+// prepare, so B must not settle the key on its own (B's coordinator knows
+// the transaction only as a pending record of its own): the key stays held,
+// nobody else gets it, and the restarted A's replay commits it with A's
+// key. Before the fix B's coordinator rolled the lapsed participant back
+// (its expiry, or its replay loop finding the lease gone) and A's commit
+// later found nothing to apply on B: a torn transaction.
+func TestCrossIslandTxnParticipantLapsesWhileCoordinatorIsDown(t *testing.T) {
+	is := startIslands(t, "LOCKD_FAILPOINT=txn-after-decision")
+	kB, _ := keyOwnedBy(t, is.b, is.ownerB, "isll-b")
+	kA := "isll-a"
+	hA, hB := is.beginTTL(t, kA, kB, 4, 2)
+	hA.release(is.a.URL) // the TC dies while deciding: the answer is an error
+	waitFor(t, "the TC died at the failpoint", func() bool { return !is.a.Running() })
+	waitFor(t, "B's lease on "+kB+" lapsed", func() bool { return time.Now().Unix() > hB.ExpiresAtUnix+1 })
+	// Every acquire of kB notices the lapsed lease; B's replay loop (every
+	// 5 s) prepares its own pending record of the transaction meanwhile.
+	// Neither may hand the key to another client or roll it back.
+	until := time.Now().Add(7 * time.Second)
+	for time.Now().Before(until) {
+		for _, n := range is.b.Nodes {
+			st, body, err := post(n.URL, "/v1/acquire", api.AcquireRequest{Key: kB, Owner: "intruder", TTLSeconds: 30, BlockSeconds: -1})
+			if err == nil && st == 200 {
+				t.Fatalf("another client got %s through %s while its transaction's commit was not applied: %s", kB, n.ID, body)
+			}
+		}
+		if b := publicState(t, is.b.Nodes[0].URL, kB); b != "" {
+			t.Fatalf("island B changed %s before A's decision reached it: %q", kB, b)
+		}
+		time.Sleep(200 * time.Millisecond) // a steady stream of attempts over the window, not a wait for a condition
+	}
+	is.a = testcluster.StartNode(t, lockdBin, nil, "--store", "disk://"+is.aDir)
+	waitFor(t, "both islands committed by the restarted TC's replay", func() bool {
+		a, b := is.states(t, kA, kB)
+		return a == `{"v":4}` && b == `{"v":4}`
 	})
 }

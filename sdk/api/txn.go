@@ -23,4 +23,8 @@ const (
 	// CodeTxnFanoutFailed (502): the decision is durable but not
 	// every participant has applied it yet; the coordinator retries.
 	CodeTxnFanoutFailed = "txn_fanout_failed"
+	// CodeTxnInDoubt (409): the participant voted yes to another island's
+	// coordinator; only that coordinator's decision (or an operator's
+	// `lockd txn commit|rollback --apply`) settles it.
+	CodeTxnInDoubt = "txn_in_doubt"
 )
