@@ -16,12 +16,15 @@ import (
 // and change them. Writes of the cut node are fenced by the store's
 // conditional writes, but its reads would come from its stale memory.
 // So a node serves the refs it owns only while it has fresh evidence
-// that a quorum of its members sees it alive: a peer's member list,
-// fetched from the peer, that shows this node alive (not suspect, not
-// dead) counts as evidence from the moment the request was sent, for
-// FenceAfter. FenceAfter is shorter than the time the others need to
-// declare a node dead (a failed probe, then at least the suspicion
-// timeout), so a cut node stops serving before its keys can move.
+// that a quorum of its members sees it alive. Evidence from a peer is a
+// gossip ping the peer acked (over the gossip network, both ways) and
+// the peer's member list, fetched from its API right after, listing this
+// node as a member; it counts from the moment the ping was sent, for
+// FenceAfter. While the gossip between the two works, a suspicion of
+// this node reaches it and it refutes it, so the peer cannot declare it
+// dead sooner than a suspicion timeout after that moment. FenceAfter is
+// shorter than that timeout, so a cut node stops serving before its keys
+// can move.
 //
 // The quorum is taken over the reference set: the owning members of the
 // last view in which this node had a quorum, together with the current
@@ -68,14 +71,20 @@ type fence struct {
 	until atomic.Int64  // unix ns; the node serves while now is before it
 
 	mu      sync.Mutex
-	ref     map[string]Member    // the reference set, this node included
-	seen    map[string]time.Time // peer id -> when it last showed us alive
-	serving bool                 // as last evaluated
+	ref     map[string]Member   // the reference set, this node included
+	seen    map[string]evidence // by peer id: its latest member list showing us alive
+	serving bool                // as last evaluated
+}
+
+// evidence is a peer's member list that showed this node alive.
+type evidence struct {
+	at   time.Time       // when it was asked for (it was made after)
+	view map[string]bool // the members it showed alive or suspect
 }
 
 func newFence(self string, after time.Duration) *fence {
 	f := &fence{self: self, after: after, ref: map[string]Member{self: {ID: self, Self: true}},
-		seen: map[string]time.Time{}, serving: true}
+		seen: map[string]evidence{}, serving: true}
 	f.until.Store(always)
 	return f
 }
@@ -86,12 +95,12 @@ func (f *fence) servingAt(now time.Time) bool {
 }
 
 // saw records that peer showed this node alive in a member list it
-// sent after at.
-func (f *fence) saw(peer string, at time.Time) {
+// made after at, in which view are the members it showed owning.
+func (f *fence) saw(peer string, at time.Time, view map[string]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if at.After(f.seen[peer]) {
-		f.seen[peer] = at
+	if at.After(f.seen[peer].at) {
+		f.seen[peer] = evidence{at: at, view: view}
 	}
 }
 
@@ -119,24 +128,38 @@ func (f *fence) targets(view []Member) []Member {
 
 // evaluate decides whether the node serves, given the current view, at
 // now; changed reports a change since the last evaluation.
+//
+// While it serves, the reference set grows with the view. It shrinks by
+// the members that left the view only when peers holding a majority of
+// the reference set (with this node) agree: their fresh member lists show
+// none of them. A node cut off declares the others dead on its own, and
+// nobody agrees with it; a member that crashed is declared dead by all.
 func (f *fence) evaluate(now time.Time, view []Member) (serving, changed bool) {
 	if f.after == 0 {
 		return true, false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	inView := map[string]bool{f.self: true}
 	set := []string{f.self}
-	for id := range f.ref {
-		if id != f.self {
-			set = append(set, id)
-		}
-	}
 	for _, m := range view {
-		if _, ok := f.ref[m.ID]; !ok && m.ID != f.self {
+		inView[m.ID] = true
+		if m.ID != f.self {
 			set = append(set, m.ID)
 		}
 	}
-	until, ok := quorumUntil(f.self, set, f.seen, f.after)
+	var gone []string
+	for id := range f.ref {
+		if !inView[id] {
+			set = append(set, id)
+			gone = append(gone, id)
+		}
+	}
+	times := make(map[string]time.Time, len(f.seen))
+	for id, e := range f.seen {
+		times[id] = e.at
+	}
+	until, ok := quorumUntil(f.self, set, times, f.after)
 	switch {
 	case !ok:
 		f.until.Store(always)
@@ -147,12 +170,12 @@ func (f *fence) evaluate(now time.Time, view []Member) (serving, changed bool) {
 	}
 	serving = !ok || now.Before(until)
 	if serving {
-		f.ref = map[string]Member{f.self: {ID: f.self, Self: true}}
 		for _, m := range view {
 			f.ref[m.ID] = m
 		}
-		for id := range f.seen {
-			if _, in := f.ref[id]; !in {
+		if len(gone) > 0 && f.agreeGone(now, gone) {
+			for _, id := range gone {
+				delete(f.ref, id)
 				delete(f.seen, id)
 			}
 		}
@@ -160,6 +183,23 @@ func (f *fence) evaluate(now time.Time, view []Member) (serving, changed bool) {
 	changed = serving != f.serving
 	f.serving = serving
 	return serving, changed
+}
+
+// agreeGone reports whether peers of the reference set that hold a
+// majority of it with this node show none of gone in fresh member
+// lists; f.mu held.
+func (f *fence) agreeGone(now time.Time, gone []string) bool {
+	agree := 0
+	for id := range f.ref {
+		e, ok := f.seen[id]
+		if id == f.self || !ok || !now.Before(e.at.Add(f.after)) {
+			continue
+		}
+		if !slices.ContainsFunc(gone, func(g string) bool { return e.view[g] }) {
+			agree++
+		}
+	}
+	return agree >= len(f.ref)/2
 }
 
 // quorumUntil returns until when self, in the reference set set (self

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,22 +66,37 @@ func (c *Cluster) reevaluate() {
 	c.mu.Unlock()
 }
 
-// gather asks every peer of the reference set and the view for its
-// member list, in parallel, each bounded by timeout.
+// gather asks every peer of the reference set and the view, in
+// parallel, for two things: a gossip ping (memberlist's, over the gossip
+// network both ways), and its member list over its API, bounded by
+// timeout. Both are needed: a peer acks pings from a node it declared
+// dead, and memberlist's member list does not show whom a peer suspects.
+// A peer that acks and lists this node as a member shows that the gossip
+// between them works, so any suspicion of this node reaches it and is
+// refuted; a peer cannot declare it dead sooner than a suspicion timeout
+// after that.
 func (c *Cluster) gather(timeout time.Duration) {
 	var wg sync.WaitGroup
 	for _, m := range c.fence.targets(c.Live()) {
+		addr, err := net.ResolveUDPAddr("udp", m.Gossip)
+		if err != nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sent := time.Now()
-			peer, err := c.seesMe(m.Endpoint, timeout)
-			if err != nil {
-				c.log.Debug().Err(err).Str("member", m.ID).Msg("no membership evidence from the member")
+			if _, err := c.ml.Ping(m.ID, addr); err != nil {
+				c.log.Debug().Err(err).Str("member", m.ID).Msg("no gossip ack from the member")
 				return
 			}
-			if peer != "" {
-				c.fence.saw(peer, sent)
+			peer, view, err := c.seesMe(m.Endpoint, timeout)
+			if err != nil {
+				c.log.Debug().Err(err).Str("member", m.ID).Msg("no member list from the member")
+				return
+			}
+			if peer == m.ID {
+				c.fence.saw(peer, sent, view)
 			}
 		}()
 	}
@@ -88,25 +104,27 @@ func (c *Cluster) gather(timeout time.Duration) {
 }
 
 // seesMe asks the node at apiURL for its member list and returns its id
-// when it shows this node alive, "" when it does not.
-func (c *Cluster) seesMe(apiURL string, timeout time.Duration) (string, error) {
+// and the members it shows owning when it shows this node owning (alive
+// or suspect, which memberlist's list does not tell apart); "" when it
+// does not (it declared this node dead, or never heard of it).
+func (c *Cluster) seesMe(apiURL string, timeout time.Duration) (string, map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(apiURL, "/")+MembersPath, nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("cluster: %s%s: %d", apiURL, MembersPath, resp.StatusCode)
+		return "", nil, fmt.Errorf("cluster: %s%s: %d", apiURL, MembersPath, resp.StatusCode)
 	}
 	var list struct {
 		Members []struct {
@@ -116,19 +134,22 @@ func (c *Cluster) seesMe(apiURL string, timeout time.Duration) (string, error) {
 		} `json:"members"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return "", fmt.Errorf("cluster: %s%s: %w", apiURL, MembersPath, err)
+		return "", nil, fmt.Errorf("cluster: %s%s: %w", apiURL, MembersPath, err)
 	}
-	peer, alive := "", false
+	peer, alive, view := "", false, map[string]bool{}
 	for _, m := range list.Members {
 		if m.Self {
 			peer = m.ID
 		}
-		if m.ID == c.cfg.ID && State(m.State) == StateAlive {
+		if m.ID == c.cfg.ID && State(m.State).Owning() {
 			alive = true
+		}
+		if State(m.State).Owning() {
+			view[m.ID] = true
 		}
 	}
 	if !alive || peer == c.cfg.ID {
-		return "", nil
+		return "", nil, nil
 	}
-	return peer, nil
+	return peer, view, nil
 }

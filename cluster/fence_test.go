@@ -42,34 +42,50 @@ func TestQuorumUntil(t *testing.T) {
 
 // The reference set keeps the members of the last view with a quorum: a
 // node whose view shrinks because it declares the others dead does not
-// become a majority of one; one that keeps a quorum while a member dies
-// drops it from the set.
+// become a majority of one, nor shrinks its set while a peer still sees
+// the others; one that keeps a quorum while a member dies, with the
+// others agreeing, drops it from the set.
 func TestFenceReferenceSet(t *testing.T) {
 	now := time.Unix(2000, 0)
+	at := func(s int) time.Time { return now.Add(time.Duration(s) * time.Second) }
+	set := func(ids ...string) map[string]bool {
+		out := map[string]bool{}
+		for _, id := range ids {
+			out[id] = true
+		}
+		return out
+	}
 	f := newFence("a", 2*time.Second)
 	abc := []Member{{ID: "a", Self: true}, {ID: "b", Endpoint: "x"}, {ID: "c", Endpoint: "y"}}
-	f.saw("b", now)
+	f.saw("b", now, set("a", "b", "c"))
 	if serving, _ := f.evaluate(now, abc); !serving {
 		t.Fatal("not serving with evidence from b")
 	}
-	if serving, changed := f.evaluate(now.Add(3*time.Second), abc); serving || !changed {
+	// a declares c dead while b, whose evidence is fresh, still sees c:
+	// c stays in the set.
+	f.saw("b", at(1), set("a", "b", "c"))
+	f.evaluate(at(1), abc[:2])
+	if n := len(f.targets(abc[:2])); n != 2 {
+		t.Fatalf("%d targets, want b and c: nobody agreed that c is gone", n)
+	}
+	if serving, changed := f.evaluate(at(4), abc[:2]); serving || !changed {
 		t.Fatalf("serving %v changed %v with stale evidence", serving, changed)
 	}
 	// Cut off, a declares b and c dead: its view is itself alone.
-	if serving, _ := f.evaluate(now.Add(10*time.Second), abc[:1]); serving || f.servingAt(now.Add(10*time.Second)) {
+	if serving, _ := f.evaluate(at(10), abc[:1]); serving || f.servingAt(at(10)) {
 		t.Fatal("a cut node became a majority of one")
 	}
 	if n := len(f.targets(abc[:1])); n != 2 {
 		t.Fatalf("%d targets, want b and c of the reference set", n)
 	}
 	// c comes back and shows a alive; the view has all three again.
-	f.saw("c", now.Add(11*time.Second))
-	if serving, changed := f.evaluate(now.Add(11*time.Second), abc); !serving || !changed {
+	f.saw("c", at(11), set("a", "b", "c"))
+	if serving, changed := f.evaluate(at(11), abc); !serving || !changed {
 		t.Fatal("not serving again with fresh evidence from c")
 	}
-	// c dies while b shows a alive: the set shrinks to a and b.
-	f.saw("b", now.Add(12*time.Second))
-	f.evaluate(now.Add(12*time.Second), abc[:2])
+	// c dies and b agrees: the set shrinks to a and b.
+	f.saw("b", at(12), set("a", "b"))
+	f.evaluate(at(12), abc[:2])
 	if n := len(f.targets(abc[:2])); n != 1 {
 		t.Fatalf("%d targets after c died, want b", n)
 	}
