@@ -515,15 +515,18 @@ func (s *Service) Run(parent context.Context) {
 			continue
 		}
 		term, last = t, s.clock.Now()
-		ctx, cancel := context.WithTimeout(parent, s.cfg.FanoutTimeout)
-		if err := s.replayUnapplied(ctx); err != nil {
+		if err := s.replayUnapplied(parent); err != nil {
 			s.log.Warn().Err(err).Msg("replaying unapplied transactions failed")
 		}
-		cancel()
 	}
 }
 
-// replayUnapplied replays every record not yet applied.
+// replayUnapplied replays every record not yet applied. Every store call
+// of the scan and every replay has its own FanoutTimeout: under one
+// deadline for the whole round, a store with many retained records (or a
+// slow one) ran out of time part way through the listing every round,
+// and the records listed last (the newest: ids sort by time) were never
+// replayed.
 func (s *Service) replayUnapplied(ctx context.Context) error {
 	var ids []string
 	err := s.each(ctx, func(id string, rec record) {
@@ -532,7 +535,10 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 		}
 	})
 	for _, id := range ids {
-		if _, rerr := s.Replay(ctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) && !errors.Is(rerr, ErrFanout) {
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.FanoutTimeout)
+		_, rerr := s.Replay(rctx, id)
+		cancel()
+		if rerr != nil && !errors.Is(rerr, ErrNotFound) && !errors.Is(rerr, ErrFanout) {
 			// (a fan-out failure was reported by the actor)
 			s.log.Warn().Err(rerr).Str("txn_id", id).Msg("replay failed; retrying next round")
 		}
@@ -540,11 +546,14 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 	return err
 }
 
-// each calls fn for every coordinator record.
+// each calls fn for every coordinator record; each store call is bounded
+// by FanoutTimeout (and ctx).
 func (s *Service) each(ctx context.Context, fn func(string, record)) error {
 	after := ""
 	for {
-		keys, err := s.st.List(ctx, recordPrefix, after, 500)
+		lctx, cancel := context.WithTimeout(ctx, s.cfg.FanoutTimeout)
+		keys, err := s.st.List(lctx, recordPrefix, after, 500)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: list: %w", ErrUnavailable, err)
 		}
@@ -552,7 +561,12 @@ func (s *Service) each(ctx context.Context, fn func(string, record)) error {
 			return nil
 		}
 		for _, k := range keys {
-			got, err := s.st.Get(ctx, k)
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+			}
+			gctx, cancel := context.WithTimeout(ctx, s.cfg.FanoutTimeout)
+			got, err := s.st.Get(gctx, k)
+			cancel()
 			if errors.Is(err, store.ErrNotFound) {
 				continue // deleted since the listing
 			}
