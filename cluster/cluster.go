@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,6 +29,11 @@ type Config struct {
 	// Listen is the gossip bind address host:port (--cluster-listen); port
 	// 0 takes any free port (seeds given as API URLs find it).
 	Listen string
+	// Advertise is the gossip address host:port the other nodes reach
+	// this one at (--cluster-advertise), when it differs from Listen: a
+	// NAT, a port mapping, a relay. Empty: Listen's address (or --self's
+	// host when Listen binds every interface).
+	Advertise string
 	// Join are the seeds (--join): gossip host:port addresses or API URLs
 	// (http[s]://…), whose gossip address is read from their
 	// /v1/cluster/members. Empty: this node starts a cluster of its own.
@@ -44,7 +50,13 @@ type Config struct {
 	// JoinRetry is the pause between join attempts while no seed answers
 	// (default 1s).
 	JoinRetry time.Duration
-	Logger    zerolog.Logger
+	// FenceAfter is how long this node keeps serving the refs it owns
+	// without fresh evidence that a quorum of its members sees it alive
+	// (fence.go). 0 takes the default, derived from the failure
+	// detector's timing (DefaultFenceAfter); negative turns self-fencing
+	// off (Serving is then always true).
+	FenceAfter time.Duration
+	Logger     zerolog.Logger
 }
 
 // ErrConfig is returned by Start for an unusable configuration.
@@ -59,16 +71,23 @@ type Cluster struct {
 
 	view   atomic.Pointer[view]
 	joined atomic.Bool
-	md     atomic.Pointer[[]byte] // gossiped metadata
+	// rejoining is set while a join of members seen dead runs.
+	rejoining atomic.Bool
+	md        atomic.Pointer[[]byte] // gossiped metadata
 
 	mu       sync.Mutex
 	members  map[string]Member // by ID, from memberlist events
 	departed map[string]Member // dead or left, kept for Members
-	changed  chan struct{}     // closed at the next change
-	epoch    uint64
+	// departedAt is when each member of departed was declared dead
+	// (joinLoop rejoins them for a while).
+	departedAt map[string]time.Time
+	changed    chan struct{} // closed at the next change
+	epoch      uint64
+
+	fence *fence
 
 	stop chan struct{}
-	done chan struct{}
+	wg   sync.WaitGroup // joinLoop, fenceLoop
 }
 
 // view is an immutable snapshot of the owning members, sorted by ID, with
@@ -101,8 +120,8 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("%w: gossip key must be %d bytes", ErrConfig, KeySize)
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Logger.With().Str("sys", "cluster.membership").Logger(),
-		members: map[string]Member{}, departed: map[string]Member{}, changed: make(chan struct{}),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		members: map[string]Member{}, departed: map[string]Member{}, departedAt: map[string]time.Time{}, changed: make(chan struct{}),
+		stop: make(chan struct{})}
 	md, err := c.meta(false).encode()
 	if err != nil {
 		return nil, err
@@ -112,8 +131,10 @@ func Start(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.fence = newFence(cfg.ID, c.fenceAfter(mc))
 	c.publish() // an empty view until memberlist announces us
 	if c.ml, err = memberlist.Create(mc); err != nil {
+		mc.Transport.Shutdown()
 		return nil, fmt.Errorf("cluster: gossip on %s: %w", cfg.Listen, err)
 	}
 	ln := c.ml.LocalNode()
@@ -123,7 +144,9 @@ func Start(cfg Config) (*Cluster, error) {
 	c.members[cfg.ID] = c.self
 	c.changeLocked()
 	c.mu.Unlock()
+	c.wg.Add(2)
 	go c.joinLoop()
+	go c.fenceLoop()
 	return c, nil
 }
 
@@ -146,7 +169,18 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	if host == "" {
 		mc.BindAddr = "0.0.0.0"
 	}
-	if ip := net.ParseIP(mc.BindAddr); ip == nil || ip.IsUnspecified() {
+	mc.Logger = log.New(logWriter{c.log}, "", 0)
+	t, bound, err := newTransport(mc.BindAddr, mc.BindPort, mc.Logger)
+	if err != nil {
+		return nil, err
+	}
+	mc.Transport, mc.BindPort, mc.AdvertisePort = t, bound, bound
+	if c.cfg.Advertise != "" {
+		if mc.AdvertiseAddr, mc.AdvertisePort, err = advertise(c.cfg.Advertise); err != nil {
+			t.Shutdown()
+			return nil, err
+		}
+	} else if ip := net.ParseIP(mc.BindAddr); ip == nil || ip.IsUnspecified() {
 		// Advertise the host of --self when it is an address, so a node
 		// without a private interface (a laptop, a container on
 		// loopback) still has something to advertise.
@@ -156,13 +190,13 @@ func (c *Cluster) memberlistConfig() (*memberlist.Config, error) {
 	}
 	if c.cfg.Key != nil {
 		if mc.Keyring, err = memberlist.NewKeyring(nil, c.cfg.Key); err != nil {
+			t.Shutdown()
 			return nil, fmt.Errorf("cluster: keyring: %w", err)
 		}
 		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	}
 	mc.Delegate = delegate{md: &c.md}
 	mc.Events = events{c}
-	mc.LogOutput = logWriter{c.log}
 	return mc, nil
 }
 
@@ -240,7 +274,7 @@ func (c *Cluster) Close(timeout time.Duration) error {
 	default:
 	}
 	close(c.stop)
-	<-c.done
+	c.wg.Wait()
 	var errs []error
 	if md, err := c.meta(true).encode(); err == nil {
 		c.md.Store(&md)
@@ -259,7 +293,7 @@ func (c *Cluster) Abort() error {
 	default:
 	}
 	close(c.stop)
-	<-c.done
+	c.wg.Wait()
 	return c.ml.Shutdown()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/rs/zerolog"
@@ -42,6 +43,9 @@ func (e events) NotifyLeave(n *memberlist.Node) {
 	m.State = st
 	delete(c.members, n.Name)
 	c.departed[n.Name] = m
+	if st == StateDead {
+		c.departedAt[n.Name] = time.Now()
+	}
 	c.changeLocked()
 	c.log.Info().Str("member", m.ID).Str("endpoint", m.Endpoint).Str("state", string(st)).Msg("member departed")
 }
@@ -52,6 +56,7 @@ func (c *Cluster) upsert(n *memberlist.Node, st State) {
 	defer c.mu.Unlock()
 	old, had := c.members[n.Name]
 	delete(c.departed, n.Name)
+	delete(c.departedAt, n.Name)
 	c.members[n.Name] = m
 	if had && old.State == m.State && old.Endpoint == m.Endpoint && old.Gossip == m.Gossip && old.Version == m.Version && slices.Equal(old.Roles, m.Roles) {
 		return

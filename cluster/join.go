@@ -6,50 +6,103 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
 
-// joinLoop joins the seeds, retrying until one answers, and afterwards
+// joinLoop joins the seeds, retrying until one answers. Afterwards it
 // rejoins whenever this node finds itself alone although it has seeds
-// (every other node restarted, or a partition healed): memberlist does
-// not look for lost peers by itself.
+// (every other node restarted, or a partition healed) or is not serving
+// (fence.go: the others may have declared it dead), and it joins the
+// members it saw die within RejoinWindow: memberlist never probes a
+// member it declared dead, so after a partition heals the two sides only
+// meet again because one of them reaches for the other.
 func (c *Cluster) joinLoop() {
-	defer close(c.done)
+	defer c.wg.Done()
 	seeds := c.cfg.Join
 	if len(seeds) == 0 {
 		c.joined.Store(true)
-		return
 	}
-	retry := c.cfg.JoinRetry
+	var lastDead time.Time
 	for {
-		alone := c.ml.NumMembers() <= 1
-		if !c.joined.Load() || alone {
-			addrs, bootstrap := c.resolveSeeds(seeds)
-			if bootstrap && !c.joined.Load() {
-				// This node is one of its own seeds: it may start the
-				// cluster alone, and others join it.
-				c.joined.Store(true)
-				c.log.Info().Msg("bootstrap: this node is one of its seeds")
-			}
-			if len(addrs) > 0 {
-				n, err := c.ml.Join(addrs)
-				if n > 0 {
-					if !c.joined.Swap(true) {
-						c.log.Info().Int("contacted", n).Strs("seeds", addrs).Msg("joined the cluster")
+		if len(seeds) > 0 && (!c.joined.Load() || c.ml.NumMembers() <= 1 || !c.Serving()) {
+			c.joinSeeds(seeds)
+		}
+		if now := time.Now(); now.Sub(lastDead) >= 5*c.cfg.JoinRetry {
+			lastDead = now
+			if addrs := c.recentlyDead(now); len(addrs) > 0 && !c.rejoining.Swap(true) {
+				// In the background: a join of an address that drops
+				// packets waits for memberlist's TCP timeout.
+				c.wg.Add(1)
+				go func() {
+					defer c.wg.Done()
+					defer c.rejoining.Store(false)
+					if n, _ := c.ml.Join(addrs); n > 0 {
+						c.log.Info().Int("contacted", n).Strs("gossip", addrs).Msg("rejoined members seen dead")
 					}
-					retry = 5 * c.cfg.JoinRetry
-				} else if err != nil {
-					c.log.Warn().Err(err).Strs("seeds", addrs).Msg("join failed; retrying")
-				}
+				}()
 			}
 		}
 		select {
 		case <-c.stop:
 			return
-		case <-time.After(retry):
+		case <-time.After(c.cfg.JoinRetry):
 		}
 	}
+}
+
+// joinSeeds joins the seeds once.
+func (c *Cluster) joinSeeds(seeds []string) {
+	addrs, bootstrap := c.resolveSeeds(seeds)
+	if bootstrap && !c.joined.Load() {
+		// This node is one of its own seeds: it may start the cluster
+		// alone, and others join it.
+		c.joined.Store(true)
+		c.log.Info().Msg("bootstrap: this node is one of its seeds")
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	n, err := c.ml.Join(addrs)
+	switch {
+	case n > 0 && !c.joined.Swap(true):
+		c.log.Info().Int("contacted", n).Strs("seeds", addrs).Msg("joined the cluster")
+	case n == 0 && err != nil && !c.joined.Load():
+		c.log.Warn().Err(err).Strs("seeds", addrs).Msg("join failed; retrying")
+	}
+}
+
+// RejoinWindow is how long after a member was declared dead this node
+// keeps trying to join it again (a partition that heals, or a node
+// restarted on the same gossip address).
+const RejoinWindow = 5 * time.Minute
+
+// recentlyDead returns the gossip addresses of the members declared dead
+// within RejoinWindow that no live member uses now; older ones are
+// forgotten.
+func (c *Cluster) recentlyDead(now time.Time) []string {
+	live := map[string]bool{}
+	for _, m := range c.Live() {
+		live[m.Gossip] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for id, m := range c.departed {
+		at := c.departedAt[id]
+		if m.State != StateDead || m.Gossip == "" {
+			continue
+		}
+		if now.Sub(at) > RejoinWindow {
+			delete(c.departedAt, id)
+			continue
+		}
+		if !live[m.Gossip] && !slices.Contains(out, m.Gossip) {
+			out = append(out, m.Gossip)
+		}
+	}
+	return out
 }
 
 // resolveSeeds turns the seeds into gossip addresses, leaving this node

@@ -54,6 +54,14 @@ func (c *call) route(kind cluster.Kind, ns, name string) error {
 	owner, ok := c.srv.cluster.Owner(kind, ns, name)
 	if !ok || owner.Self {
 		c.recording = false
+		if !c.srv.cluster.Serving() {
+			// Self-fenced (cluster/fence.go): this node cannot tell
+			// that the others still see it alive, so they may have
+			// taken the ref over; its memory may be stale.
+			he := fail(503, api.CodeNodeUnavailable, "this node cannot confirm its cluster membership (cut off from its peers?); retry another node")
+			he.retryAfter = time.Second
+			return he
+		}
 		return nil
 	}
 	if c.forwarded {
@@ -203,9 +211,9 @@ func (s *Server) clusterMembers(c *call) error {
 }
 
 // ready reports whether this node should receive traffic: not draining,
-// and joined when it was given seeds.
+// joined when it was given seeds, and not self-fenced.
 func (s *Server) ready() bool {
-	return !s.draining.Load() && (s.cluster == nil || s.cluster.Ready())
+	return !s.draining.Load() && (s.cluster == nil || s.cluster.Ready() && s.cluster.Serving())
 }
 
 func decodeChain(hdr string) ([]*x509.Certificate, error) {

@@ -22,5 +22,10 @@ func (s *Server) readyz(c *call) error {
 		c.SetBodyString("joining the cluster\n")
 		return nil
 	}
+	if s.cluster != nil && !s.cluster.Serving() {
+		c.SetStatusCode(503)
+		c.SetBodyString("self-fenced: no quorum of the cluster confirms this node's membership\n")
+		return nil
+	}
 	return s.healthz(c)
 }

@@ -28,6 +28,10 @@ type ClusterConfig struct {
 	// Listen is the gossip bind address (--cluster-listen); default: the
 	// API listener's host, any free port.
 	Listen string
+	// Advertise is the gossip address the others reach this node at
+	// (--cluster-advertise), when it differs from Listen; default:
+	// Listen's.
+	Advertise string
 	// Join are the seeds (--join / tc-join).
 	Join []string
 	// Key, when set (--cluster-key), is the secret the gossip key is
@@ -99,8 +103,12 @@ func startCluster(cfg Config, ln net.Listener) (*cluster.Cluster, error) {
 	if cfg.Security.MTLS() {
 		client.Transport = &http.Transport{TLSClientConfig: cfg.Security.Bundle.ClientTLSConfig()}
 	}
-	return cluster.Start(cluster.Config{Self: self, Listen: listen, Join: cc.Join, Key: key,
-		Version: version(), Roles: roles, HTTPClient: client, Logger: cfg.Logger})
+	fence := time.Duration(0) // the default
+	if hcfg, err := cfg.HA.config(); err != nil || hcfg.Mode != ha.Concurrent {
+		fence = -1 // keys are not routed by ownership: nothing to fence
+	}
+	return cluster.Start(cluster.Config{Self: self, Listen: listen, Advertise: cc.Advertise, Join: cc.Join, Key: key,
+		Version: version(), Roles: roles, HTTPClient: client, FenceAfter: fence, Logger: cfg.Logger})
 }
 
 // gossipKey derives the gossip key from --cluster-key, else from the
@@ -208,12 +216,22 @@ func (s *Server) followOwnership(stop <-chan struct{}) {
 	cl := s.cluster
 	movedKey := func(r keyspace.Ref) bool {
 		kind, name := edge.OwnerRef(cluster.KindKey, r.Key)
-		return !cl.Owns(kind, r.Namespace, name)
+		return !cl.Owns(kind, r.Namespace, name) || !cl.Serving()
 	}
-	movedQueue := func(r queues.Ref) bool { return !cl.Owns(cluster.KindQueue, r.Namespace, r.Queue) }
-	adopted := false
+	movedQueue := func(r queues.Ref) bool { return !cl.Owns(cluster.KindQueue, r.Namespace, r.Queue) || !cl.Serving() }
+	all := func(keyspace.Ref) bool { return true }
+	allQueues := func(queues.Ref) bool { return true }
+	adopted, serving := false, true
 	for {
 		changed := cl.Changed()
+		if now := cl.Serving(); now != serving {
+			// Self-fenced, or serving again: either way the others may
+			// have owned and changed any of our refs meanwhile, so
+			// every actor leaves and reloads from the store.
+			serving = now
+			s.keys.Handoff(all)
+			s.queues.Handoff(allQueues)
+		}
 		s.keys.Handoff(movedKey)
 		s.queues.Handoff(movedQueue)
 		if cl.Ready() {
@@ -221,7 +239,7 @@ func (s *Server) followOwnership(stop <-chan struct{}) {
 			adopted = true
 		}
 		wait := time.After(time.Second) // until joined: look again
-		if adopted {
+		if adopted && serving {
 			wait = nil
 		}
 		select {

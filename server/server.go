@@ -295,7 +295,7 @@ func (s *Server) build(hash string) {
 	// them at construction: recovery may replay decisions naming messages.
 	s.txns = txn.New(system, st, s.keys, txn.Config{Retention: cfg.TCDecisionRetention,
 		NodeID: s.tc.Elector.ID(), Endpoint: s.tc.Elector.Endpoint(), Logger: cfg.Logger, Messages: messageRM{s.queues},
-		Fanout: cfg.TCFanout, ReplayInterval: cfg.TCReplayInterval, BackendHash: hash, Leadership: leadership{s.tc.Elector}})
+		Fanout: cfg.TCFanout, ReplayInterval: cfg.TCReplayInterval, BackendHash: hash, Leadership: leadership{e: s.tc.Elector, cl: s.cluster}})
 	ecfg := edge.Config{
 		DefaultNamespace: cfg.DefaultNamespace, JSONMax: cfg.JSONMax,
 		AcquireBlock: cfg.AcquireBlock, SpoolMemory: cfg.SpoolMemory, Logger: cfg.Logger,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/xid"
 
+	"github.com/lockdhq/lockd/cluster"
 	"github.com/lockdhq/lockd/cluster/tc"
 	"github.com/lockdhq/lockd/edge"
 	"github.com/lockdhq/lockd/txn"
@@ -23,8 +24,11 @@ func (s *Server) newTC(hash string) *edge.TC {
 		self := cl.Self()
 		id, endpoint = self.ID, self.Endpoint
 		alive = func(member string) bool {
-			if !cl.Ready() {
-				return true // not joined yet: trust the lease
+			if !cl.Ready() || !cl.Serving() {
+				// Not joined yet, or self-fenced (cluster/fence.go): this
+				// node's verdict that the holder is dead is its own (a
+				// cut node declares everybody dead); trust the lease.
+				return true
 			}
 			for _, m := range cl.Live() {
 				if m.ID == member {
@@ -47,10 +51,22 @@ func (s *Server) newTC(hash string) *edge.TC {
 	}
 }
 
-// leadership adapts the elector to txn.Leadership.
-type leadership struct{ e *tc.Elector }
+// leadership adapts the elector to txn.Leadership. A self-fenced node
+// (cluster/fence.go) does not lead: the others may have elected a leader
+// of a newer term on their verdict that it is dead, and a decision it
+// made now would be acknowledged and then refused by the participants
+// (stale tc_term) until the new leader replays it.
+type leadership struct {
+	e  *tc.Elector
+	cl *cluster.Cluster // nil without clustering
+}
 
-func (l leadership) Leading() (uint64, bool) { return l.e.Leading() }
+func (l leadership) Leading() (uint64, bool) {
+	if l.cl != nil && !l.cl.Serving() {
+		return 0, false
+	}
+	return l.e.Leading()
+}
 
 func (l leadership) LeaderEndpoint() string {
 	ld := l.e.Leader()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lockdhq/lockd/internal/gossiprelay"
 )
 
 // clusterEnv is a "cluster" phase's deployment: lockd nodes joined over
@@ -19,10 +22,15 @@ import (
 // endpoint, so clients through the balancer and peers forwarding to it
 // both pass there) and reaching the store through another proxy of its
 // own; a round-robin balancer (a Proxy with several upstreams) in front.
-// A partition blackholes both proxies of one node: nobody reaches its API
-// and it reaches no store, while its gossip stays up (memberlist speaks
-// UDP, which the harness cannot cut without root) — the gray failure in
-// which the others keep routing its keys to it.
+// Each node's gossip binds on a loopback address of its own
+// (127.0.0.gossipHostBase+i) and is advertised (--cluster-advertise) at a
+// gossip relay (internal/gossiprelay). A partition blackholes both
+// proxies of one node and cuts its gossip host off every relay, both
+// ways: nobody reaches its API, it reaches no store, and memberlist on
+// either side stops hearing the other, so the others declare it dead and
+// take its keys over while it fences itself (docs/CLUSTER.md). A binary
+// without --cluster-advertise keeps its gossip up during a partition
+// (the gray failure in which the others keep routing its keys to it).
 type clusterEnv struct {
 	objects *objectStore
 	front   *Proxy
@@ -32,7 +40,8 @@ type clusterEnv struct {
 	outDir  string
 	phase   string
 	seed    uint64
-	seeds   []string // API URLs (node proxies) of the first nodes
+	seeds   []string         // API URLs (node proxies) of the first nodes
+	gossip  *gossiprelay.Net // nil: gossip is not relayed (not cut)
 
 	mu      sync.Mutex
 	nodes   []*clusterNode
@@ -45,7 +54,14 @@ type clusterNode struct {
 	balanced bool
 	api      *Proxy // in front of the node's API: its --self
 	store    *Proxy // between the node and versitygw
+	// relay is in front of the node's gossip, bound on bind (a host of
+	// its own); nil when gossip is not relayed.
+	relay *gossiprelay.Relay
+	bind  string
 }
+
+// gossipHostBase is the last byte of the first node's gossip host.
+const gossipHostBase = 100
 
 // newClusterEnv starts the object store and ph.Nodes nodes, waits until
 // every one is ready and sees all the others, and puts the balancer in
@@ -62,6 +78,9 @@ func newClusterEnv(p *Profile, ph Phase, outDir string) (*clusterEnv, error) {
 		env: append([]string{"HOME=" + outDir}, o.env()...)}
 	if p.Unsafe != "" {
 		c.env = append(c.env, "LOCKD_TEST_UNSAFE="+p.Unsafe)
+	}
+	if supportsFlag(p.Lockd, "--cluster-advertise") {
+		c.gossip = gossiprelay.NewNet()
 	}
 	for range max(ph.Nodes, 1) {
 		cn, err := c.prepare()
@@ -113,6 +132,13 @@ func (c *clusterEnv) prepare() (*clusterNode, error) {
 		cn.api.Close()
 		return nil, err
 	}
+	if c.gossip != nil {
+		if err := c.relayGossip(cn, i); err != nil {
+			cn.api.Close()
+			cn.store.Close()
+			return nil, err
+		}
+	}
 	cn.n = &node{bin: c.bin, store: "s3://" + cn.store.Addr() + "/" + objBucket + "/lockd?insecure=1",
 		env: c.env, addr: addr, logPath: filepath.Join(c.outDir, fmt.Sprintf("lockd-%s-%d.log", c.phase, i))}
 	c.mu.Lock()
@@ -129,7 +155,12 @@ func (c *clusterEnv) setArgs(cn *clusterNode, seeds []string) {
 	cn.n.mu.Lock()
 	defer cn.n.mu.Unlock()
 	args := append([]string(nil), c.args...)
-	args = append(args, "--self", "http://"+cn.api.Addr(), "--cluster-listen", "127.0.0.1:0")
+	args = append(args, "--self", "http://"+cn.api.Addr())
+	if cn.relay != nil {
+		args = append(args, "--cluster-listen", cn.bind, "--cluster-advertise", cn.relay.Addr())
+	} else {
+		args = append(args, "--cluster-listen", "127.0.0.1:0")
+	}
 	if len(seeds) > 0 {
 		args = append(args, "--join", strings.Join(seeds, ","))
 	}
@@ -255,14 +286,49 @@ func (c *clusterEnv) join() (*clusterNode, error) {
 	return cn, nil
 }
 
-// partition blackholes a node's API and store traffic until heal.
-func (cn *clusterNode) partition(on bool) {
+// relayGossip gives node i a gossip host of its own, a port free there
+// (kept across restarts) and a relay in front of it.
+func (c *clusterEnv) relayGossip(cn *clusterNode, i int) error {
+	host := fmt.Sprintf("127.0.0.%d", gossipHostBase+i)
+	port, err := freeGossipPort(host)
+	if err != nil {
+		return err
+	}
+	cn.bind = net.JoinHostPort(host, strconv.Itoa(port))
+	cn.relay, err = gossiprelay.Start(c.gossip, "127.0.0.1:0", cn.bind)
+	return err
+}
+
+// freeGossipPort returns a port free for both UDP and TCP on host.
+func freeGossipPort(host string) (int, error) {
+	for range 20 {
+		l, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			return 0, fmt.Errorf("soak: gossip host %s: %w", host, err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(p)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("soak: no port free for UDP and TCP on %s", host)
+}
+
+// partition blackholes a node's API and store traffic and cuts its
+// gossip (when relayed) until heal.
+func (c *clusterEnv) partition(cn *clusterNode, on bool) {
 	mode := Chaos{}
 	if on {
 		mode = chaosByName("blackhole")
 	}
 	cn.api.SetChaos(mode)
 	cn.store.SetChaos(mode)
+	if cn.relay != nil {
+		c.gossip.Cut(hostOf(cn.bind), on)
+	}
 }
 
 // heal ends every partition and chaos window.
@@ -271,7 +337,15 @@ func (c *clusterEnv) heal() {
 	for _, cn := range c.list() {
 		cn.api.SetChaos(Chaos{})
 		cn.store.SetChaos(Chaos{})
+		if cn.relay != nil {
+			c.gossip.Cut(hostOf(cn.bind), false)
+		}
 	}
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
 }
 
 // startStopped restarts every node that is down.
@@ -313,6 +387,9 @@ func (c *clusterEnv) close() {
 			}
 			cn.api.Close()
 			cn.store.Close()
+			if cn.relay != nil {
+				cn.relay.Close()
+			}
 		}()
 	}
 	wg.Wait()

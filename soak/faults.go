@@ -84,7 +84,10 @@ func planFaults(seed uint64, ph Phase, withProcess bool) []FaultEvent {
 		case FaultDiskFull:
 			ev.For = 2*time.Second + time.Duration(r.Int64N(int64(2*time.Second)))
 		case FaultPartition:
-			ev.For = 2*time.Second + time.Duration(r.Int64N(int64(2*time.Second)))
+			// Longer than the others take to declare a node dead (a
+			// failed probe and memberlist's 4 s suspicion timeout), so
+			// its keys move while it is cut off.
+			ev.For = 7*time.Second + time.Duration(r.Int64N(int64(3*time.Second)))
 		}
 		if ph.Nodes > 1 && ev.Kind != FaultJoin {
 			ev.Node = r.IntN(ph.Nodes)
@@ -267,10 +270,14 @@ func (in *injector) applyCluster(ctx context.Context, ev *FaultEvent) error {
 		}
 		return c.restartNode(cn)
 	case FaultPartition:
-		cn.partition(true)
+		c.partition(cn, true)
 		sleepCtx(ctx, ev.For) // the partition window
-		cn.partition(false)
-		ev.Detail = fmt.Sprintf("node %d: API (clients, peers' forwards) and store traffic blackholed for %v; gossip up", ev.Node, ev.For.Round(time.Millisecond))
+		c.partition(cn, false)
+		gossip := "gossip up (not relayed)"
+		if cn.relay != nil {
+			gossip = "gossip cut both ways"
+		}
+		ev.Detail = fmt.Sprintf("node %d: API (clients, peers' forwards) and store traffic blackholed for %v; %s", ev.Node, ev.For.Round(time.Millisecond), gossip)
 		return nil
 	}
 	return fmt.Errorf("soak: fault %s does not apply to a cluster", ev.Kind)

@@ -60,12 +60,15 @@ func (s *Service) eachFrom(ctx context.Context, c *cursor, fn func(string, recor
 }
 
 // scanRange calls fn for every record key in (after, upto] (upto "" = to
-// the end) and returns the last key visited. It stops at the first
+// the end) and returns the last key visited. Each store call is bounded
+// by FanoutTimeout as well as ctx. It stops at the first
 // listing failure or when ctx ends.
 func (s *Service) scanRange(ctx context.Context, after, upto string, fn func(string, record)) (string, error) {
 	last := ""
 	for {
-		keys, err := s.st.List(ctx, recordPrefix, after, scanPage)
+		lctx, cancel := context.WithTimeout(ctx, s.cfg.FanoutTimeout)
+		keys, err := s.st.List(lctx, recordPrefix, after, scanPage)
+		cancel()
 		if err != nil {
 			return last, fmt.Errorf("%w: list: %w", ErrUnavailable, err)
 		}
@@ -92,7 +95,9 @@ func (s *Service) scanRange(ctx context.Context, after, upto string, fn func(str
 // logged and skipped (the next round reads it again). It fails only when
 // ctx ended before k was read.
 func (s *Service) visit(ctx context.Context, k string, fn func(string, record)) error {
-	got, err := s.st.Get(ctx, k)
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.FanoutTimeout)
+	got, err := s.st.Get(gctx, k)
+	cancel()
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted since the listing
 	}

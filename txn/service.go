@@ -542,16 +542,19 @@ func (s *Service) Run(parent context.Context) {
 			continue
 		}
 		term, last = t, s.clock.Now()
-		ctx, cancel := context.WithTimeout(parent, s.cfg.FanoutTimeout)
-		if err := s.replayUnapplied(ctx); err != nil {
+		if err := s.replayUnapplied(parent); err != nil {
 			s.log.Warn().Err(err).Msg("replaying unapplied transactions failed")
 		}
-		cancel()
 	}
 }
 
-// replayUnapplied replays every record not yet applied, starting where the
-// previous round stopped (a round is bounded by ctx).
+// replayUnapplied replays every record not yet applied, going on where
+// the previous round stopped if ctx cut it short. Every store call of the
+// scan and every replay has its own FanoutTimeout: under one
+// deadline for the whole round, a store with many retained records (or a
+// slow one) ran out of time part way through the listing every round,
+// and the records listed last (the newest: ids sort by time) were never
+// replayed.
 func (s *Service) replayUnapplied(ctx context.Context) error {
 	var ids []string
 	err := s.eachFrom(ctx, &s.replayAt, func(id string, rec record) {
@@ -560,7 +563,10 @@ func (s *Service) replayUnapplied(ctx context.Context) error {
 		}
 	})
 	for _, id := range ids {
-		if _, rerr := s.Replay(ctx, id); rerr != nil && !errors.Is(rerr, ErrNotFound) && !errors.Is(rerr, ErrFanout) {
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.FanoutTimeout)
+		_, rerr := s.Replay(rctx, id)
+		cancel()
+		if rerr != nil && !errors.Is(rerr, ErrNotFound) && !errors.Is(rerr, ErrFanout) {
 			// (a fan-out failure was reported by the actor)
 			s.log.Warn().Err(rerr).Str("txn_id", id).Msg("replay failed; retrying next round")
 		}

@@ -11,14 +11,15 @@ import (
 // clusterFlags are the membership flags (docs/CLUSTER.md). Clustering is
 // on when --join or --cluster-listen is given.
 type clusterFlags struct {
-	self, listen, key string
-	join              []string
+	self, listen, advertise, key string
+	join                         []string
 }
 
 func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
 	f := &clusterFlags{}
 	fs.StringVar(&f.self, "self", "", "this node's API URL as the other nodes reach it (default: the listener's URL when it listens on a specific address)")
 	fs.StringVar(&f.listen, "cluster-listen", "", "gossip bind address host:port (default: the --listen host, any free port); turns clustering on")
+	fs.StringVar(&f.advertise, "cluster-advertise", "", "gossip address host:port the other nodes reach this one at, when it differs from --cluster-listen (NAT, port mapping, relay); not a lockd v0.9 flag")
 	fs.StringSliceVar(&f.join, "join", nil, "seed nodes to join: gossip host:port or API URLs (repeatable or comma-separated); turns clustering on")
 	fs.StringVar(&f.key, "cluster-key", "", "secret the gossip encryption key is derived from (default: the server bundle's storage key)")
 	return f
@@ -35,5 +36,5 @@ func (f *clusterFlags) config() *server.ClusterConfig {
 	if len(seeds) == 0 && f.listen == "" {
 		return nil
 	}
-	return &server.ClusterConfig{Self: f.self, Listen: f.listen, Join: seeds, Key: f.key}
+	return &server.ClusterConfig{Self: f.self, Listen: f.listen, Advertise: f.advertise, Join: seeds, Key: f.key}
 }

@@ -113,6 +113,7 @@ func (c *Cluster) addrs() []string {
 type Member struct {
 	ID       string `json:"id"`
 	Endpoint string `json:"endpoint"`
+	Gossip   string `json:"gossip"`
 	State    string `json:"state"`
 	Self     bool   `json:"self"`
 }

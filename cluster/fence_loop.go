@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Serving reports whether this node may serve the refs it owns now: it
+// has fresh evidence that a quorum of its members sees it alive (see
+// fence.go). A node that is not serving answers requests for its refs
+// with a retryable 503 and drops its actors, so that it reloads from the
+// store when it serves again.
+func (c *Cluster) Serving() bool { return c.fence.servingAt(time.Now()) }
+
+// FenceAfter is how long evidence of membership is good for; 0 when
+// self-fencing is off.
+func (c *Cluster) FenceAfter() time.Duration { return c.fence.after }
+
+// fenceLoop gathers evidence from the peers several times per FenceAfter
+// and at every membership change, and re-evaluates the fence; a change
+// of Serving is published like a membership change (Changed), so the
+// server drops its actors at once.
+func (c *Cluster) fenceLoop() {
+	defer c.wg.Done()
+	if c.fence.after == 0 {
+		return
+	}
+	interval := c.fence.after / 5
+	timeout := min(2*interval, c.fence.after/2)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		changed := c.Changed()
+		c.reevaluate()
+		c.gather(timeout)
+		c.reevaluate()
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		case <-changed:
+		}
+	}
+}
+
+// reevaluate evaluates the fence and publishes a change.
+func (c *Cluster) reevaluate() {
+	serving, changed := c.fence.evaluate(time.Now(), c.Live())
+	if !changed {
+		return
+	}
+	if serving {
+		c.log.Info().Msg("a quorum of the members sees this node alive again: serving the refs it owns")
+	} else {
+		c.log.Warn().Dur("after", c.fence.after).Msg("no fresh evidence that a quorum of the members sees this node alive: not serving the refs it owns (503) until it has")
+	}
+	c.mu.Lock()
+	c.changeLocked()
+	c.mu.Unlock()
+}
+
+// gather asks every peer of the reference set and the view, in
+// parallel, for two things: a gossip ping (memberlist's, over the gossip
+// network both ways), and its member list over its API, bounded by
+// timeout. Both are needed: a peer acks pings from a node it declared
+// dead, and memberlist's member list does not show whom a peer suspects.
+// A peer that acks and lists this node as a member shows that the gossip
+// between them works, so any suspicion of this node reaches it and is
+// refuted; a peer cannot declare it dead sooner than a suspicion timeout
+// after that.
+func (c *Cluster) gather(timeout time.Duration) {
+	var wg sync.WaitGroup
+	for _, m := range c.fence.targets(c.Live()) {
+		addr, err := net.ResolveUDPAddr("udp", m.Gossip)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sent := time.Now()
+			if _, err := c.ml.Ping(m.ID, addr); err != nil {
+				c.log.Debug().Err(err).Str("member", m.ID).Msg("no gossip ack from the member")
+				return
+			}
+			peer, view, err := c.seesMe(m.Endpoint, timeout)
+			if err != nil {
+				c.log.Debug().Err(err).Str("member", m.ID).Msg("no member list from the member")
+				return
+			}
+			if peer == m.ID {
+				c.fence.saw(peer, sent, view)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// seesMe asks the node at apiURL for its member list and returns its id
+// and the members it shows owning when it shows this node owning (alive
+// or suspect, which memberlist's list does not tell apart); "" when it
+// does not (it declared this node dead, or never heard of it).
+func (c *Cluster) seesMe(apiURL string, timeout time.Duration) (string, map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(apiURL, "/")+MembersPath, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", nil, fmt.Errorf("cluster: %s%s: %d", apiURL, MembersPath, resp.StatusCode)
+	}
+	var list struct {
+		Members []struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+			Self  bool   `json:"self"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return "", nil, fmt.Errorf("cluster: %s%s: %w", apiURL, MembersPath, err)
+	}
+	peer, alive, view := "", false, map[string]bool{}
+	for _, m := range list.Members {
+		if m.Self {
+			peer = m.ID
+		}
+		if m.ID == c.cfg.ID && State(m.State).Owning() {
+			alive = true
+		}
+		if State(m.State).Owning() {
+			view[m.ID] = true
+		}
+	}
+	if !alive || peer == c.cfg.ID {
+		return "", nil, nil
+	}
+	return peer, view, nil
+}

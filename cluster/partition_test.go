@@ -1,0 +1,178 @@
+package cluster
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockdhq/lockd/internal/gossiprelay"
+)
+
+// relayedNode is a node whose gossip binds on a loopback address of its
+// own and is advertised at a relay of gn, with a member-list endpoint
+// (the evidence of self-fencing) at its Self URL.
+type relayedNode struct {
+	c     *Cluster
+	host  string
+	relay *gossiprelay.Relay
+}
+
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(p)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func startRelayed(t *testing.T, gn *gossiprelay.Net, host string, join ...string) *relayedNode {
+	t.Helper()
+	bind := net.JoinHostPort(host, strconv.Itoa(freePort(t, host)))
+	r, err := gossiprelay.Start(gn, "127.0.0.1:0", bind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	var cp atomic.Pointer[Cluster]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		c := cp.Load()
+		if c == nil {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		type member struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+			Self  bool   `json:"self"`
+		}
+		var out struct {
+			Members []member `json:"members"`
+		}
+		for _, m := range c.Members() {
+			out.Members = append(out.Members, member{ID: m.ID, State: string(m.State), Self: m.Self})
+		}
+		json.NewEncoder(w).Encode(out)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, err := Start(Config{Self: "http://" + ln.Addr().String(), Listen: bind, Advertise: r.Addr(), Join: join,
+		Version: "test", JoinRetry: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Store(c)
+	t.Cleanup(func() { c.Abort() })
+	return &relayedNode{c: c, host: host, relay: r}
+}
+
+// within polls cond every 10 ms until it holds or d passes.
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+func liveIDs(c *Cluster) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range c.Live() {
+		out[m.ID] = true
+	}
+	return out
+}
+
+// A node cut off the gossip network in both directions (its relay and
+// its own packets and streams) stops serving its refs before the others
+// declare it dead and take them over; the others keep serving. When the
+// cut ends the node rejoins by itself, the others see it alive again and
+// it serves again.
+func TestPartitionedNodeFencesThenRejoins(t *testing.T) {
+	gn := gossiprelay.NewNet()
+	a := startRelayed(t, gn, "127.0.0.41")
+	if a.c.Self().Gossip != a.relay.Addr() {
+		t.Fatalf("gossip address %s, want the advertised %s", a.c.Self().Gossip, a.relay.Addr())
+	}
+	b := startRelayed(t, gn, "127.0.0.42", a.relay.Addr())
+	c := startRelayed(t, gn, "127.0.0.43", a.relay.Addr())
+	nodes := []*relayedNode{a, b, c}
+	allServe := func() bool {
+		for _, n := range nodes {
+			if len(n.c.Live()) != 3 || !n.c.Serving() {
+				return false
+			}
+		}
+		return true
+	}
+	if !within(20*time.Second, allServe) {
+		t.Fatal("the three nodes did not all see each other and serve")
+	}
+	for _, m := range b.c.Members() {
+		if m.ID == a.c.Self().ID && m.Gossip != a.relay.Addr() {
+			t.Fatalf("b reaches a at %s, not at its advertised %s", m.Gossip, a.relay.Addr())
+		}
+	}
+
+	cut := time.Now()
+	gn.Cut(a.host, true)
+	var fenced, declared time.Duration
+	ok := within(30*time.Second, func() bool {
+		if fenced == 0 && !a.c.Serving() {
+			fenced = time.Since(cut)
+		}
+		if declared == 0 && (!liveIDs(b.c)[a.c.Self().ID] || !liveIDs(c.c)[a.c.Self().ID]) {
+			declared = time.Since(cut)
+		}
+		return fenced > 0 && declared > 0
+	})
+	if !ok {
+		t.Fatalf("after the cut: a fenced after %v, a declared dead after %v", fenced, declared)
+	}
+	t.Logf("cut: a stopped serving after %v, the others declared it dead after %v (fence after %v)", fenced, declared, a.c.FenceAfter())
+	if fenced >= declared {
+		t.Fatalf("a served until %v, after the others declared it dead at %v", fenced, declared)
+	}
+	if !b.c.Serving() || !c.c.Serving() {
+		t.Fatal("the majority side stopped serving")
+	}
+	if !within(15*time.Second, func() bool { return len(a.c.Live()) == 1 && len(b.c.Live()) == 2 && len(c.c.Live()) == 2 }) {
+		t.Fatalf("views during the cut: a %d, b %d, c %d", len(a.c.Live()), len(b.c.Live()), len(c.c.Live()))
+	}
+	if a.c.Serving() {
+		t.Fatal("the cut node serves as a majority of one")
+	}
+
+	healed := time.Now()
+	gn.Cut(a.host, false)
+	if !within(30*time.Second, allServe) {
+		t.Fatalf("no rejoin: a serving %v sees %d, b sees %d, c sees %d", a.c.Serving(), len(a.c.Live()), len(b.c.Live()), len(c.c.Live()))
+	}
+	t.Logf("healed: all three serve again after %v", time.Since(healed))
+	for _, n := range nodes {
+		if !liveIDs(n.c)[a.c.Self().ID] {
+			t.Fatalf("%s does not see a (same id) alive", n.c.Self().ID)
+		}
+	}
+}
