@@ -119,7 +119,9 @@ type Caller struct {
 }
 
 // Call sends op to actor id and waits for its reply (Await); b bounds a
-// request the actor may park (nil: it answers at once).
+// request the actor may park (nil: it answers at once). A live actor whose
+// mailbox is idle handles op on the calling goroutine, so the caller must
+// not hold anything the actor's handlers may wait for.
 func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any, error) {
 	r := NewRequest(op)
 	if trace.SpanFromContext(ctx).IsRecording() {
@@ -128,7 +130,7 @@ func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any,
 	if b != nil {
 		r.Blocks()
 	}
-	c.Registry.Send(id, r)
+	c.Registry.sendInline(id, r)
 	return c.Await(ctx, id, r, b)
 }
 
