@@ -141,6 +141,14 @@ func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any,
 // reason.
 func (c *Caller) Await(ctx context.Context, id string, r *Request, b *Blocking) (any, error) {
 	if b == nil {
+		// A reply that is already there (the actor ran on this goroutine
+		// and its write needs no sync wait) is taken without touching
+		// ctx.Done, which a cancelCtx allocates on first use.
+		select {
+		case rep := <-r.reply:
+			return c.wait(rep)
+		default:
+		}
 		select {
 		case rep := <-r.reply:
 			return c.wait(rep)
