@@ -71,7 +71,7 @@ func (a *seqActor) lastOf(sender int) int {
 
 func newSeqCaller(t *testing.T) *actors.Caller {
 	t.Helper()
-	c := &actors.Caller{Unavailable: errUnavailable, Abandon: func(string, *actors.Request) {}}
+	c := &actors.Caller{Unavailable: errUnavailable, Abandon: func(string, *actors.Request) {}, Inline: true}
 	c.Registry = actors.NewRegistry(actors.NewSystem(), func(string) actor.Actor {
 		return &seqActor{caller: c}
 	}, actors.Config{IdleAfter: -1})
