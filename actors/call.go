@@ -111,6 +111,13 @@ type Caller struct {
 	// Unavailable wraps the error of a reply whose write could not be made
 	// durable.
 	Unavailable error
+	// Inline lets Call run an actor whose mailbox is idle on the caller's
+	// goroutine instead of handing the request to a dispatcher worker and
+	// back (two goroutine hand-offs). Set it only for actors whose handlers
+	// never wait long (their store applies writes without waiting for
+	// durability: a store.Batcher), since a caller cannot leave at its
+	// deadline while it runs the actor.
+	Inline bool
 	// Abandon withdraws the request r sent to actor id whose caller stopped
 	// waiting (context done, parked timeout, While ended). It runs on its
 	// own goroutine and must handle a reply that arrives later (e.g.
@@ -119,7 +126,9 @@ type Caller struct {
 }
 
 // Call sends op to actor id and waits for its reply (Await); b bounds a
-// request the actor may park (nil: it answers at once).
+// request the actor may park (nil: it answers at once). With Inline, a
+// live actor whose mailbox is idle handles op on the calling goroutine, so
+// the caller must not hold anything the actor's handlers may wait for.
 func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any, error) {
 	r := NewRequest(op)
 	if trace.SpanFromContext(ctx).IsRecording() {
@@ -128,8 +137,16 @@ func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any,
 	if b != nil {
 		r.Blocks()
 	}
-	c.Registry.Send(id, r)
+	c.send(id, r)
 	return c.Await(ctx, id, r, b)
+}
+
+func (c *Caller) send(id string, r *Request) {
+	if c.Inline {
+		c.Registry.sendInline(id, r)
+		return
+	}
+	c.Registry.Send(id, r)
 }
 
 // Await waits for the reply of r, sent to actor id, and for the
@@ -139,6 +156,14 @@ func (c *Caller) Call(ctx context.Context, id string, op any, b *Blocking) (any,
 // reason.
 func (c *Caller) Await(ctx context.Context, id string, r *Request, b *Blocking) (any, error) {
 	if b == nil {
+		// A reply that is already there (the actor ran on this goroutine
+		// and its write needs no sync wait) is taken without touching
+		// ctx.Done, which a cancelCtx allocates on first use.
+		select {
+		case rep := <-r.reply:
+			return c.wait(rep)
+		default:
+		}
 		select {
 		case rep := <-r.reply:
 			return c.wait(rep)

@@ -10,6 +10,12 @@
 //     sent; the child retires, in mailbox order, only once it has received
 //     every counted message, and later messages go through the shard that
 //     owns the id, which respawns it.
+//   - A Caller with Inline set runs a live child whose mailbox is idle on
+//     the calling goroutine (the children's mailbox, mailbox.go), still
+//     one message at a time and in order, instead of two goroutine
+//     hand-offs through the dispatcher. It is set only for actors whose
+//     handlers never wait long on I/O: a caller cannot leave at its
+//     deadline while it runs the actor.
 //   - A child is only stopped after it confirmed that it is idle
 //     (Passivate) and retired.
 //   - A child that panics is restarted by its shard (a fresh instance from

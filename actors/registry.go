@@ -140,6 +140,17 @@ func (r *Registry) Send(id string, msg any) {
 	r.viaShard(id, msg)
 }
 
+// sendInline is Send for a caller that only waits for the reply: a live
+// child whose mailbox is idle handles msg on the calling goroutine
+// (mailbox.postInline) instead of a dispatcher worker's.
+func (r *Registry) sendInline(id string, msg any) {
+	if v, ok := r.direct.Load(id); ok && v.(*child).count() {
+		v.(*child).mb.postInline(wrap(msg))
+		return
+	}
+	r.viaShard(id, msg)
+}
+
 // SendAfter delivers msg after every message this goroutine has already
 // sent to id (it always takes the shard's path, which any earlier message
 // has either taken too or bypassed into the mailbox already).

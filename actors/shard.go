@@ -54,6 +54,8 @@ type passivateOK struct {
 
 type child struct {
 	pid *actor.PID
+	// mb is the child's mailbox, for senders that run it inline.
+	mb *mailbox
 	// state is the number of messages counted for the child (by senders,
 	// before they send), times two, plus one once the child has retired.
 	state atomic.Uint64
@@ -184,9 +186,10 @@ func (s *shard) forward(ctx actor.Context, m envelope) {
 	}
 	if !ok {
 		id := m.id
-		c = &child{lastUse: s.cfg.Clock.Now()}
+		c = &child{lastUse: s.cfg.Clock.Now(), mb: &mailbox{}}
 		hc := c
-		props := actor.PropsFromProducer(func() actor.Actor { return &host{id: id, c: hc, inner: s.produce(id)} }, actor.WithDispatcher(s.dispatcher))
+		props := actor.PropsFromProducer(func() actor.Actor { return &host{id: id, c: hc, inner: s.produce(id)} },
+			actor.WithDispatcher(s.dispatcher), actor.WithMailbox(func() actor.Mailbox { return hc.mb }))
 		c.pid = ctx.Spawn(props)
 		c.count()
 		s.children[id] = c

@@ -28,7 +28,7 @@ func (c *Caller) tracedCall(ctx context.Context, id string, r *Request, b *Block
 	if b != nil {
 		r.Blocks()
 	}
-	c.Registry.Send(id, r)
+	c.send(id, r)
 	v, err := c.Await(ctx, id, r, b)
 	if err != nil {
 		span.RecordError(err)

@@ -84,7 +84,9 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 		ref := parseID(id)
 		return &keyActor{svc: s, ref: ref, id: id, recKey: RecordKey(ref)}
 	}, cfg.Actors)
-	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: s.abandon}
+	// A key actor's handlers wait on its store only for a local engine's
+	// apply (pebble, memory): callers may run it on their goroutine.
+	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: s.abandon, Inline: s.local}
 	return s
 }
 

@@ -92,7 +92,11 @@ func New(system *actor.ActorSystem, st store.Store, cfg Config) *Service {
 	s.reg = actors.NewRegistry(system, func(id string) actor.Actor {
 		return &queueActor{svc: s, ref: parseID(id)}
 	}, cfg.Actors)
-	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: s.abandon}
+	// A queue actor's handlers wait on its store only for a local
+	// engine's apply (pebble, memory): callers may run it on their
+	// goroutine.
+	_, local := st.(store.Batcher)
+	s.caller = actors.Caller{Registry: s.reg, Unavailable: ErrUnavailable, Abandon: s.abandon, Inline: local}
 	return s
 }
 
