@@ -23,6 +23,7 @@ var routeClasses = map[string]admission.Class{
 	"queue.ack":                  {Kind: admission.KindQueueAck, Drain: true},
 	"queue.nack":                 {Kind: admission.KindQueueAck, Drain: true},
 	"queue.extend":               {Kind: admission.KindQueueAck, Drain: true},
+	"queue.unsubscribe":          {Kind: admission.KindQueueAck, Drain: true},
 	"acquire":                    {Kind: admission.KindLock},
 	"describe":                   {Kind: admission.KindLock},
 	"get":                        {Kind: admission.KindLock},

@@ -76,6 +76,7 @@ var policies = map[string]policy{
 	"/v1/queue/dequeueWithState":   readWritePolicy,
 	"/v1/queue/subscribe":          readWritePolicy,
 	"/v1/queue/subscribeWithState": readWritePolicy,
+	"/v1/queue/unsubscribe":        readWritePolicy,
 	"/v1/queue/ack":                readWritePolicy,
 	"/v1/queue/nack":               readWritePolicy,
 	"/v1/queue/extend":             readWritePolicy,

@@ -33,7 +33,7 @@ var routedPaths = map[string]bool{
 	"/v1/get": true, "/v1/update": true, "/v1/remove": true, "/v1/metadata": true, "/v1/mutate": true,
 	"/v1/attachments": true, "/v1/attachment": true,
 	"/v1/queue/enqueue": true, "/v1/queue/dequeue": true, "/v1/queue/dequeueWithState": true,
-	"/v1/queue/subscribe": true, "/v1/queue/subscribeWithState": true, "/v1/queue/ack": true,
+	"/v1/queue/subscribe": true, "/v1/queue/subscribeWithState": true, "/v1/queue/unsubscribe": true, "/v1/queue/ack": true,
 	"/v1/queue/nack": true, "/v1/queue/extend": true, "/v1/queue/stats": true, "/v1/queue/watch": true,
 	"/v1/queue/dlq/list": true, "/v1/queue/dlq/requeue": true,
 }

@@ -16,6 +16,7 @@ func (s *Server) queueRoutes(add addFunc) {
 	add("/v1/queue/dequeueWithState", "queue.dequeue_with_state", "", s.queueDequeueWithState)
 	add("/v1/queue/subscribe", "queue.subscribe", "", s.queueSubscribe)
 	add("/v1/queue/subscribeWithState", "queue.subscribe_with_state", "", s.queueSubscribeWithState)
+	add("/v1/queue/unsubscribe", "queue.unsubscribe", "POST", s.queueUnsubscribe)
 	add("/v1/queue/ack", "queue.ack", "", s.queueAck)
 	add("/v1/queue/nack", "queue.nack", "", s.queueNack)
 	add("/v1/queue/extend", "queue.extend", "", s.queueExtend)

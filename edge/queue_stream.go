@@ -3,6 +3,7 @@ package edge
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"time"
@@ -21,6 +22,23 @@ func (c *call) untilShutdown() (context.Context, context.CancelFunc) {
 	return context.WithCancel(c.srv.streams)
 }
 
+// streamCtx returns the context of a subscription stream: a child of the
+// request's that also ends when the client closes its connection (noticed
+// at once, not at the next write, so that a gone consumer takes no more
+// deliveries) and when the server starts shutting down. The stream's
+// writer must call end before it returns: it stops watching the
+// connection, which fasthttp then reads again.
+func (c *call) streamCtx() (ctx context.Context, end func()) {
+	watched, unwatch := c.untilClientGone()
+	ctx, cancel := context.WithCancel(watched)
+	stop := context.AfterFunc(c.srv.streams, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		unwatch()
+	}
+}
+
 func (s *Server) queueSubscribe(c *call) error          { return s.subscribe(c, false) }
 func (s *Server) queueSubscribeWithState(c *call) error { return s.subscribe(c, true) }
 
@@ -29,7 +47,9 @@ func (s *Server) queueSubscribeWithState(c *call) error { return s.subscribe(c, 
 // page_size (the prefetch) unsettled at a time. With a txn_id each delivery
 // is enlisted in that transaction (its commit acks it, its rollback nacks
 // it), as a dequeue's are. The stream ends when the client goes away
-// (noticed at the next write) or the server shuts down.
+// (streamCtx), the server shuts down, or the client
+// unsubscribes the id sent in X-Lockd-Subscription-ID (queueUnsubscribe):
+// then the deliveries already made are written and the body is closed.
 func (s *Server) subscribe(c *call, stateful bool) error {
 	qs, err := s.queueService(true)
 	if err != nil {
@@ -46,13 +66,17 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.untilShutdown()
+	id := rand.Text()
+	s.subs.Store(id, &subStream{ref: ref, sub: sub})
+	ctx, end := c.streamCtx()
 	boundary := newBoundary()
+	c.Response.Header.Set(api.HeaderSubscriptionID, id)
 	c.SetContentType("multipart/related; boundary=" + boundary)
 	c.SetStatusCode(200)
 	c.SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer cancel()
+		defer end()
 		defer sub.Close()
+		defer s.subs.Delete(id)
 		pw := newPartWriter(w, boundary)
 		// A preamble line (ignored by multipart readers) sends the headers
 		// now rather than with the first delivery.
@@ -75,6 +99,44 @@ func (s *Server) subscribe(c *call, stateful bool) error {
 			}
 		}
 	})
+	return nil
+}
+
+// subStream is an open subscription stream, by the id its response named.
+type subStream struct {
+	ref queues.Ref
+	sub *queues.Subscription
+}
+
+// queueUnsubscribe ends a subscription stream gracefully (lockd
+// extension, docs/WIRE-FACTS.md): the queue makes it no more deliveries,
+// the stream writes those already made and closes its body. The client
+// reads them to the end and returns those it will not handle, so none
+// stays leased until its visibility timeout. An id that names no open
+// stream of the queue (ended meanwhile, or never) is 404 not_found.
+func (s *Server) queueUnsubscribe(c *call) error {
+	if _, err := s.queueService(false); err != nil {
+		return err
+	}
+	var req api.QueueUnsubscribeRequest
+	if err := c.decodeStrict(&req, false); err != nil {
+		return err
+	}
+	ref, err := c.queueRef(first(req.Namespace, c.query("namespace")), first(req.Queue, c.query("queue")))
+	if err != nil {
+		return err
+	}
+	if req.SubscriptionID == "" {
+		return badRequest(api.CodeMissingFields, "subscription_id is required")
+	}
+	v, ok := s.subs.Load(req.SubscriptionID)
+	if !ok || v.(*subStream).ref != ref {
+		return fail(404, api.CodeNotFound, "no open subscription stream with this id on this queue")
+	}
+	if err := v.(*subStream).sub.Stop(c.ctx); err != nil {
+		return err
+	}
+	writeJSON(c.RequestCtx, 200, api.QueueUnsubscribeResponse{Stopped: true, CorrelationID: c.cid})
 	return nil
 }
 

@@ -18,8 +18,11 @@ import (
 
 // subscription reads deliveries from a /v1/queue/subscribe stream.
 type subscription struct {
+	id   string // X-Lockd-Subscription-ID
 	out  chan delivered
 	done chan struct{}
+	// ended is closed when the body ended with its closing delimiter.
+	ended chan struct{}
 }
 
 func subscribe(t *testing.T, s *edgetest.Server, path string, body any) *subscription {
@@ -28,7 +31,8 @@ func subscribe(t *testing.T, s *edgetest.Server, path string, body any) *subscri
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := &subscription{out: make(chan delivered, 64), done: make(chan struct{})}
+	sub := &subscription{id: resp.Header.Get(api.HeaderSubscriptionID), out: make(chan delivered, 64),
+		done: make(chan struct{}), ended: make(chan struct{})}
 	t.Cleanup(func() { resp.Body.Close(); <-sub.done })
 	mr := multipart.NewReader(resp.Body, params["boundary"])
 	go func() {
@@ -36,6 +40,9 @@ func subscribe(t *testing.T, s *edgetest.Server, path string, body any) *subscri
 		defer close(sub.out)
 		for {
 			p, err := mr.NextPart()
+			if err == io.EOF {
+				close(sub.ended)
+			}
 			if err != nil {
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,6 +119,9 @@ type Server struct {
 	// timeout while ordinary requests finish.
 	streams    context.Context
 	endStreams context.CancelFunc
+	// subs holds the open subscription streams by id (string →
+	// *subStream), for /v1/queue/unsubscribe.
+	subs sync.Map
 	// qrf and lsf are admission control (admit.go); guard filters
 	// connections at the listener.
 	qrf   *admission.Controller

@@ -38,6 +38,9 @@ var (
 	// ErrMoved ends the waits and streams of a queue that moved to another
 	// node (cluster membership changed); the caller retries there.
 	ErrMoved = errors.New("queues: queue moved to another node")
+	// ErrStopped ends a subscription that was stopped (Subscription.Stop)
+	// once the deliveries it made before stopping are returned.
+	ErrStopped = errors.New("queues: subscription stopped")
 	// ErrConflict means a record changed in the store behind this node's
 	// back; the actor reloads the queue.
 	ErrConflict = errors.New("queues: record changed concurrently")

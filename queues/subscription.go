@@ -121,6 +121,20 @@ func (s *Subscription) ready(ctx context.Context, p pushed) ([]*Delivery, error)
 	return out, nil
 }
 
+// Stop ends the subscription gracefully: the queue makes it no more
+// deliveries, and Next returns those it already made before failing with
+// ErrStopped, so that a stream can hand them over and end. Close must
+// still be called. Stop may be called from any goroutine, more than once.
+func (s *Subscription) Stop(ctx context.Context) error {
+	if _, err := s.svc.call(ctx, s.ref, &opUnsubscribe{c: s.c}); err != nil {
+		return err
+	}
+	// Every push for this subscription happened in an earlier turn of the
+	// actor than the unsubscribe: none can follow this close.
+	s.close(ErrStopped)
+	return nil
+}
+
 // Close ends the subscription. Deliveries it made that Next did not return
 // are released; returned ones stay in flight until acked, nacked or timed
 // out.

@@ -109,13 +109,29 @@ func (c *Client) consume(ctx context.Context, queue string, opts ConsumerOptions
 	return nil
 }
 
-// stream reads one subscription response, handing deliveries to w.
+// stream reads one subscription response, handing deliveries to w. When
+// ctx ends it asks the server to end the stream (a lockd that names the
+// stream in X-Lockd-Subscription-ID), reads what the server still
+// delivers and returns it to the queue, so that no delivery stays leased
+// until its visibility timeout; against a server that does not name its
+// streams it closes the connection at once. A delivery whose payload is
+// cut off is returned too (a failure, as a payload that cannot be read).
 func (c *Client) stream(ctx context.Context, path string, req api.DequeueRequest, w *workers) error {
 	r := newCall(http.MethodPost, path)
 	if err := r.jsonBody(req); err != nil {
 		return err
 	}
-	resp, err := c.do(ctx, r)
+	// The stream may outlive ctx while it drains; sctx ends it for good.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	abort := context.AfterFunc(ctx, cancel)
+	resp, err := c.do(sctx, r)
+	if !abort() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return ctx.Err()
+	}
 	if err != nil {
 		return err
 	}
@@ -124,23 +140,66 @@ func (c *Client) stream(ctx context.Context, path string, req api.DequeueRequest
 	if err != nil || params["boundary"] == "" {
 		return fmt.Errorf("lockd: subscribe answered %q, want multipart/related", resp.Header.Get("Content-Type"))
 	}
+	id := resp.Header.Get(api.HeaderSubscriptionID)
+	drain := context.AfterFunc(ctx, func() { c.endStream(sctx, cancel, req, id) })
+	defer drain()
 	mr := multipart.NewReader(resp.Body, params["boundary"])
 	for {
 		m, err := c.nextDelivery(mr)
 		if err != nil {
+			if m != nil {
+				m.Close() // read in part: a failed delivery
+			}
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
-		if !w.dispatch(ctx, m) {
-			return nil
+		if ctx.Err() != nil {
+			w.giveBack(m) // delivered while the stream drains
+			continue
 		}
+		w.dispatch(ctx, m)
 	}
 }
 
+// endStream asks the server to end subscription stream id and gives it
+// the close timeout to do so; then, or at once when the server cannot
+// (no id, or the request failed), cancel cuts the stream.
+func (c *Client) endStream(sctx context.Context, cancel context.CancelFunc, req api.DequeueRequest, id string) {
+	if id == "" || c.unsubscribe(req, id) != nil {
+		cancel()
+		return
+	}
+	t := time.NewTimer(c.cfg.closeTimeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		cancel()
+	case <-sctx.Done():
+	}
+}
+
+// unsubscribe sends POST /v1/queue/unsubscribe for stream id.
+func (c *Client) unsubscribe(req api.DequeueRequest, id string) error {
+	ctx, cancel := c.timeoutCtx(c.cfg.closeTimeout)
+	defer cancel()
+	r := newCall(http.MethodPost, "/v1/queue/unsubscribe")
+	r.buffered = true
+	if err := r.jsonBody(api.QueueUnsubscribeRequest{Namespace: req.Namespace, Queue: req.Queue, SubscriptionID: id}); err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
 // nextDelivery reads a meta part and its payload part (buffered, so the
-// stream can move on).
+// stream can move on). When the payload cannot be read whole it returns
+// the delivery (without payload) with the error, for the caller to
+// return it to the queue.
 func (c *Client) nextDelivery(mr *multipart.Reader) (*QueueMessage, error) {
 	part, err := mr.NextPart()
 	if err != nil {
@@ -155,14 +214,13 @@ func (c *Client) nextDelivery(mr *multipart.Reader) (*QueueMessage, error) {
 	}
 	m := c.newQueueMessage(meta)
 	if part, err = mr.NextPart(); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("lockd: subscription: payload of %s: %w", meta.Message.MessageID, err)
+		return m, fmt.Errorf("lockd: subscription: payload of %s: %w", meta.Message.MessageID, err)
 	}
 	// Read exactly the payload: its part ends only when the next
 	// delivery's delimiter arrives, which may be much later.
 	if m.payload, err = spool(payloadReader(part, part.Header, meta.Message.PayloadBytes)); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("lockd: subscription: payload of %s: %w", meta.Message.MessageID, err)
+		m.payload = nil
+		return m, fmt.Errorf("lockd: subscription: payload of %s: %w", meta.Message.MessageID, err)
 	}
 	return m, nil
 }
@@ -186,13 +244,13 @@ func newWorkers(c *Client, opts ConsumerOptions, h MessageHandler) *workers {
 }
 
 // dispatch starts a handler for m once a slot is free; if ctx ends first
-// m goes back to the queue and dispatch reports false.
-func (w *workers) dispatch(ctx context.Context, m *QueueMessage) bool {
+// m goes back to the queue.
+func (w *workers) dispatch(ctx context.Context, m *QueueMessage) {
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
 		w.giveBack(m)
-		return false
+		return
 	}
 	w.wg.Add(1)
 	go func() {
@@ -200,7 +258,6 @@ func (w *workers) dispatch(ctx context.Context, m *QueueMessage) bool {
 		defer func() { <-w.slots }()
 		w.handle(m)
 	}()
-	return true
 }
 
 // giveBack returns an unhandled delivery without counting a failure.

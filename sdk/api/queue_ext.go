@@ -78,3 +78,27 @@ type QueueDLQRequeueResponse struct {
 	// from the DLQ right now.
 	Skipped []string `json:"skipped,omitempty"`
 }
+
+// HeaderSubscriptionID names, on the 200 response of
+// POST /v1/queue/subscribe(WithState) (lockd extension), the stream for
+// POST /v1/queue/unsubscribe. lockd v0.9 clients ignore it.
+const HeaderSubscriptionID = "X-Lockd-Subscription-ID"
+
+// QueueUnsubscribeRequest is the body of POST /v1/queue/unsubscribe
+// (lockd extension): it ends the subscription stream SubscriptionID of
+// Queue gracefully. The server makes the stream no more deliveries, writes
+// those it already made and closes the multipart body, so that the client
+// can read them all and return them (nack) instead of leaving them leased
+// until their visibility timeout.
+type QueueUnsubscribeRequest struct {
+	Namespace      string `json:"namespace,omitempty"`
+	Queue          string `json:"queue"`
+	SubscriptionID string `json:"subscription_id"`
+}
+
+// QueueUnsubscribeResponse is the 200 response of POST
+// /v1/queue/unsubscribe.
+type QueueUnsubscribeResponse struct {
+	Stopped       bool   `json:"stopped"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+}
