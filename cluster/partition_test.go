@@ -23,21 +23,11 @@ type relayedNode struct {
 
 func freePort(t *testing.T, host string) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(p)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p
-		}
+	p, err := gossiprelay.FreePort(host)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return p
 }
 
 func startRelayed(t *testing.T, gn *gossiprelay.Net, host string, join ...string) *relayedNode {

@@ -290,31 +290,13 @@ func (c *clusterEnv) join() (*clusterNode, error) {
 // (kept across restarts) and a relay in front of it.
 func (c *clusterEnv) relayGossip(cn *clusterNode, i int) error {
 	host := fmt.Sprintf("127.0.0.%d", gossipHostBase+i)
-	port, err := freeGossipPort(host)
+	port, err := gossiprelay.FreePort(host)
 	if err != nil {
 		return err
 	}
 	cn.bind = net.JoinHostPort(host, strconv.Itoa(port))
 	cn.relay, err = gossiprelay.Start(c.gossip, "127.0.0.1:0", cn.bind)
 	return err
-}
-
-// freeGossipPort returns a port free for both UDP and TCP on host.
-func freeGossipPort(host string) (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			return 0, fmt.Errorf("soak: gossip host %s: %w", host, err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(p)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("soak: no port free for UDP and TCP on %s", host)
 }
 
 // partition blackholes a node's API and store traffic and cuts its

@@ -18,21 +18,11 @@ import (
 // gossipPort returns a port free for both UDP and TCP on host.
 func gossipPort(t *testing.T, host string) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(p)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p
-		}
+	p, err := gossiprelay.FreePort(host)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free gossip port")
-	return 0
+	return p
 }
 
 // startRelayedCluster starts three nodes whose gossip binds on a loopback

@@ -260,3 +260,23 @@ func (r *Relay) closeStreams(host string) {
 		}
 	}
 }
+
+// FreePort returns a port on host that was free for both TCP and UDP a
+// moment ago (memberlist binds both on one port), for a node's
+// --cluster-listen behind a relay.
+func FreePort(host string) (int, error) {
+	for range 20 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, fmt.Errorf("gossiprelay: host %s: %w", host, err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(p)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("gossiprelay: no port free for both UDP and TCP on %s", host)
+}
