@@ -62,30 +62,28 @@ func (t *traffic) txn(ctx context.Context, w *worker) bool {
 		}
 		op.Reads = append(op.Reads, v)
 	}
+	// rollback records op as rolled back by err and aborts.
+	rollback := func(err error) bool {
+		o, _ := classify(err)
+		rb := op
+		rb.Kind = KindRollback
+		rb.Return = t.rec.Now()
+		rb.set(err)
+		t.rec.Add(rb)
+		return abort(o == Unknown)
+	}
 	tag := w.tag("t")
 	for i, sess := range sessions {
 		nv := Val{N: op.Reads[i].N + 1, W: tag}
 		op.Old, op.New = append(op.Old, op.Reads[i]), append(op.New, nv)
 		if _, err := sess.UpdateBytes(ctx, t.encode(nv)); err != nil {
-			o, _ := classify(err)
-			rb := op
-			rb.Kind = KindRollback
-			rb.Return = t.rec.Now()
-			rb.set(err)
-			t.rec.Add(rb)
-			return abort(o == Unknown)
+			return rollback(err)
 		}
 	}
 	committer := sessions[len(sessions)-1]
 	if island {
 		if err := t.enlistAtA(ctx, txnID, group[1:]); err != nil {
-			o, _ := classify(err)
-			rb := op
-			rb.Kind = KindRollback
-			rb.Return = t.rec.Now()
-			rb.set(err)
-			t.rec.Add(rb)
-			return abort(o == Unknown)
+			return rollback(err)
 		}
 		committer = sessions[0]
 	}

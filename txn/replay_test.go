@@ -15,21 +15,6 @@ import (
 	"github.com/lockdhq/lockd/txn"
 )
 
-// slowStore delays every Get, as an object store under load does.
-type slowStore struct {
-	store.Store
-	delay time.Duration
-}
-
-func (s slowStore) Get(ctx context.Context, key string) (store.Record, error) {
-	select {
-	case <-time.After(s.delay):
-	case <-ctx.Done():
-		return store.Record{}, ctx.Err()
-	}
-	return s.Store.Get(ctx, key)
-}
-
 // The leader's replay rounds reach every unapplied decision however many
 // applied records the store retains and however slow it reads: the
 // newest record (listed last) is replayed although reading all of them
@@ -48,7 +33,7 @@ func TestReplayReachesTheNewestRecordBehindManyApplied(t *testing.T) {
 	}
 	put("z-newest", txn.Commit, false, []txn.Participant{
 		{Kind: txn.KindMessage, Namespace: "default", Queue: "q", MessageID: "m1", LeaseID: "l", Fencing: 3}})
-	st := slowStore{Store: base, delay: 10 * time.Millisecond} // 41 reads: ~410 ms a round
+	st := slowRecords{Store: base, delay: 10 * time.Millisecond} // 41 reads: ~410 ms a round
 	sys := actors.NewSystem()
 	keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
 	defer keys.Close()
