@@ -1,0 +1,161 @@
+package txn_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/mem"
+	"github.com/lockdhq/lockd/txn"
+)
+
+// fixedLead is a leadership that never changes: the leader is node "l",
+// in term 1.
+type fixedLead struct{ leads bool }
+
+func (l fixedLead) Leading() (uint64, bool) {
+	if l.leads {
+		return 1, true
+	}
+	return 0, false
+}
+func (fixedLead) LeaderEndpoint() string                      { return "l" }
+func (fixedLead) CurrentTerm(context.Context) (uint64, error) { return 1, nil }
+
+// loopRemote joins the coordinators of one test in memory: nodes by
+// endpoint, and the endpoint that owns each key.
+type loopRemote struct {
+	self  string
+	nodes map[string]*txn.Service
+	owner map[string]string
+}
+
+func (r *loopRemote) Route(_ context.Context, p txn.Participant) (string, error) {
+	if ep := r.owner[p.Key]; ep != r.self {
+		return ep, nil
+	}
+	return "", nil
+}
+
+func (r *loopRemote) Decide(ctx context.Context, leader string, req txn.DecideRequest) (txn.State, error) {
+	return r.nodes[leader].Decide(ctx, req)
+}
+
+func (r *loopRemote) Apply(ctx context.Context, ep string, req txn.DecideRequest) error {
+	_, err := r.nodes[ep].ApplyDecision(ctx, req)
+	return err
+}
+
+func (r *loopRemote) Prepare(ctx context.Context, ep, txnID, relayFor string, parts []txn.Participant) error {
+	return r.nodes[ep].PrepareLocal(ctx, txnID, "", relayFor, parts)
+}
+
+func (*loopRemote) Origin(context.Context, string) (*txn.Participant, error) { return nil, nil }
+
+// twoNodes starts a TC leader "l" (owning key b) and a follower "f"
+// (owning key a) on one store, as lockd nodes on one bucket.
+func twoNodes(t *testing.T, st store.Store, clk clock.Clock) (leader, follower *txn.Service, fkeys *keyspace.Service) {
+	t.Helper()
+	nodes := map[string]*txn.Service{}
+	owner := map[string]string{"a": "f", "b": "l"}
+	start := func(self string) (*txn.Service, *keyspace.Service) {
+		sys := actors.NewSystem()
+		keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
+		r := &loopRemote{self: self, nodes: nodes, owner: owner}
+		s := txn.New(sys, st, keys, txn.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1},
+			Leadership: fixedLead{leads: self == "l"}, Remote: r, NodeID: self, Endpoint: self,
+			FanoutTimeout: 5 * time.Second})
+		s.SetRemote(r)
+		nodes[self] = s
+		t.Cleanup(func() { s.Close(); keys.Close() })
+		return s, keys
+	}
+	leader, _ = start("l")
+	follower, fkeys = start("f")
+	return leader, follower, fkeys
+}
+
+// putRecord stores the coordinator record of a decided, applied
+// transaction that lists only key b.
+func putRecord(t *testing.T, st store.Store, id string, state txn.State, now time.Time) {
+	t.Helper()
+	rec, _ := json.Marshal(map[string]any{"id": id, "state": state, "term": 1, "applied": true,
+		"created": now.Unix(), "decided": now.Unix(), "participants": []txn.Participant{{Namespace: "default", Key: "b"}}})
+	if _, err := st.Put(ctx(t), ".txns/t/"+id, rec, store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Soak finding (docs/SOAK.md, t/00/0): key a minted a transaction on a
+// node that is not the TC leader and was enlisted, but the record (its
+// origin was lost in a restart) lists only b. The transaction rolled back
+// and was applied. a's lease lapses; touching a tells the leader, which
+// must roll a back although a is not in the record, so that a is released
+// and the next holder gets it.
+func TestLapsedUnlistedParticipantIsReleasedAfterAppliedDecision(t *testing.T) {
+	for _, state := range []txn.State{txn.Rollback, txn.Commit} {
+		t.Run(string(state), func(t *testing.T) {
+			st, clk := mem.New(), clock.NewFake(time.Now())
+			_, follower, fkeys := twoNodes(t, st, clk)
+			a, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "t", TTL: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := `1`
+			if _, err := fkeys.Update(ctx(t), keyspace.UpdateRequest{Ref: a.Ref, LeaseProof: proof(a),
+				Body: strings.NewReader(body), Size: int64(len(body)), ETag: "e-1"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := fkeys.Enlist(ctx(t), ref("a"), a.TxnID); err != nil {
+				t.Fatal(err)
+			}
+			putRecord(t, st, a.TxnID, state, clk.Now())
+			clk.Advance(2 * time.Second)
+
+			// Another worker wants a; the bound is real time (the fake
+			// clock never fires the waiter's own deadline).
+			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			l, err := fkeys.Acquire(wctx, keyspace.AcquireRequest{Ref: ref("a"), Owner: "other", TTL: time.Minute, Wait: time.Minute})
+			if err != nil {
+				t.Fatalf("a is still held by its transaction's lapsed lease: %v", err)
+			}
+			if l.Fencing != 2 {
+				t.Fatalf("fencing %d, want 2", l.Fencing)
+			}
+			v, err := fkeys.Get(ctx(t), keyspace.GetRequest{Ref: ref("a"), Public: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.NoState {
+				t.Fatalf("a's staged write was committed by a %s that did not list it", state)
+			}
+		})
+	}
+}
+
+// A participant outside a committed transaction's record that asks to
+// commit learns that it was rolled back.
+func TestCommitOfUnlistedParticipantIsAborted(t *testing.T) {
+	e := newEnv(t)
+	a := e.acquire("a", "", time.Minute)
+	e.stage(a, `1`)
+	if err := e.keys.Enlist(ctx(t), ref("a"), a.TxnID); err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, e.st, a.TxnID, txn.Commit, e.clk.Now())
+	if err := e.release(a, false); !errors.Is(err, txn.ErrAborted) {
+		t.Fatalf("commit of a participant the committed record does not list: %v, want aborted", err)
+	}
+	if got := e.public("a"); got != "-" {
+		t.Fatalf("a = %s, want no state", got)
+	}
+	e.acquire("a", "", time.Minute) // a was given back
+}
