@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func (fixedLead) CurrentTerm(context.Context) (uint64, error) { return 1, nil }
 // loopRemote joins the coordinators of one test in memory: nodes by
 // endpoint, and the endpoint that owns each key.
 type loopRemote struct {
+	down  *atomic.Bool // the leader cannot be reached
 	self  string
 	nodes map[string]*txn.Service
 	owner map[string]string
@@ -45,6 +47,9 @@ func (r *loopRemote) Route(_ context.Context, p txn.Participant) (string, error)
 }
 
 func (r *loopRemote) Decide(ctx context.Context, leader string, req txn.DecideRequest) (txn.State, error) {
+	if r.down.Load() {
+		return "", errors.New("connection refused")
+	}
 	return r.nodes[leader].Decide(ctx, req)
 }
 
@@ -61,14 +66,14 @@ func (*loopRemote) Origin(context.Context, string) (*txn.Participant, error) { r
 
 // twoNodes starts a TC leader "l" (owning key b) and a follower "f"
 // (owning key a) on one store, as lockd nodes on one bucket.
-func twoNodes(t *testing.T, st store.Store, clk clock.Clock) (leader, follower *txn.Service, fkeys *keyspace.Service) {
+func twoNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool) (leader, follower *txn.Service, fkeys *keyspace.Service) {
 	t.Helper()
 	nodes := map[string]*txn.Service{}
 	owner := map[string]string{"a": "f", "b": "l"}
 	start := func(self string) (*txn.Service, *keyspace.Service) {
 		sys := actors.NewSystem()
 		keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
-		r := &loopRemote{self: self, nodes: nodes, owner: owner}
+		r := &loopRemote{down: down, self: self, nodes: nodes, owner: owner}
 		s := txn.New(sys, st, keys, txn.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1},
 			Leadership: fixedLead{leads: self == "l"}, Remote: r, NodeID: self, Endpoint: self,
 			FanoutTimeout: 5 * time.Second})
@@ -103,21 +108,8 @@ func TestLapsedUnlistedParticipantIsReleasedAfterAppliedDecision(t *testing.T) {
 	for _, state := range []txn.State{txn.Rollback, txn.Commit} {
 		t.Run(string(state), func(t *testing.T) {
 			st, clk := mem.New(), clock.NewFake(time.Now())
-			_, follower, fkeys := twoNodes(t, st, clk)
-			a, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "t", TTL: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			body := `1`
-			if _, err := fkeys.Update(ctx(t), keyspace.UpdateRequest{Ref: a.Ref, LeaseProof: proof(a),
-				Body: strings.NewReader(body), Size: int64(len(body)), ETag: "e-1"}); err != nil {
-				t.Fatal(err)
-			}
-			if err := fkeys.Enlist(ctx(t), ref("a"), a.TxnID); err != nil {
-				t.Fatal(err)
-			}
-			putRecord(t, st, a.TxnID, state, clk.Now())
-			clk.Advance(2 * time.Second)
+			_, follower, fkeys := twoNodes(t, st, clk, new(atomic.Bool))
+			lapsedUnlisted(t, st, clk, follower, fkeys, state)
 
 			// Another worker wants a; the bound is real time (the fake
 			// clock never fires the waiter's own deadline).
@@ -139,6 +131,56 @@ func TestLapsedUnlistedParticipantIsReleasedAfterAppliedDecision(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lapsedUnlisted stages a write under a lease of key a that mints a
+// transaction on the follower and is enlisted in it, records the
+// transaction as decided (state) and applied with only b listed, and lets
+// a's lease lapse.
+func lapsedUnlisted(t *testing.T, st store.Store, clk *clock.Fake, follower *txn.Service, fkeys *keyspace.Service, state txn.State) {
+	t.Helper()
+	a, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "t", TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `1`
+	if _, err := fkeys.Update(ctx(t), keyspace.UpdateRequest{Ref: a.Ref, LeaseProof: proof(a),
+		Body: strings.NewReader(body), Size: int64(len(body)), ETag: "e-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fkeys.Enlist(ctx(t), ref("a"), a.TxnID); err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, st, a.TxnID, state, clk.Now())
+	clk.Advance(2 * time.Second)
+}
+
+// A key whose expiry could not be told (the leader was cut off) tells
+// again when it is next settled, until it is released.
+func TestLapsedUnlistedParticipantTellsAgainAfterTheLeaderWasUnreachable(t *testing.T) {
+	st, clk, down := mem.New(), clock.NewFake(time.Now()), new(atomic.Bool)
+	_, follower, fkeys := twoNodes(t, st, clk, down)
+	down.Store(true)
+	lapsedUnlisted(t, st, clk, follower, fkeys, txn.Rollback)
+	try := func(d time.Duration) error {
+		wctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		_, err := fkeys.Acquire(wctx, keyspace.AcquireRequest{Ref: ref("a"), Owner: "other", TTL: time.Minute, Wait: time.Minute})
+		return err
+	}
+	if err := try(200 * time.Millisecond); err == nil {
+		t.Fatal("a was released although the leader could not be told")
+	}
+	down.Store(false)
+	// Each try settles a again (a worker that retries its acquire); the
+	// telling of the failed try may still be in flight for the first.
+	var err error
+	for range 20 {
+		if err = try(250 * time.Millisecond); err == nil {
+			return
+		}
+	}
+	t.Fatalf("a is still held after the leader came back: %v", err)
 }
 
 // A participant outside a committed transaction's record that asks to
