@@ -33,7 +33,8 @@ func (fixedLead) CurrentTerm(context.Context) (uint64, error) { return 1, nil }
 // loopRemote joins the coordinators of one test in memory: nodes by
 // endpoint, and the endpoint that owns each key.
 type loopRemote struct {
-	down  *atomic.Bool // the leader cannot be reached
+	down  *atomic.Bool  // the leader cannot be reached
+	told  *atomic.Int32 // decisions sent while down
 	self  string
 	nodes map[string]*txn.Service
 	owner map[string]string
@@ -48,6 +49,7 @@ func (r *loopRemote) Route(_ context.Context, p txn.Participant) (string, error)
 
 func (r *loopRemote) Decide(ctx context.Context, leader string, req txn.DecideRequest) (txn.State, error) {
 	if r.down.Load() {
+		r.told.Add(1)
 		return "", errors.New("connection refused")
 	}
 	return r.nodes[leader].Decide(ctx, req)
@@ -65,15 +67,18 @@ func (r *loopRemote) Prepare(ctx context.Context, ep, txnID, relayFor string, pa
 func (*loopRemote) Origin(context.Context, string) (*txn.Participant, error) { return nil, nil }
 
 // twoNodes starts a TC leader "l" (owning key b) and a follower "f"
-// (owning key a) on one store, as lockd nodes on one bucket.
-func twoNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool) (leader, follower *txn.Service, fkeys *keyspace.Service) {
+// (owning key a) on one store, as lockd nodes on one bucket. While down
+// is set the leader cannot be reached; told counts the decisions the
+// follower failed to send meanwhile.
+func twoNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool) (leader, follower *txn.Service, fkeys *keyspace.Service, told *atomic.Int32) {
 	t.Helper()
+	tells := new(atomic.Int32)
 	nodes := map[string]*txn.Service{}
 	owner := map[string]string{"a": "f", "b": "l"}
 	start := func(self string) (*txn.Service, *keyspace.Service) {
 		sys := actors.NewSystem()
 		keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
-		r := &loopRemote{down: down, self: self, nodes: nodes, owner: owner}
+		r := &loopRemote{down: down, told: tells, self: self, nodes: nodes, owner: owner}
 		s := txn.New(sys, st, keys, txn.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1},
 			Leadership: fixedLead{leads: self == "l"}, Remote: r, NodeID: self, Endpoint: self,
 			FanoutTimeout: 5 * time.Second})
@@ -84,7 +89,7 @@ func twoNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool) 
 	}
 	leader, _ = start("l")
 	follower, fkeys = start("f")
-	return leader, follower, fkeys
+	return leader, follower, fkeys, tells
 }
 
 // putRecord stores the coordinator record of a decided, applied
@@ -108,7 +113,7 @@ func TestLapsedUnlistedParticipantIsReleasedAfterAppliedDecision(t *testing.T) {
 	for _, state := range []txn.State{txn.Rollback, txn.Commit} {
 		t.Run(string(state), func(t *testing.T) {
 			st, clk := mem.New(), clock.NewFake(time.Now())
-			_, follower, fkeys := twoNodes(t, st, clk, new(atomic.Bool))
+			_, follower, fkeys, _ := twoNodes(t, st, clk, new(atomic.Bool))
 			lapsedUnlisted(t, st, clk, follower, fkeys, state)
 
 			// Another worker wants a; the bound is real time (the fake
@@ -159,7 +164,7 @@ func lapsedUnlisted(t *testing.T, st store.Store, clk *clock.Fake, follower *txn
 // again when it is next settled, until it is released.
 func TestLapsedUnlistedParticipantTellsAgainAfterTheLeaderWasUnreachable(t *testing.T) {
 	st, clk, down := mem.New(), clock.NewFake(time.Now()), new(atomic.Bool)
-	_, follower, fkeys := twoNodes(t, st, clk, down)
+	_, follower, fkeys, _ := twoNodes(t, st, clk, down)
 	down.Store(true)
 	lapsedUnlisted(t, st, clk, follower, fkeys, txn.Rollback)
 	try := func(d time.Duration) error {
@@ -200,4 +205,50 @@ func TestCommitOfUnlistedParticipantIsAborted(t *testing.T) {
 		t.Fatalf("a = %s, want no state", got)
 	}
 	e.acquire("a", "", time.Minute) // a was given back
+}
+
+// A waiter does not depend on another request to settle the key: while
+// it waits, the key settles its lapsed lease again after a pause (1 s,
+// doubling) and tells the TC again, so the waiter gets the key once the
+// leader is back.
+func TestWaiterGetsLapsedUnlistedKeyOnceTheLeaderIsBack(t *testing.T) {
+	st, clk, down := mem.New(), clock.NewFake(time.Now()), new(atomic.Bool)
+	_, follower, fkeys, told := twoNodes(t, st, clk, down)
+	down.Store(true)
+	lapsedUnlisted(t, st, clk, follower, fkeys, txn.Rollback)
+	got := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := fkeys.Acquire(wctx, keyspace.AcquireRequest{Ref: ref("a"), Owner: "other", TTL: time.Minute, Wait: time.Hour})
+		got <- err
+	}()
+	// The acquire and the lease's own deadline settle a at most twice;
+	// more tellings come only from the waiting key settling again.
+	for n := 0; told.Load() < 3; n++ {
+		if n == 250 {
+			t.Fatalf("the waiting key told the TC %d times in 250 s of its clock, want it to keep telling", told.Load())
+		}
+		select {
+		case err := <-got:
+			t.Fatalf("waiter answered while the leader was unreachable: %v", err)
+		case <-time.After(20 * time.Millisecond):
+			clk.Advance(time.Second)
+		}
+	}
+	down.Store(false)
+	deadline := time.After(8 * time.Second)
+	for {
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("waiter: %v", err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("the waiter never got a: the key did not tell the TC again")
+		case <-time.After(20 * time.Millisecond):
+			clk.Advance(time.Second)
+		}
+	}
 }
