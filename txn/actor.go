@@ -121,8 +121,10 @@ func (a *txnActor) guard(fn func()) {
 			}
 			for _, r := range a.queue {
 				r.Answer(nil, err, nil)
-				for _, rr := range a.riders[r] {
-					rr.Answer(nil, err, nil)
+			}
+			for _, rs := range a.riders { // the current request's and the queued ones'
+				for _, r := range rs {
+					r.Answer(nil, err, nil)
 				}
 			}
 			a.cur, a.queue, a.riders, a.serial = nil, nil, nil, 0
