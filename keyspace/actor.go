@@ -49,7 +49,11 @@ type keyActor struct {
 	scratch []byte // encode buffer, reused by every persist
 
 	leaseTimer    clock.Timer
-	leaseTimerFor int64 // Expires the timer was armed for
+	leaseTimerFor int64     // Expires the timer was armed for
+	leaseTimerAt  time.Time // when it fires
+	// retells counts the re-settles of a lapsed lease that awaits its
+	// transaction's decision while waiters wait (see armLeaseTimer).
+	retells int
 
 	op   [1]store.Op // persist's batch (stores do not keep it)
 	pub  *published  // what public readers see (see published.go)
@@ -309,20 +313,43 @@ func (a *keyActor) failWaiters(err error) {
 }
 
 // armLeaseTimer keeps one timer at the lease's expiry while anyone waits.
+// Once the lease has lapsed but awaits its transaction's decision, the
+// timer settles it again after a pause (1 s, doubling up to 30 s), so the
+// coordinator is told again until the decision reaches the key: a telling
+// may have failed (no TC leader during a partition) and the waiters would
+// otherwise wait for another request to settle the key.
 func (a *keyActor) armLeaseTimer() {
 	l := a.rec.Lease
 	if len(a.waiters) == 0 || l == nil {
 		a.stopTimers()
 		return
 	}
-	if a.leaseTimer != nil && a.leaseTimerFor == l.Expires {
+	now := a.now()
+	if a.leaseTimerFor != l.Expires {
+		a.retells = 0
+	}
+	armed := a.leaseTimer != nil && a.leaseTimerFor == l.Expires
+	at := l.expiresAt()
+	if a.awaitsDecision(now) {
+		if armed && a.leaseTimerAt.After(now) {
+			return
+		}
+		at = now.Add(retellPause(a.retells))
+		a.retells++
+	} else if armed {
 		return
 	}
 	a.stopTimers()
-	a.leaseTimerFor = l.Expires
-	a.leaseTimer = a.svc.clock.AfterFunc(l.expiresAt().Sub(a.now()), func() {
+	a.leaseTimerFor, a.leaseTimerAt = l.Expires, at
+	a.leaseTimer = a.svc.clock.AfterFunc(at.Sub(now), func() {
 		a.system.Root.Send(a.self, leaseDeadline{})
 	})
+}
+
+// retellPause is the pause before the n-th (0-based) re-settle of a lapsed
+// lease awaiting its transaction's decision.
+func retellPause(n int) time.Duration {
+	return min(time.Second<<min(n, 5), 30*time.Second)
 }
 
 func (a *keyActor) stopTimers() {

@@ -71,6 +71,13 @@ type txnActor struct {
 	cur    *request // its request
 	quiet  bool     // cur is detached: nobody waits for the answer
 	queue  []*request
+	// riders are replays that arrived while an equal replay was queued:
+	// they are answered with it instead of running again (the replay
+	// loop, the sweeper and recovery each ask every few seconds, and a
+	// caller that gave up leaves its request queued; uncoalesced, a
+	// transaction whose fan-out takes long queued them faster than it
+	// ran them). INVARIANT: at most one replay per actor is queued.
+	riders map[*request][]*request
 }
 
 func (a *txnActor) Receive(ctx actor.Context) {
@@ -83,7 +90,7 @@ func (a *txnActor) Receive(ctx actor.Context) {
 	case *request:
 		a.guard(func() {
 			if a.cur != nil {
-				a.queue = append(a.queue, msg)
+				a.enqueue(msg)
 				return
 			}
 			a.begin(msg)
@@ -115,11 +122,44 @@ func (a *txnActor) guard(fn func()) {
 			for _, r := range a.queue {
 				r.Answer(nil, err, nil)
 			}
-			a.cur, a.queue, a.serial = nil, nil, 0
+			for _, rs := range a.riders { // the current request's and the queued ones'
+				for _, r := range rs {
+					r.Answer(nil, err, nil)
+				}
+			}
+			a.cur, a.queue, a.riders, a.serial = nil, nil, nil, 0
 			panic(p)
 		}
 	}()
 	fn()
+}
+
+// enqueue queues req behind the operation in flight, or lets it ride on
+// a replay already queued.
+func (a *txnActor) enqueue(req *request) {
+	if isReplay(req.Op) {
+		for _, q := range a.queue {
+			if isReplay(q.Op) {
+				if a.riders == nil {
+					a.riders = map[*request][]*request{}
+				}
+				a.riders[q] = append(a.riders[q], req)
+				replaysCoalesced.Inc()
+				return
+			}
+		}
+	}
+	a.queue = append(a.queue, req)
+}
+
+// isReplay reports a replay, awaited or detached. (A retry is not one: it
+// rearms the machine's retry timer.)
+func isReplay(op any) bool {
+	if d, ok := op.(*detached); ok {
+		op = d.op
+	}
+	_, ok := op.(*opReplay)
+	return ok
 }
 
 func (a *txnActor) begin(req *request) {
@@ -159,11 +199,15 @@ func (a *txnActor) answer(ans effAnswer) {
 		// logged here, as no caller will see them.
 		a.svc.log.Warn().Err(ans.err).Str("txn_id", a.id).Msgf("transaction operation %T failed", req.Op.(*detached).op)
 	}
-	if ans.err != nil {
-		req.Answer(nil, ans.err, nil)
-		return
+	reqs := append([]*request{req}, a.riders[req]...)
+	delete(a.riders, req)
+	for _, r := range reqs {
+		if ans.err != nil {
+			r.Answer(nil, ans.err, nil)
+		} else {
+			r.Answer(ans.state, nil, nil)
+		}
 	}
-	req.Answer(ans.state, nil, nil)
 }
 
 // perform runs one effect other than the answer.

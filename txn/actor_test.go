@@ -94,3 +94,60 @@ func TestPanickingRMFailsFanoutNotProcess(t *testing.T) {
 	}
 	waitApplied(t, st, "t1")
 }
+
+// gatedRM counts its applies; each blocks until the gate opens.
+type gatedRM struct {
+	applies atomic.Int32
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (r *gatedRM) PrepareMessage(context.Context, string, txn.Participant) error { return nil }
+
+func (r *gatedRM) ApplyMessage(ctx context.Context, _ string, _ txn.Participant, _ bool) error {
+	if r.applies.Add(1) == 1 {
+		close(r.entered)
+	}
+	select {
+	case <-r.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Soak finding (docs/SOAK.md, x/03/b0): the replay loop, the sweeper and
+// recovery ask a transaction to replay every few seconds, and a caller
+// that gives up leaves its request queued. While one fan-out is slow, the
+// replays that pile up behind it are coalesced into one, not run one
+// after the other (each up to FanoutTimeout).
+func TestQueuedReplaysAreCoalesced(t *testing.T) {
+	rm := &gatedRM{entered: make(chan struct{}), gate: make(chan struct{})}
+	txns, st, _ := decidedWithMessage(t, rm)
+	first := make(chan error, 1)
+	go func() { _, err := txns.Replay(ctx(t), "t1"); first <- err }()
+	select {
+	case <-rm.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first replay never reached the participant")
+	}
+	for range 10 { // callers that give up, as a bounded sweep does
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		if _, err := txns.Replay(c, "t1"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("replay behind a blocked fan-out: %v", err)
+		}
+		cancel()
+	}
+	close(rm.gate)
+	if err := <-first; err != nil {
+		t.Fatalf("first replay: %v", err)
+	}
+	waitApplied(t, st, "t1")
+	// This replay runs after (or rides on) every queued one.
+	if s, err := txns.Replay(ctx(t), "t1"); err != nil || s != txn.Commit {
+		t.Fatalf("last replay: %s %v", s, err)
+	}
+	if n := rm.applies.Load(); n > 3 {
+		t.Fatalf("%d applies for 12 replays: the queued ones were not coalesced", n)
+	}
+}

@@ -47,10 +47,13 @@ func (s *Service) perform(id string, e effect) any {
 	case effFanout:
 		start := s.clock.Now()
 		err := s.applyAll(ctx, id, e.term, e.state, e.targets)
+		if len(e.rollback) > 0 {
+			err = errors.Join(err, s.applyAll(ctx, id, e.term, Rollback, e.rollback))
+		}
 		observeFanout(s.clock.Now().Sub(start))
 		failed := failedParticipants(err)
 		if err != nil && len(failed) == 0 {
-			failed = e.targets // unknown which: none is known to have it
+			failed = append(append([]Participant(nil), e.targets...), e.rollback...) // unknown which: none is known to have it
 		}
 		return evFannedOut{failed: failed, err: err}
 	case effApplyLocal:

@@ -94,7 +94,10 @@ type work struct {
 	parts     []Participant // the participants being written or decided
 	cause     error         // why a requested commit became a rollback
 	replaying bool          // a failed prepare rolls the pending txn back
-	next      record        // the record being written
+	// strangers ask about a decided txn that does not list them: they
+	// roll back whatever the decision.
+	strangers []Participant
+	next      record // the record being written
 }
 
 // Events: an operation starts, or an effect's result comes back.
@@ -135,10 +138,13 @@ type (
 		etag   string
 		exists bool
 	}
+	// effFanout applies state to targets and a rollback to rollback (the
+	// participants outside the decided set).
 	effFanout struct {
-		state   State
-		term    uint64
-		targets []Participant
+		state    State
+		term     uint64
+		targets  []Participant
+		rollback []Participant
 	}
 	effApplyLocal struct {
 		state State

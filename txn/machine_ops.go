@@ -39,11 +39,7 @@ func (m *machine) writeJoin(in env) []effect {
 // already recorded.
 func (m *machine) decide(in env) []effect {
 	if m.rec.State.Decided() {
-		targets := m.rec.Participants
-		if m.rec.Applied && m.cur.requester != nil {
-			targets = []Participant{*m.cur.requester}
-		}
-		return m.fanout(in, targets)
+		return m.redecide(in)
 	}
 	if !in.leading {
 		return m.answer("", fmt.Errorf("%w: this node no longer leads the TC", ErrUnavailable))
@@ -62,6 +58,50 @@ func (m *machine) decide(in env) []effect {
 		return []effect{effPrepare{parts: m.cur.parts}}
 	}
 	return m.record(in, Rollback, nil)
+}
+
+// redecide answers a decision or an expiry that arrives after the
+// decision: the recorded decision is applied again, to every participant
+// until the record is applied, then only to those that ask. A participant
+// that asks but is not in the record (a key that minted the transaction
+// and was never listed, e.g. when its origin was lost in a restart) was
+// never part of the decided set: it rolls back whatever the decision, so
+// its lapsed, enlisted lease is released and a commit never reaches it.
+// Its rollback is not retried by the machine; the key asks again (every
+// settle of its lapsed lease) until it has it.
+func (m *machine) redecide(in env) []effect {
+	var asking []Participant
+	if m.cur.requester != nil {
+		asking = append(asking, *m.cur.requester)
+	}
+	asking = with(asking, m.cur.extra...)
+	var members, strangers []Participant
+	for _, p := range asking {
+		if listed(m.rec.Participants, p) {
+			members = append(members, p)
+		} else {
+			strangers = append(strangers, p)
+		}
+	}
+	m.cur.strangers = strangers
+	targets := m.rec.Participants
+	if m.rec.Applied && len(asking) > 0 {
+		targets = members
+	}
+	if m.rec.State == Rollback {
+		return m.fanout(in, with(targets, strangers...))
+	}
+	return m.fanout(in, targets, strangers...)
+}
+
+// listed reports whether p is one of ps.
+func listed(ps []Participant, p Participant) bool {
+	for _, q := range ps {
+		if q.same(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *machine) prepared(in env, err error) []effect {
@@ -97,16 +137,17 @@ func (m *machine) record(in env, state State, cause error) []effect {
 	return m.write(phaseWriteDecision, rec, effHit{"txn-before-decision"}, effTrack{on: true})
 }
 
-// fanout applies the recorded decision to targets. It carries the term of
+// fanout applies the recorded decision to targets, and a rollback to
+// strangers (participants outside the decided set). It carries the term of
 // the leader that sends it: a new leader re-sends a predecessor's durable
 // decision in its own term, and a deposed leader's sends are refused.
-func (m *machine) fanout(in env, targets []Participant) []effect {
+func (m *machine) fanout(in env, targets []Participant, strangers ...Participant) []effect {
 	term := m.rec.Term
 	if in.leading {
 		term = in.term
 	}
 	m.cur.phase = phaseFanout
-	return []effect{effFanout{state: m.rec.State, term: term, targets: targets}}
+	return []effect{effFanout{state: m.rec.State, term: term, targets: targets, rollback: strangers}}
 }
 
 func (m *machine) fannedOut(in env, ev evFannedOut) []effect {
@@ -140,8 +181,12 @@ func (m *machine) unfinished(in env, what failure, failed []Participant, err err
 	return append(effs, m.answer(st, out)...)
 }
 
-// aborted turns a rollback of a requested commit into ErrAborted.
+// aborted turns a rollback of a requested commit into ErrAborted: the
+// transaction's, or that of a requester outside the decided set.
 func (m *machine) aborted() error {
+	if m.cur.want == Commit && len(m.cur.strangers) > 0 {
+		return fmt.Errorf("%w: %s not in the decided transaction, rolled back", ErrAborted, m.cur.strangers[0].describe())
+	}
 	if m.cur.want != Commit || m.rec.State != Rollback {
 		return nil
 	}

@@ -192,6 +192,39 @@ func TestMachine(t *testing.T) {
 			{leader, evStart{&opExpired{p: key("c")}}, "load"},
 			{leader, stored(pending("a", "b")), "hit txn-before-decision; track on; write rollback [a b c] term=7 decided=1000 if-etag e1"},
 		}},
+		// A lapsed, enlisted lease outside the decided set (soak: t/00/0,
+		// which minted the txn, was never listed after its origin was lost
+		// in a restart) is released by the rollback, whatever the decision.
+		{name: "expiry of an unlisted participant after an applied rollback rolls it back", m: fresh(), steps: []tstep{
+			{leader, evStart{&opExpired{p: key("a")}}, "load"},
+			{leader, stored(decided(Rollback, true, "b")), "fanout rollback term=7 to [a]"},
+			{leader, evFannedOut{}, "answer rollback ok"},
+		}},
+		{name: "expiry told by another node after an applied rollback rolls the unlisted participant back", m: fresh(), steps: []tstep{
+			{leader, evStart{&opDecide{want: Rollback, extra: keys("a")}}, "load"},
+			{leader, stored(decided(Rollback, true, "b")), "fanout rollback term=7 to [a]"},
+			{leader, evFannedOut{}, "answer rollback ok"},
+		}},
+		{name: "expiry of an unlisted participant before the rollback is applied rolls back every one", m: fresh(), steps: []tstep{
+			{leader, evStart{&opDecide{want: Rollback, extra: keys("a")}}, "load"},
+			{leader, stored(decided(Rollback, false, "b")), "fanout rollback term=7 to [b a]"},
+			{leader, evFannedOut{}, "hit txn-mid-apply; write rollback [b] term=5 decided=950 applied if-etag e1"},
+		}},
+		{name: "a commit is never applied to an unlisted participant: it rolls back", m: fresh(), steps: []tstep{
+			{leader, evStart{&opExpired{p: key("a")}}, "load"},
+			{leader, stored(decided(Commit, true, "b")), "fanout commit term=7 to [] rollback [a]"},
+			{leader, evFannedOut{}, "answer commit ok"},
+		}},
+		{name: "a commit asked by an unlisted participant of a committed txn is aborted", m: fresh(), steps: []tstep{
+			{leader, evStart{&opDecide{want: Commit, requester: ptr(key("a"))}}, "load"},
+			{leader, stored(decided(Commit, true, "b")), "fanout commit term=7 to [] rollback [a]"},
+			{leader, evFannedOut{}, "answer commit aborted"},
+		}},
+		{name: "an unapplied commit goes to its participants, the unlisted one rolls back", m: fresh(), steps: []tstep{
+			{leader, evStart{&opDecide{want: Rollback, extra: keys("a", "b")}}, "load"},
+			{leader, stored(decided(Commit, false, "b", "c")), "fanout commit term=7 to [b c] rollback [a]"},
+			{leader, fanFail("a"), "report fanout; retry 2s; answer commit fanout failed=[a]"},
+		}},
 
 		// fan-out failure and retry
 		{name: "a failed fan-out is reported, retried and answered", m: loaded(pending("a", "b")), steps: []tstep{
@@ -476,7 +509,11 @@ func render1(e effect) string {
 		}
 		return s + " if-absent"
 	case effFanout:
-		return fmt.Sprintf("fanout %s term=%d to %s", e.state, e.term, names(e.targets))
+		s := fmt.Sprintf("fanout %s term=%d to %s", e.state, e.term, names(e.targets))
+		if len(e.rollback) > 0 {
+			s += " rollback " + names(e.rollback)
+		}
+		return s
 	case effApplyLocal:
 		return fmt.Sprintf("apply %s %s", e.state, names(e.parts))
 	case effTrack:

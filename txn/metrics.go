@@ -26,6 +26,9 @@ var (
 	// retriesScheduled counts the coordinator's own retries of unfinished
 	// fan-outs.
 	retriesScheduled = metrics.NewCounter(`lockd_txn_fanout_retries_scheduled_total`)
+	// replaysCoalesced counts replays answered with one already queued
+	// for the same transaction instead of running again.
+	replaysCoalesced = metrics.NewCounter(`lockd_txn_replays_coalesced_total`)
 )
 
 // recordDecision counts a decision written durably.

@@ -67,8 +67,10 @@ type Service struct {
 	retries sync.Map // txn id -> clock.Timer
 	closed  atomic.Bool
 	dir     sync.Map // txn ids with a record not yet fully applied
-	lead    Leadership
-	solo    *soloLeader // lead when this node leads itself
+	// expiring holds the participants whose expiry is being told (Expired).
+	expiring sync.Map // expiring -> struct{}
+	lead     Leadership
+	solo     *soloLeader // lead when this node leads itself
 	// remote is set by SetRemote before serving, never written again.
 	remote Remote
 	// foreign caches the highest term seen from each other island's TC.
@@ -138,21 +140,37 @@ func (s *Service) Multi(txnID string) bool {
 }
 
 // Expired implements keyspace.Coordinator: the transaction rolls back (or,
-// if already decided, applies its decision to ref).
+// if already decided, applies its decision to ref, or a rollback when the
+// decision does not list ref). The key tells again at every settle of its
+// lapsed lease until the decision reaches it; one telling per participant
+// is in flight at a time, so a key settled often (touched, swept) does not
+// queue one per settle at the coordinator.
 func (s *Service) Expired(txnID string, ref keyspace.Ref) {
-	p := Participant{Namespace: ref.Namespace, Key: ref.Key}
-	if s.leads() {
-		s.reg.Send(txnID, actors.NewRequest(&detached{op: &opExpired{p: p}}))
+	k := expiring{txnID: txnID, ref: ref}
+	if _, busy := s.expiring.LoadOrStore(k, struct{}{}); busy {
 		return
 	}
+	p := Participant{Namespace: ref.Namespace, Key: ref.Key}
 	go func() { // the key actor called: never block it
+		defer s.expiring.Delete(k)
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FanoutTimeout)
 		defer cancel()
-		_, err := s.atLeader(ctx, DecideRequest{TxnID: txnID, State: Rollback, Participants: []Participant{p}})
-		if err != nil && !errors.Is(err, ErrAborted) {
-			s.log.Warn().Err(err).Str("txn_id", txnID).Msg("telling the TC leader that a participant expired failed; the leader's replay rolls the transaction back")
+		var err error
+		if s.leads() {
+			_, err = s.call(ctx, txnID, &opExpired{p: p})
+		} else {
+			_, err = s.atLeader(ctx, DecideRequest{TxnID: txnID, State: Rollback, Participants: []Participant{p}})
+		}
+		if err != nil && !errors.Is(err, ErrAborted) && !s.closed.Load() {
+			s.log.Warn().Err(err).Str("txn_id", txnID).Str("key", ref.Key).Msg("telling the TC that a participant expired failed; the key tells again when its lease is next settled")
 		}
 	}()
+}
+
+// expiring names a participant whose expiry is being told.
+type expiring struct {
+	txnID string
+	ref   keyspace.Ref
 }
 
 // leads reports whether this node decides (it leads the TC, or there is
