@@ -85,3 +85,28 @@ func watchTLS(pc *peerConn, cancel context.CancelCauseFunc, wg *sync.WaitGroup) 
 		cancel(errClientGone)
 	}
 }
+
+// clientGoneNow peeks, without blocking, at the socket under the request's
+// connection (under TLS too): EOF or a reset means the client has left.
+// Bytes waiting (a pipelined request, a TLS record) count as alive.
+func (c *call) clientGoneNow() bool {
+	conn := c.Conn()
+	if pc, ok := conn.(*peerConn); ok {
+		conn = pc.NetConn()
+	}
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	gone := false
+	var buf [1]byte
+	raw.Control(func(fd uintptr) {
+		n, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = (n == 0 && rerr == nil) || (rerr != nil && rerr != syscall.EAGAIN && rerr != syscall.EINTR)
+	})
+	return gone
+}

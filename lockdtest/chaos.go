@@ -165,8 +165,8 @@ func (p *ChaosProxy) handle(client net.Conn) {
 	}
 	if d := p.cfg.DisconnectAfter; d > 0 && p.takeDisconnect() {
 		t := time.AfterFunc(d, func() {
-			p.disconnects.Add(1)
 			cut(true)
+			p.disconnects.Add(1) // after: a caller that sees it sees both ends closed
 		})
 		defer t.Stop()
 	}
