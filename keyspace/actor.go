@@ -217,14 +217,13 @@ func (a *keyActor) settle(now time.Time) {
 	}
 	a.dropOrigin(a.rec.Lease.Txn)
 	next, garbage := a.rec.dropLease("expired")
-	if _, err := a.handoff(now, next, garbage); err == nil {
-		leasesExpired.Inc()
-	}
+	a.handoff(now, next, garbage, true)
 }
 
 // handoff persists next after granting the lease to the first eligible
-// waiter, if the key is free.
-func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.Durable, error) {
+// waiter, if the key is free. expired says next drops a lapsed lease: it
+// is counted once durable, before the waiter hears of it.
+func (a *keyActor) handoff(now time.Time, next record, garbage []string, expired bool) (store.Durable, error) {
 	var granted *waiter
 	for len(a.waiters) > 0 && next.live(now) == nil {
 		w := a.waiters[0]
@@ -239,6 +238,9 @@ func (a *keyActor) handoff(now time.Time, next record, garbage []string) (store.
 		granted = w
 	}
 	d, err := a.persist(next, garbage)
+	if expired && err == nil {
+		leasesExpired.Inc()
+	}
 	if granted != nil {
 		if err != nil {
 			granted.req.Answer(nil, err, nil)

@@ -105,7 +105,7 @@ func (a *keyActor) acquire(now time.Time, req *request, op *opAcquire) {
 	a.settle(now)
 	awaits := a.awaitsDecision(now)
 	if a.rec.live(now) == nil && len(a.waiters) > 0 && !awaits {
-		a.handoff(now, a.rec, nil) // a failed write left waiters behind
+		a.handoff(now, a.rec, nil, false) // a failed write left waiters behind
 	}
 	if op.IfNotExists && a.rec.exists(now) {
 		req.Answer(nil, a.rec.fail(ErrAlreadyExists, "key already exists"), a.last)
@@ -205,7 +205,7 @@ func (a *keyActor) release(now time.Time, req *request, op *opRelease) {
 	if op.Rollback {
 		next, garbage = a.rec.dropLease("rollback")
 	}
-	d, err := a.handoff(now, next, garbage)
+	d, err := a.handoff(now, next, garbage, false)
 	if err != nil {
 		req.Answer(nil, err, nil)
 		return

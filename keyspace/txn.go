@@ -121,7 +121,7 @@ func (a *keyActor) apply(now time.Time, req *request, op *opApply) {
 		next, garbage = a.rec.dropLease("aborted")
 	}
 	a.dropOrigin(l.Txn)
-	d, err := a.handoff(now, next, garbage)
+	d, err := a.handoff(now, next, garbage, false)
 	if err != nil {
 		req.Answer(nil, err, nil)
 		return
