@@ -117,6 +117,31 @@ func TestDisconnectedDequeueWaiterGetsNothing(t *testing.T) {
 	})
 }
 
+// A consumer that hangs up just before a message arrives is not left
+// holding it for its visibility timeout: the hang-up and the enqueue race,
+// and whichever wins, the next consumer gets the message within seconds.
+func TestDequeueWaiterThatJustHungUpHoldsNothing(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		for i := range 15 {
+			queue := fmt.Sprintf("race%d", i)
+			conn, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := `{"queue":"` + queue + `","owner":"gone","wait_seconds":60,"visibility_timeout_seconds":120}`
+			fmt.Fprintf(conn, "POST /v1/queue/dequeue HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			eventually(t, "consumer waiting", func() bool { return stats(t, s, queue).WaitingConsumers == 1 })
+			conn.(*net.TCPConn).SetLinger(0) // a reset, in the socket before the enqueue is sent
+			conn.Close()
+			enqueue(t, s, queue, `{"job":1}`)
+			r, ds := dequeue(t, s, "/v1/queue/dequeue", map[string]any{"queue": queue, "owner": "next", "wait_seconds": 10})
+			if r.Status != 200 || len(ds) != 1 {
+				t.Fatalf("round %d: the message stayed with the consumer that hung up: %d %s", i, r.Status, r.Body)
+			}
+		}
+	})
+}
+
 // Deliveries of a subscription that names a txn_id are enlisted like a
 // dequeue's: the transaction's commit acks them, its rollback nacks them.
 func TestQueueSubscriptionEnlists(t *testing.T) {
