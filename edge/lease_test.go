@@ -197,6 +197,32 @@ func TestBlockingAcquireHandOff(t *testing.T) {
 	})
 }
 
+// A blocked acquirer that hangs up just before the key is released does
+// not keep the lease for its TTL: the hang-up and the release race, and
+// whichever wins, the next acquirer gets the key within seconds.
+func TestWaiterThatJustHungUpHoldsNoLease(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		for i := range 15 {
+			key := fmt.Sprintf("race%d", i)
+			l := acquire(t, s, key, "a", `"ttl_seconds":60`)
+			conn, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := `{"key":"` + key + `","owner":"gone","block_seconds":60,"ttl_seconds":120}`
+			fmt.Fprintf(conn, "POST /v1/acquire HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			eventually(t, "waiter queued", func() bool { return waitersOf(t, s, key) == 1 })
+			conn.(*net.TCPConn).SetLinger(0) // a reset, in the socket before the release is sent
+			conn.Close()
+			mustOK(t, l.release(false), "release")
+			r := s.Do("POST", "/v1/acquire", `{"key":"`+key+`","owner":"next","block_seconds":10}`)
+			if r.Status != 200 {
+				t.Fatalf("round %d: the lease stayed with the acquirer that hung up: %d %s", i, r.Status, r.Body)
+			}
+		}
+	})
+}
+
 // A blocked acquirer that hangs up leaves the queue at once: the lease goes
 // to the next live waiter, not to a client that is gone.
 func TestDisconnectedWaiterIsWithdrawn(t *testing.T) {
