@@ -106,7 +106,7 @@ func TestExpectedChecksums(t *testing.T) {
 
 func TestLargeStateStreams(t *testing.T) {
 	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
-		l := acquire(t, s, "big", "a")
+		l := acquire(t, s, "big", "a", `"ttl_seconds":600`) // a 6 MB body under -race on a loaded machine outlasts the default TTL
 		doc := `{"rows":[` + strings.Repeat(`{"id": 123456, "name": "row"},`, 200000) + `{}]}`
 		compact := strings.ReplaceAll(doc, " ", "")
 		r := l.update(doc)
