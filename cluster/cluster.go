@@ -78,7 +78,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	members  map[string]Member // by ID, from memberlist events
 	departed map[string]Member // dead or left, kept for Members
-	// departedAt is when each member of departed was declared dead
+	// departedAt is when each member of departed was declared dead or left
 	// (joinLoop rejoins them for a while).
 	departedAt map[string]time.Time
 	changed    chan struct{} // closed at the next change

@@ -43,9 +43,7 @@ func (e events) NotifyLeave(n *memberlist.Node) {
 	m.State = st
 	delete(c.members, n.Name)
 	c.departed[n.Name] = m
-	if st == StateDead {
-		c.departedAt[n.Name] = time.Now()
-	}
+	c.departedAt[n.Name] = time.Now()
 	c.changeLocked()
 	c.log.Info().Str("member", m.ID).Str("endpoint", m.Endpoint).Str("state", string(st)).Msg("member departed")
 }

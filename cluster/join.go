@@ -78,9 +78,14 @@ func (c *Cluster) joinSeeds(seeds []string) {
 // restarted on the same gossip address).
 const RejoinWindow = 5 * time.Minute
 
+// DepartedRetention is how long a dead or departed member stays in
+// Members; then it is forgotten, so that a cluster whose nodes restart
+// with new identities does not accumulate them.
+const DepartedRetention = time.Hour
+
 // recentlyDead returns the gossip addresses of the members declared dead
-// within RejoinWindow that no live member uses now; older ones are
-// forgotten.
+// within RejoinWindow that no live member uses now. Members departed
+// longer than DepartedRetention ago are forgotten.
 func (c *Cluster) recentlyDead(now time.Time) []string {
 	live := map[string]bool{}
 	for _, m := range c.Live() {
@@ -91,11 +96,12 @@ func (c *Cluster) recentlyDead(now time.Time) []string {
 	var out []string
 	for id, m := range c.departed {
 		at := c.departedAt[id]
-		if m.State != StateDead || m.Gossip == "" {
+		if now.Sub(at) > DepartedRetention {
+			delete(c.departed, id)
+			delete(c.departedAt, id)
 			continue
 		}
-		if now.Sub(at) > RejoinWindow {
-			delete(c.departedAt, id)
+		if m.State != StateDead || m.Gossip == "" || now.Sub(at) > RejoinWindow {
 			continue
 		}
 		if !live[m.Gossip] && !slices.Contains(out, m.Gossip) {
