@@ -53,17 +53,39 @@ func (c *call) untilClientGone() (context.Context, func()) {
 // and stays in the socket for the server.
 func watchTCP(raw syscall.RawConn, cancel context.CancelCauseFunc, wg *sync.WaitGroup) {
 	defer wg.Done()
-	var buf [1]byte
 	raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		if err == syscall.EAGAIN || err == syscall.EINTR {
+		switch peekSocket(fd) {
+		case sockEmpty:
 			return false // nothing yet: park until readable
-		}
-		if n == 0 || err != nil {
+		case sockClosed:
 			cancel(errClientGone) // EOF or reset
 		}
 		return true
 	})
+}
+
+// sockState is what a non-blocking peek found in a socket.
+type sockState int
+
+const (
+	sockEmpty  sockState = iota // nothing to read: the other side is quiet
+	sockData                    // bytes waiting (left in the socket)
+	sockClosed                  // EOF or an error such as a reset
+)
+
+// peekSocket looks at fd without consuming or blocking (MSG_PEEK,
+// MSG_DONTWAIT): the one probe behind the client watch, the last-moment
+// check before answering a waiter, and the pool's liveness check.
+func peekSocket(fd uintptr) sockState {
+	var buf [1]byte
+	n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return sockEmpty
+	case err != nil || n == 0:
+		return sockClosed
+	}
+	return sockData
 }
 
 // watchTLS reads through TLS, because a TLS client announces its leaving
@@ -103,10 +125,6 @@ func (c *call) clientGoneNow() bool {
 		return false
 	}
 	gone := false
-	var buf [1]byte
-	raw.Control(func(fd uintptr) {
-		n, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		gone = (n == 0 && rerr == nil) || (rerr != nil && rerr != syscall.EAGAIN && rerr != syscall.EINTR)
-	})
+	raw.Control(func(fd uintptr) { gone = peekSocket(fd) == sockClosed })
 	return gone
 }

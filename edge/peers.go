@@ -184,10 +184,8 @@ func (u *peerConnUp) open() bool {
 		return true
 	}
 	alive := false
-	var buf [1]byte
 	err := u.raw.Read(func(fd uintptr) bool {
-		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		alive = rerr == syscall.EAGAIN
+		alive = peekSocket(fd) == sockEmpty
 		return true
 	})
 	return err == nil && alive
