@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/lockdhq/lockd/store"
@@ -87,7 +88,7 @@ func Open(dir string, o Options) (*Store, error) {
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	s := &Store{root: dir, seed: maphash.MakeSeed(), wopts: pebble.Sync, onSyncError: o.OnSyncError}
-	db, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
+	po := &pebble.Options{
 		FormatMajorVersion: pebble.FormatNewest,
 		Cache:              cache,
 		// pebble's default 4 MiB, not 16: every write of a hot key adds a
@@ -98,7 +99,13 @@ func Open(dir string, o Options) (*Store, error) {
 		MemTableSize: 4 << 20,
 		Logger:       quietLogger{},
 		FS:           countingFS{FS: vfs.Default, n: &s.syncs},
-	})
+	}
+	// Bloom filters (10 bits per key, ~1 % false positives) on every
+	// level: a conditional create (a new queue message, a key never
+	// acquired) reads a record that does not exist, and without a filter
+	// that read searches the index blocks of every table that may hold it.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it
+	db, err := pebble.Open(filepath.Join(dir, "pebble"), po)
 	if err != nil {
 		return nil, fmt.Errorf("disk: open %s: %w", dir, err)
 	}
