@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 
 	"strings"
 	"sync"
@@ -41,6 +42,11 @@ func qEnqueue(base, queue, payload string) (string, error) {
 
 // qDequeue returns nil (no error) when the queue stayed empty.
 func qDequeue(base string, req map[string]any) ([]qMessage, error) {
+	return qDequeueShed(base, req, 0)
+}
+
+// qDequeueShed is qDequeue after shed answers (429) to the same request.
+func qDequeueShed(base string, req map[string]any, shed int) ([]qMessage, error) {
 	b, _ := json.Marshal(req)
 	resp, err := client.Post(base+"/v1/queue/dequeue", "application/json", bytes.NewReader(b))
 	if err != nil {
@@ -49,6 +55,11 @@ func qDequeue(base string, req map[string]any) ([]qMessage, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode == 409 {
 		return nil, nil
+	}
+	if resp.StatusCode == http.StatusTooManyRequests && shed < 300 { // shed under load: ask again (post does the same)
+		resp.Body.Close()
+		time.Sleep(100 * time.Millisecond)
+		return qDequeueShed(base, req, shed+1)
 	}
 	if resp.StatusCode != 200 {
 		data, _ := io.ReadAll(resp.Body)
