@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -128,6 +129,8 @@ type Server struct {
 	// Close returned (embed.go's Start reports it).
 	served   chan struct{}
 	closeErr error
+	// closeStep names the step Close is in (CloseStep).
+	closeStep atomic.Value
 	// abort makes Close stop without leaving the cluster (Abort).
 	abort bool
 	// embed is the state of a Server made by NewServer (embed.go);
@@ -411,8 +414,19 @@ func (s *Server) Close(ctx context.Context) error {
 		s.closing = true
 		active := s.active
 		s.life.Unlock()
+		// Each step that waits on others (peers, the store, requests in
+		// flight) is timed: one that is slow is named in the log, so that
+		// a shutdown that overruns its budget says why.
+		step := func(name string, f func()) {
+			s.closeStep.Store(name)
+			start := time.Now()
+			f()
+			if d := time.Since(start); d >= slowCloseStep {
+				s.cfg.Logger.Warn().Str("sys", "server.shutdown.controller").Str("step", name).Dur("took", d).Msg("slow shutdown step")
+			}
+		}
 		if active {
-			s.stopTC()
+			step("transaction coordinator", s.stopTC)
 		}
 		close(s.stop)
 		s.bgCancel()
@@ -421,9 +435,10 @@ func (s *Server) Close(ctx context.Context) error {
 		} else if s.cluster != nil {
 			// Leave first: the others take over this node's keys and stop
 			// forwarding here while it finishes what is in flight.
-			err = s.cluster.Close(2 * time.Second)
+			step("cluster leave", func() { err = s.cluster.Close(2 * time.Second) })
 		}
-		shut := s.edge.Shutdown(ctx)
+		var shut error
+		step("requests in flight", func() { shut = s.edge.Shutdown(ctx) })
 		if s.abort && errors.Is(shut, context.Canceled) {
 			shut = nil // Abort cuts the requests in flight on purpose
 		}
@@ -435,18 +450,29 @@ func (s *Server) Close(ctx context.Context) error {
 		if serr := <-s.done; serr != nil && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, serr)
 		}
-		s.bg.Wait()
-		s.queues.Close()
-		s.txns.Close()
-		s.keys.Close()
+		step("background loops", s.bg.Wait)
+		step("queue actors", s.queues.Close)
+		step("transaction actors", s.txns.Close)
+		step("key actors", s.keys.Close)
 		if active {
-			err = errors.Join(err, s.closeIndex())
+			step("index", func() { err = errors.Join(err, s.closeIndex()) })
 		}
-		err = errors.Join(err, s.closeHA(), s.st.Close())
+		step("store", func() { err = errors.Join(err, s.closeHA(), s.st.Close()) })
 		s.closeErr = err
 	})
 	return err
 }
+
+// CloseStep names the step of the teardown Close is in ("" before Close):
+// a shutdown that outlives its budget reports where it stood.
+func (s *Server) CloseStep() string {
+	name, _ := s.closeStep.Load().(string)
+	return name
+}
+
+// slowCloseStep is how long a shutdown step may take before the log names
+// it.
+const slowCloseStep = 500 * time.Millisecond
 
 // ExitStoreFatal is the exit status of a server that stopped because its
 // store could not make a write durable (a full or failing disk).

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +34,22 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd *exec.Cmd
 	URL string
+
+	mu   sync.Mutex
+	logs []string // the last lines of its log, for a test's report
+}
+
+// logLines returns the retained log lines that contain substr.
+func (p *proc) logLines(substr string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, l := range p.logs {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // startLockd runs the binary on a free loopback port and waits until it
@@ -62,6 +79,11 @@ func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			p.mu.Lock()
+			if p.logs = append(p.logs, sc.Text()); len(p.logs) > 200 {
+				p.logs = p.logs[len(p.logs)-200:]
+			}
+			p.mu.Unlock()
 			var line struct {
 				Message string `json:"message"`
 				Listen  string `json:"listen"`
