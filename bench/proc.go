@@ -153,12 +153,20 @@ func startLockdProc(name, bin, storeURL string) *target {
 	return t
 }
 
-// startLockdNode runs a lockd binary on store with further flags and
-// environment, waits until it serves, and returns it with its cluster
-// node id (empty when not clustered).
+// startLockdNode runs a lockd binary on store over plain HTTP with further
+// flags and environment, waits until it serves, and returns it with its
+// cluster node id (empty when not clustered).
 func startLockdNode(name, bin, storeURL string, env []string, extra ...string) (*target, string) {
+	return startLockdChild(name, bin, storeURL, env, append([]string{"--disable-mtls"}, extra...)...)
+}
+
+// startLockdChild is startLockdNode without --disable-mtls: the caller's
+// flags alone decide the security mode (see secFlags). Readiness does not
+// depend on it, as the "lockd serving" log line and the metrics listener
+// are plain in every mode.
+func startLockdChild(name, bin, storeURL string, env []string, extra ...string) (*target, string) {
 	metricsAddr := freePort()
-	args := []string{"--listen", "127.0.0.1:0", "--store", storeURL, "--disable-mtls",
+	args := []string{"--listen", "127.0.0.1:0", "--store", storeURL,
 		"--drain-grace", "0s", "--metrics-listen", metricsAddr, "--log-level", "info"}
 	var pprofAddr string
 	if *serverProf != "" {

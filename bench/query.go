@@ -34,9 +34,9 @@ func queryDoc(i int) string {
 // index against scan query latency, NDJSON streaming and commit
 // throughput with the index on and off.
 func runQuery(tmp string) {
-	on := startDiskLockd(tmp+"/query-on", false)
+	on := startDiskLockd(tmp, tmp+"/query-on", false)
 	defer on.stop()
-	off := startDiskLockd(tmp+"/query-off", true)
+	off := startDiskLockd(tmp, tmp+"/query-off", true)
 	defer off.stop()
 
 	start := time.Now()
@@ -48,7 +48,7 @@ func runQuery(tmp string) {
 	fmt.Printf("seeded %d documents on disk in %v (%.0f commits/s, index on); flush after seeding %v\n\n",
 		seeded, seedTime.Round(time.Millisecond), float64(seeded)/seedTime.Seconds(), time.Since(t0).Round(time.Millisecond))
 
-	header(fmt.Sprintf("query latency, %d documents on disk, one client, limit 100", seeded), "query", "engine", "queries", "p50 ms", "p99 ms", "keys/page")
+	header(fmt.Sprintf("query latency, %d documents on disk, one client, limit 100", seeded), "query", "engine", "queries", "p50 ms", "p99 ms", "keys/page", "server CPU µs/query")
 	sels := []struct{ name, sel string }{
 		{"equality /cat=c042 (0.1%)", `{"eq":{"field":"/cat","value":"c042"}}`},
 		{"range 50000<=/n<51000 (1%)", `{"range":{"field":"/n","gte":50000,"lt":51000}}`},
@@ -60,28 +60,46 @@ func runQuery(tmp string) {
 	}
 	fmt.Println()
 
-	header("NDJSON documents streamed (return=documents, pages of 1000)", "query", "engine", "documents", "seconds", "documents/s")
+	header("NDJSON documents streamed (return=documents, pages of 1000)", "query", "engine", "documents", "seconds", "documents/s", "server CPU µs/1000 docs")
 	streamAll(on, "all documents", "scan", `{}`)
 	streamAll(on, "range 0<=/n<20000 (20%)", "index", `{"range":{"field":"/n","gte":0,"lt":20000}}`)
 	fmt.Println()
 
-	header("commits (acquire → update 6-field doc → release), 64 workers, disk", "index", "cycles/s", "p50 ms", "p99 ms")
+	header("commits (acquire → update 6-field doc → release), 64 workers, disk", "index", "cycles/s", "p50 ms", "p99 ms", "server CPU µs/cycle")
 	for _, t := range []*target{on, off} {
 		commitRate(t)
 	}
 	fmt.Println()
 }
 
-func startDiskLockd(dir string, indexOff bool) *target {
+// startDiskLockd starts a lockd on a disk store in dir, named after
+// whether its secondary index is on: a child process of the lockd binary
+// (tmp holds the one built for this run), so that its CPU is measured
+// apart from the client's, or with -inproc a server in this process.
+func startDiskLockd(tmp, dir string, indexOff bool) *target {
+	name := "on"
+	if indexOff {
+		name = "off"
+	}
+	if *inProc {
+		return startDiskLockdInProc(name, dir, indexOff)
+	}
+	flags := []string{"--actor-idle-timeout", "5s"}
+	if indexOff {
+		flags = append(flags, "--disable-index")
+	}
+	t, _ := startLockdNode(name, lockdBinaryForCluster(tmp), "disk://"+dir, nil, flags...)
+	return t
+}
+
+// startDiskLockdInProc is startDiskLockd in this process (-inproc): it
+// has commit and fsync counts but no server CPU of its own.
+func startDiskLockdInProc(name, dir string, indexOff bool) *target {
 	ds, err := disk.Open(dir, disk.Options{})
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	srv := server.StartOn(ln, ds, server.Config{ActorIdle: 5 * time.Second, IndexOff: indexOff})
-	name := "on"
-	if indexOff {
-		name = "off"
-	}
 	return &target{name: name, addr: ln.Addr().String(), srv: srv, counts: func() counts { return counts{ds.Commits(), ds.Syncs()} }, stop: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -138,6 +156,7 @@ func measureQuery(t *target, name, engine, sel string) {
 	keys := 0
 	saved := *maxOps
 	*maxOps = 2000
+	m := startMeter(t)
 	r := run(1, func(w int, i int64) error {
 		st, b, err := c.do(path, body)
 		if err := statusErr(st, b, err); err != nil {
@@ -151,7 +170,8 @@ func measureQuery(t *target, name, engine, sel string) {
 		return nil
 	})
 	*maxOps = saved
-	line := fmt.Sprintf("| %s | %s | %d | %s | %s | %d |", name, engine, r.ops, ms(r.p50), ms(r.p99), keys)
+	u := m.done()
+	line := fmt.Sprintf("| %s | %s | %d | %s | %s | %d | %s |", name, engine, r.ops, ms(r.p50), ms(r.p99), keys, perOp(u.cpu, float64(r.ops)))
 	if r.err != nil {
 		line += " error: " + r.err.Error()
 	}
@@ -162,6 +182,7 @@ func measureQuery(t *target, name, engine, sel string) {
 func streamAll(t *target, name, engine, sel string) {
 	hc := &http.Client{Timeout: 10 * time.Minute}
 	docs, cursor := 0, ""
+	m := startMeter(t)
 	start := time.Now()
 	for page := 0; page < 100_000; page++ {
 		u := fmt.Sprintf("http://%s/v1/query?return=documents&limit=1000&engine=%s&cursor=%s", t.addr, engine, url.QueryEscape(cursor))
@@ -179,7 +200,8 @@ func streamAll(t *target, name, engine, sel string) {
 		}
 	}
 	el := time.Since(start)
-	fmt.Printf("| %s | %s | %d | %.2f | %.0f |\n", name, engine, docs, el.Seconds(), float64(docs)/el.Seconds())
+	u := m.done()
+	fmt.Printf("| %s | %s | %d | %.2f | %.0f | %s |\n", name, engine, docs, el.Seconds(), float64(docs)/el.Seconds(), perOp(u.cpu, float64(docs)/1000))
 }
 
 func commitRate(t *target) {
@@ -188,11 +210,13 @@ func commitRate(t *target) {
 	// row pays for maintaining it.
 	st, body, err := c.do("/v1/index/flush?namespace=bc", "")
 	check(statusErr(st, body, err))
+	m := startMeter(t)
 	r := run(64, func(w int, i int64) error {
 		k := fmt.Sprintf("c/%02d/%d", w, i%64)
 		return commitDoc(c, "bc", k, queryDoc(int(i)*64+w))
 	})
-	line := fmt.Sprintf("| %s | %.0f | %s | %s |", t.name, r.rate(), ms(r.p50), ms(r.p99))
+	u := m.done()
+	line := fmt.Sprintf("| %s | %.0f | %s | %s | %s |", t.name, r.rate(), ms(r.p50), ms(r.p99), perOp(u.cpu, float64(r.ops)))
 	if r.err != nil {
 		line += " error: " + r.err.Error()
 	}
