@@ -38,6 +38,8 @@ type loopRemote struct {
 	self  string
 	nodes map[string]*txn.Service
 	owner map[string]string
+	// origin answers Origin (nil: no node has the first key).
+	origin func(context.Context, string) (*txn.Participant, error)
 }
 
 func (r *loopRemote) Route(_ context.Context, p txn.Participant) (string, error) {
@@ -64,7 +66,12 @@ func (r *loopRemote) Prepare(ctx context.Context, ep, txnID, relayFor string, pa
 	return r.nodes[ep].PrepareLocal(ctx, txnID, "", relayFor, parts)
 }
 
-func (*loopRemote) Origin(context.Context, string) (*txn.Participant, error) { return nil, nil }
+func (r *loopRemote) Origin(ctx context.Context, txnID string) (*txn.Participant, error) {
+	if r.origin == nil {
+		return nil, nil
+	}
+	return r.origin(ctx, txnID)
+}
 
 // twoNodes starts a TC leader "l" (owning key b) and a follower "f"
 // (owning key a) on one store, as lockd nodes on one bucket. While down

@@ -310,8 +310,13 @@ func (s *Service) join(ctx context.Context, txnID string, p Participant) error {
 		origin = &Participant{Namespace: o.Namespace, Key: o.Key}
 	} else if s.remote != nil {
 		o, err := s.remote.Origin(ctx, txnID)
-		if err != nil {
-			s.log.Warn().Err(err).Str("txn_id", txnID).Msg("asking the other nodes for the transaction's first key failed")
+		if err != nil && o == nil {
+			// A node that did not answer (or could not enlist it) may hold
+			// the key that minted the transaction. Joining without it
+			// would let a commit leave that key out while its holder
+			// counts on it: refuse, and the client retries.
+			s.log.Warn().Err(err).Str("txn_id", txnID).Msg("asking the other nodes for the transaction's first key failed; the join is refused")
+			return fmt.Errorf("%w: could not learn which key minted transaction %s: %w", ErrUnavailable, txnID, err)
 		}
 		origin = o
 	}
@@ -339,7 +344,13 @@ func (s *Service) EnlistOrigin(ctx context.Context, txnID string) (Participant, 
 		return Participant{}, false, nil
 	}
 	if err := s.keys.Enlist(ctx, o, txnID); err != nil {
-		return Participant{}, false, nil // it already decided alone
+		if errors.Is(err, keyspace.ErrLeaseRequired) {
+			return Participant{}, false, nil // its lease ended: it decided alone
+		}
+		// The key may still hold the transaction's lease (a store that
+		// failed, a record another node changed): the joiner must not go
+		// on without it.
+		return Participant{}, false, fmt.Errorf("enlisting %s/%s, the key that minted transaction %s: %w", o.Namespace, o.Key, txnID, err)
 	}
 	s.dir.Store(txnID, struct{}{})
 	return Participant{Namespace: o.Namespace, Key: o.Key}, true, nil

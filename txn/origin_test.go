@@ -1,0 +1,132 @@
+package txn_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockdhq/lockd/actors"
+	"github.com/lockdhq/lockd/internal/clock"
+	"github.com/lockdhq/lockd/keyspace"
+	"github.com/lockdhq/lockd/store"
+	"github.com/lockdhq/lockd/store/mem"
+	"github.com/lockdhq/lockd/txn"
+)
+
+// failingPuts is a store whose writes of the record of key fail while
+// failing is set (a store that stops answering, a record another node
+// changed).
+type failingPuts struct {
+	store.Store
+	key     string
+	failing atomic.Bool
+}
+
+func (s *failingPuts) Put(ctx context.Context, key string, v []byte, c store.Cond) (string, error) {
+	if s.failing.Load() && strings.HasSuffix(key, "/k/"+s.key) {
+		return "", errors.New("store unavailable")
+	}
+	return s.Store.Put(ctx, key, v, c)
+}
+
+// originNodes starts a TC leader "l" (owning key b) and a follower "f"
+// (owning key a, where transactions are minted) on st; the leader asks f
+// for a transaction's first key with origin, as the edge does.
+func originNodes(t *testing.T, st store.Store, origin func(nodes map[string]*txn.Service) func(context.Context, string) (*txn.Participant, error)) (leader, follower *txn.Service, lkeys *keyspace.Service) {
+	t.Helper()
+	clk := clock.NewFake(time.Now())
+	nodes := map[string]*txn.Service{}
+	owner := map[string]string{"a": "f", "b": "l"}
+	start := func(self string) (*txn.Service, *keyspace.Service) {
+		sys := actors.NewSystem()
+		keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
+		r := &loopRemote{down: new(atomic.Bool), told: new(atomic.Int32), self: self, nodes: nodes, owner: owner, origin: origin(nodes)}
+		s := txn.New(sys, st, keys, txn.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1},
+			Leadership: fixedLead{leads: self == "l"}, Remote: r, NodeID: self, Endpoint: self,
+			FanoutTimeout: 5 * time.Second})
+		s.SetRemote(r)
+		nodes[self] = s
+		t.Cleanup(func() { s.Close(); keys.Close() })
+		return s, keys
+	}
+	leader, lkeys = start("l")
+	follower, _ = start("f")
+	return leader, follower, lkeys
+}
+
+// enlistAtF asks node f to enlist the key that minted a transaction, as
+// the edge's /v1/cluster/txn/origin does.
+func enlistAtF(nodes map[string]*txn.Service) func(context.Context, string) (*txn.Participant, error) {
+	return func(ctx context.Context, id string) (*txn.Participant, error) {
+		p, ok, err := nodes["f"].EnlistOrigin(ctx, id)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return &p, nil
+	}
+}
+
+// Soak finding (docs/SOAK.md, t/03/0): key a minted a transaction on node
+// f; key b joined it on the leader while f could not enlist a (its write
+// failed). The join went on without a, the commit listed b only, and a's
+// staged write was rolled back when its lease lapsed: a torn transaction.
+// A join whose transaction's first key cannot be enlisted must fail.
+func TestJoinFailsWhenTheFirstKeyCannotBeEnlisted(t *testing.T) {
+	st := &failingPuts{Store: mem.New(), key: "a"}
+	leader, follower, lkeys := originNodes(t, st, enlistAtF)
+	la, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "w", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.failing.Store(true)
+	_, err = leader.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("b"), Owner: "w", TTL: time.Minute, TxnID: la.TxnID})
+	if !errors.Is(err, txn.ErrUnavailable) {
+		t.Fatalf("b joined a transaction whose first key could not be enlisted: %v", err)
+	}
+	st.failing.Store(false)
+	// b's lease was given back: another holder gets b at once.
+	if _, err := lkeys.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("b"), Owner: "other", TTL: time.Minute}); err != nil {
+		t.Fatalf("b is still held after the refused join: %v", err)
+	}
+}
+
+// A join that cannot ask every node for the transaction's first key (one
+// does not answer) is refused too: that node may hold the key.
+func TestJoinFailsWhenANodeCannotBeAsked(t *testing.T) {
+	unreachable := func(map[string]*txn.Service) func(context.Context, string) (*txn.Participant, error) {
+		return func(context.Context, string) (*txn.Participant, error) {
+			return nil, errors.New("connection refused")
+		}
+	}
+	leader, follower, _ := originNodes(t, mem.New(), unreachable)
+	la, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "w", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("b"), Owner: "w", TTL: time.Minute, TxnID: la.TxnID}); !errors.Is(err, txn.ErrUnavailable) {
+		t.Fatalf("b joined while a node that may hold the first key did not answer: %v", err)
+	}
+}
+
+// When the first key's node answers, the join enlists it and the commit
+// reaches both keys.
+func TestJoinEnlistsTheFirstKeyOfAnotherNode(t *testing.T) {
+	leader, follower, _ := originNodes(t, mem.New(), enlistAtF)
+	la, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "w", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := leader.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("b"), Owner: "w", TTL: time.Minute, TxnID: la.TxnID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !follower.Multi(la.TxnID) {
+		t.Fatal("a was not enlisted in the transaction b joined")
+	}
+	if _, err := leader.Release(ctx(t), keyspace.ReleaseRequest{Ref: ref("b"), LeaseProof: keyspace.LeaseProof{LeaseID: lb.LeaseID, Fencing: lb.Fencing, TxnID: lb.TxnID}}); err != nil {
+		t.Fatal(err)
+	}
+}
