@@ -20,6 +20,10 @@ type (
 	opJoin struct {
 		p      Participant
 		origin *Participant
+		// enlisted: origin was enlisted by the node that holds it (it
+		// answered another node's /v1/cluster/txn/origin); the machine
+		// only lists it.
+		enlisted bool
 	}
 	opDecide struct {
 		want      State

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lockdhq/lockd/keyspace"
 	"time"
 
 	"github.com/lockdhq/lockd/actors"
@@ -40,8 +41,9 @@ func (s *Service) perform(id string, e effect) any {
 		return evWritten{etag: tag}
 	case effEnlistOrigin:
 		// The key that minted the txn becomes a participant if its lease
-		// is still there; otherwise it already decided alone.
-		return evEnlisted{ok: s.enlistOrigin(ctx, id, e.p) == nil}
+		// is still there; if it is gone, it already decided alone.
+		err := s.enlistOrigin(ctx, id, e.p)
+		return evEnlisted{ok: err == nil, gone: errors.Is(err, keyspace.ErrLeaseRequired), err: err}
 	case effPrepare:
 		return evPrepared{err: s.prepareAll(ctx, id, e.parts)}
 	case effFanout:

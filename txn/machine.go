@@ -109,7 +109,12 @@ type (
 		exists bool
 		err    error
 	}
-	evEnlisted struct{ ok bool }
+	// evEnlisted: ok when the origin was enlisted; gone when its lease
+	// ended (it decided alone); otherwise err says why it could not be.
+	evEnlisted struct {
+		ok, gone bool
+		err      error
+	}
 	evPrepared struct{ err error }
 	evWritten  struct {
 		etag string
@@ -215,8 +220,13 @@ func (m *machine) on(in env, ev any) []effect {
 		if m.cur.phase != phaseEnlisting {
 			return nil
 		}
-		if ev.ok {
+		switch {
+		case ev.ok:
 			m.cur.parts = with(m.cur.parts, *m.cur.op.(*opJoin).origin)
+		case !ev.gone:
+			// The origin may still hold the transaction's lease: joining
+			// without it would let a commit leave it out.
+			return m.answer("", fmt.Errorf("%w: enlisting the key that minted the transaction: %w", ErrUnavailable, ev.err))
 		}
 		return m.writeJoin(in)
 	case evPrepared:

@@ -19,6 +19,10 @@ func (m *machine) join(in env) []effect {
 		m.cur.parts = with(m.cur.parts, op.p)
 	}
 	if op.origin != nil && !m.exists && !op.origin.same(op.p) {
+		if op.enlisted {
+			m.cur.parts = with(m.cur.parts, *op.origin)
+			return m.writeJoin(in)
+		}
 		m.cur.phase = phaseEnlisting
 		return []effect{effEnlistOrigin{p: *op.origin}}
 	}

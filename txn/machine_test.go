@@ -100,7 +100,17 @@ func TestMachine(t *testing.T) {
 		{name: "join without the origin when its lease is gone", m: fresh(), steps: []tstep{
 			{leader, evStart{&opJoin{p: key("b"), origin: &Participant{Namespace: "default", Key: "a"}}}, "load"},
 			{leader, evLoaded{}, "enlist a"},
-			{leader, evEnlisted{ok: false}, "track on; write pending [b] created=1000 if-absent"},
+			{leader, evEnlisted{gone: true}, "track on; write pending [b] created=1000 if-absent"},
+		}},
+		{name: "join is refused when the origin cannot be enlisted", m: fresh(), steps: []tstep{
+			{leader, evStart{&opJoin{p: key("b"), origin: &Participant{Namespace: "default", Key: "a"}}}, "load"},
+			{leader, evLoaded{}, "enlist a"},
+			{leader, evEnlisted{err: errors.New("store unavailable")}, "answer - unavailable"},
+		}},
+		{name: "join lists an origin its own node enlisted", m: fresh(), steps: []tstep{
+			{leader, evStart{&opJoin{p: key("b"), origin: &Participant{Namespace: "default", Key: "a"}, enlisted: true}}, "load"},
+			{leader, evLoaded{}, "track on; write pending [b a] created=1000 if-absent"},
+			{leader, evWritten{etag: "e2"}, "answer pending ok"},
 		}},
 		{name: "join of an existing record uses the cache and keeps created", m: loaded(pending("a", "b")), steps: []tstep{
 			{leader, evStart{&opJoin{p: key("c"), origin: &Participant{Namespace: "default", Key: "a"}}}, "track on; write pending [a b c] created=900 if-etag e1"},

@@ -306,6 +306,7 @@ func (s *Service) Enlist(ctx context.Context, txnID string, p Participant) error
 // that has it.
 func (s *Service) join(ctx context.Context, txnID string, p Participant) error {
 	var origin *Participant
+	enlisted := false // a remote origin comes enlisted by its node
 	if o, ok := s.keys.Origin(txnID); ok {
 		origin = &Participant{Namespace: o.Namespace, Key: o.Key}
 	} else if s.remote != nil {
@@ -318,10 +319,10 @@ func (s *Service) join(ctx context.Context, txnID string, p Participant) error {
 			s.log.Warn().Err(err).Str("txn_id", txnID).Msg("asking the other nodes for the transaction's first key failed; the join is refused")
 			return fmt.Errorf("%w: could not learn which key minted transaction %s: %w", ErrUnavailable, txnID, err)
 		}
-		origin = o
+		origin, enlisted = o, o != nil
 	}
 	if s.leads() {
-		_, err := s.call(ctx, txnID, &opJoin{p: p, origin: origin})
+		_, err := s.call(ctx, txnID, &opJoin{p: p, origin: origin, enlisted: enlisted})
 		return err
 	}
 	parts := []Participant{p}
