@@ -136,3 +136,26 @@ func TestJoinEnlistsTheFirstKeyOfAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A key joining on a node that is not the TC leader, in a transaction its
+// own node minted, enlists that first key in the key's record: a node
+// that takes the first key over (after a restart or an ownership change)
+// loads it enlisted, and its release waits for the transaction instead of
+// committing alone.
+func TestFollowerJoinEnlistsItsOwnFirstKeyDurably(t *testing.T) {
+	st := mem.New()
+	_, follower, _ := originNodes(t, st, enlistAtF)
+	la, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("a"), Owner: "w", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := follower.Acquire(ctx(t), keyspace.AcquireRequest{Ref: ref("c"), Owner: "w", TTL: time.Minute, TxnID: la.TxnID}); err != nil {
+		t.Fatal(err)
+	}
+	other := keyspace.New(actors.NewSystem(), st, keyspace.Config{Clock: clock.NewFake(time.Now()), Actors: actors.Config{IdleAfter: -1}})
+	t.Cleanup(other.Close)
+	_, err = other.Release(ctx(t), keyspace.ReleaseRequest{Ref: ref("a"), LeaseProof: keyspace.LeaseProof{LeaseID: la.LeaseID, Fencing: la.Fencing, TxnID: la.TxnID}})
+	if !errors.Is(err, keyspace.ErrEnlisted) {
+		t.Fatalf("the node that took a over let it decide alone: %v", err)
+	}
+}

@@ -327,7 +327,20 @@ func (s *Service) join(ctx context.Context, txnID string, p Participant) error {
 	}
 	parts := []Participant{p}
 	if origin != nil && !origin.same(p) {
-		parts = append(parts, *origin)
+		if !enlisted {
+			// The origin is this node's: enlist it in its record, as the
+			// leader does for its own, so that a node that takes the key
+			// over still knows it follows the transaction.
+			switch err := s.enlistOrigin(ctx, txnID, *origin); {
+			case errors.Is(err, keyspace.ErrLeaseRequired):
+				origin = nil // its lease ended: it decided alone
+			case err != nil:
+				return fmt.Errorf("%w: enlisting %s, the key that minted transaction %s: %w", ErrUnavailable, origin.describe(), txnID, err)
+			}
+		}
+		if origin != nil {
+			parts = append(parts, *origin)
+		}
 	}
 	if _, err := s.atLeader(ctx, DecideRequest{TxnID: txnID, State: Pending, Participants: parts}); err != nil {
 		return err
