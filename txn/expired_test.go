@@ -78,14 +78,36 @@ func (r *loopRemote) Origin(ctx context.Context, txnID string) (*txn.Participant
 // is set the leader cannot be reached; told counts the decisions the
 // follower failed to send meanwhile.
 func twoNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool) (leader, follower *txn.Service, fkeys *keyspace.Service, told *atomic.Int32) {
+	n := startNodes(t, st, clk, down, nil)
+	return n.leader, n.follower, n.fkeys, n.told
+}
+
+// nodePair is the TC leader "l" and the follower "f" of startNodes, with
+// their keyspaces.
+type nodePair struct {
+	leader, follower *txn.Service
+	lkeys, fkeys     *keyspace.Service
+	told             *atomic.Int32
+}
+
+// originAsker makes the Origin answer of a test's nodes (nil: no node
+// has the first key), given the nodes by endpoint.
+type originAsker func(nodes map[string]*txn.Service) func(context.Context, string) (*txn.Participant, error)
+
+// startNodes starts the leader "l" (owning key b) and the follower "f"
+// (owning key a) on st; see twoNodes for down and told.
+func startNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool, origin originAsker) nodePair {
 	t.Helper()
-	tells := new(atomic.Int32)
+	n := nodePair{told: new(atomic.Int32)}
 	nodes := map[string]*txn.Service{}
 	owner := map[string]string{"a": "f", "b": "l"}
 	start := func(self string) (*txn.Service, *keyspace.Service) {
 		sys := actors.NewSystem()
 		keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
-		r := &loopRemote{down: down, told: tells, self: self, nodes: nodes, owner: owner}
+		r := &loopRemote{down: down, told: n.told, self: self, nodes: nodes, owner: owner}
+		if origin != nil {
+			r.origin = origin(nodes)
+		}
 		s := txn.New(sys, st, keys, txn.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1},
 			Leadership: fixedLead{leads: self == "l"}, Remote: r, NodeID: self, Endpoint: self,
 			FanoutTimeout: 5 * time.Second})
@@ -94,9 +116,9 @@ func twoNodes(t *testing.T, st store.Store, clk clock.Clock, down *atomic.Bool) 
 		t.Cleanup(func() { s.Close(); keys.Close() })
 		return s, keys
 	}
-	leader, _ = start("l")
-	follower, fkeys = start("f")
-	return leader, follower, fkeys, tells
+	n.leader, n.lkeys = start("l")
+	n.follower, n.fkeys = start("f")
+	return n
 }
 
 // putRecord stores the coordinator record of a decided, applied

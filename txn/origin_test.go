@@ -35,26 +35,9 @@ func (s *failingPuts) Put(ctx context.Context, key string, v []byte, c store.Con
 // originNodes starts a TC leader "l" (owning key b) and a follower "f"
 // (owning key a, where transactions are minted) on st; the leader asks f
 // for a transaction's first key with origin, as the edge does.
-func originNodes(t *testing.T, st store.Store, origin func(nodes map[string]*txn.Service) func(context.Context, string) (*txn.Participant, error)) (leader, follower *txn.Service, lkeys *keyspace.Service) {
-	t.Helper()
-	clk := clock.NewFake(time.Now())
-	nodes := map[string]*txn.Service{}
-	owner := map[string]string{"a": "f", "b": "l"}
-	start := func(self string) (*txn.Service, *keyspace.Service) {
-		sys := actors.NewSystem()
-		keys := keyspace.New(sys, st, keyspace.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1}})
-		r := &loopRemote{down: new(atomic.Bool), told: new(atomic.Int32), self: self, nodes: nodes, owner: owner, origin: origin(nodes)}
-		s := txn.New(sys, st, keys, txn.Config{Clock: clk, Actors: actors.Config{IdleAfter: -1},
-			Leadership: fixedLead{leads: self == "l"}, Remote: r, NodeID: self, Endpoint: self,
-			FanoutTimeout: 5 * time.Second})
-		s.SetRemote(r)
-		nodes[self] = s
-		t.Cleanup(func() { s.Close(); keys.Close() })
-		return s, keys
-	}
-	leader, lkeys = start("l")
-	follower, _ = start("f")
-	return leader, follower, lkeys
+func originNodes(t *testing.T, st store.Store, origin originAsker) (leader, follower *txn.Service, lkeys *keyspace.Service) {
+	n := startNodes(t, st, clock.NewFake(time.Now()), new(atomic.Bool), origin)
+	return n.leader, n.follower, n.lkeys
 }
 
 // enlistAtF asks node f to enlist the key that minted a transaction, as
