@@ -83,7 +83,12 @@ func (r *Request) Park() {
 
 // Blocking bounds a request that the actor may park. Once parked, the
 // caller gives up after Timeout, or when the context While returns ends
-// (While is optional; its func is called when the wait ends).
+// (While is optional; its func is called when the wait ends). While's
+// context ends when the caller's client left; its func may take a last
+// look and end the context then: a reply that arrives for a client that
+// left just before (its leaving not yet seen by the watch) goes to
+// Abandon, like one that comes after the watch fired, instead of to a
+// caller nobody will hear.
 type Blocking struct {
 	Timeout time.Duration
 	While   func() (context.Context, func())
@@ -176,9 +181,24 @@ func (c *Caller) Await(ctx context.Context, id string, r *Request, b *Blocking) 
 	var timeout <-chan time.Time
 	var gone context.Context
 	var goneDone <-chan struct{}
+	var stop func()
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
 	for {
 		select {
 		case rep := <-r.reply:
+			if stop != nil {
+				stop() // the watch's last look
+				stop = nil
+				if gone.Err() != nil {
+					r.reply <- rep // Abandon takes it (the actor answers once)
+					go c.Abandon(id, r)
+					return nil, gone.Err()
+				}
+			}
 			return c.wait(rep)
 		case <-ctx.Done():
 			go c.Abandon(id, r)
@@ -189,9 +209,7 @@ func (c *Caller) Await(ctx context.Context, id string, r *Request, b *Blocking) 
 			defer t.Stop()
 			timeout = t.C
 			if b.While != nil {
-				var stop func()
 				gone, stop = b.While()
-				defer stop()
 				goneDone = gone.Done()
 			}
 		case <-goneDone:

@@ -122,6 +122,45 @@ func TestAwaitBlocking(t *testing.T) {
 	}
 }
 
+// A reply that reaches a parked request whose client left just before
+// (the watch had not seen it; its last look at stop does) goes to Abandon
+// with the reply, not to the caller; a client still there gets it.
+func TestAwaitHandsAReplyForAGoneClientToAbandon(t *testing.T) {
+	c, abandoned := caller()
+	for _, left := range []bool{false, true} {
+		gone, leave := context.WithCancel(context.Background())
+		r := actors.NewRequest("op")
+		r.Blocks()
+		r.Park()
+		v, err := c.Await(context.Background(), "k", r, &actors.Blocking{Timeout: time.Minute, While: func() (context.Context, func()) {
+			r.Answer("lease", nil, nil) // the actor answers while the watch runs
+			return gone, func() {
+				if left {
+					leave() // the last look sees the reset
+				}
+			}
+		}})
+		if !left {
+			if v != "lease" || err != nil {
+				t.Fatalf("client still there: %v %v", v, err)
+			}
+			leave()
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("client gone: %v %v", v, err)
+		}
+		select {
+		case ar := <-abandoned:
+			if v, ok := ar.Late(time.Second); !ok || v != "lease" {
+				t.Fatalf("Abandon did not get the reply: %v %v", v, ok)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("not abandoned")
+		}
+	}
+}
+
 func TestLateGivesUp(t *testing.T) {
 	r := actors.NewRequest("op")
 	if _, ok := r.Late(time.Millisecond); ok {

@@ -18,8 +18,9 @@ var errClientGone = errors.New("edge: client closed the connection")
 // connection, so the domain withdraws the waiter instead of granting a lease
 // or delivering a message that nobody will receive. It watches the socket
 // through the Go netpoller with a non-consuming MSG_PEEK read (no polling,
-// no thread held); stop ends the watch and restores the connection for the
-// next request.
+// no thread held); stop ends the watch, looks once more (a client that
+// left just now cancels the context then) and restores the connection for
+// the next request.
 func (c *call) untilClientGone() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	var wg sync.WaitGroup
@@ -44,7 +45,13 @@ func (c *call) untilClientGone() (context.Context, func()) {
 		conn.SetReadDeadline(time.Unix(1, 0)) // wake the parked read
 		wg.Wait()
 		conn.SetReadDeadline(time.Time{})
-		cancel(nil)
+		// A last look: a reset already in the socket that the watch has
+		// not seen yet still counts (actors.Blocking hands the reply of a
+		// client that left to Abandon). The context is otherwise left to
+		// end with the request's.
+		if ctx.Err() == nil && c.clientGoneNow() {
+			cancel(errClientGone)
+		}
 	}
 }
 

@@ -1,10 +1,8 @@
 package edge
 
 import (
-	"context"
 	"path"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,27 +52,12 @@ func (s *Server) acquire(c *call) error {
 	// armed only once the acquire actually waits.
 	wait := s.acquireWait(req.BlockSeconds)
 	c.allowWait(wait)
-	var blocked atomic.Bool
 	l, err := s.txns.Acquire(c.ctx, keyspace.AcquireRequest{
 		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
-		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID,
-		WhileBlocked: func() (context.Context, func()) {
-			blocked.Store(true)
-			return c.untilClientGone()
-		},
+		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID, WhileBlocked: c.untilClientGone,
 	})
 	if err != nil {
 		return err
-	}
-	// The watch may not have run yet when a release handed the key to a
-	// waiter whose client had just left (its reset already in the socket):
-	// look once more before answering, and give a lease nobody will
-	// receive back at once instead of at its TTL. A lease joined to an
-	// existing transaction is left to that transaction.
-	if blocked.Load() && req.TxnID == "" && c.clientGoneNow() {
-		_, _ = s.txns.Release(c.ctx, keyspace.ReleaseRequest{Ref: l.Ref,
-			LeaseProof: keyspace.LeaseProof{LeaseID: l.LeaseID, Fencing: l.Fencing, TxnID: l.TxnID}, Rollback: true})
-		return context.Canceled // as when the watch sees it: nobody reads the answer
 	}
 	setUintHeader(&c.Response.Header, api.HeaderFencingToken, l.Fencing)
 	setIntHeader(&c.Response.Header, api.HeaderKeyVersion, l.Version)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/lockdhq/lockd/queues"
@@ -121,25 +120,12 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 	c.allowWait(wait)
 	// A consumer that hangs up while its dequeue waits must not be handed
 	// a message; the watch is armed only once the dequeue actually waits.
-	var blocked atomic.Bool
 	ds, err := qs.Dequeue(c.ctx, queues.DequeueRequest{
 		Ref: ref, Owner: req.Owner, Visibility: seconds(req.VisibilityTimeoutSeconds), Wait: wait,
-		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful,
-		WhileBlocked: func() (context.Context, func()) {
-			blocked.Store(true)
-			return c.untilClientGone()
-		},
+		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful, WhileBlocked: c.untilClientGone,
 	})
 	if err != nil {
 		return emptyQueue(err, retry)
-	}
-	// As for a blocked acquire (lease.go): the watch may not have run yet
-	// when a message woke a consumer that had just hung up. Look once more
-	// and hand the messages back at once (not a failure) instead of at
-	// the end of their visibility timeout.
-	if blocked.Load() && c.clientGoneNow() {
-		releaseDetached(qs, ds)
-		return context.Canceled
 	}
 	if err := s.enlistDeliveries(c.ctx, qs, ref, req.TxnID, ds); err != nil {
 		return err
