@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lockdhq/lockd/keyspace"
 	"time"
 
 	"github.com/lockdhq/lockd/actors"
@@ -42,8 +41,8 @@ func (s *Service) perform(id string, e effect) any {
 	case effEnlistOrigin:
 		// The key that minted the txn becomes a participant if its lease
 		// is still there; if it is gone, it already decided alone.
-		err := s.enlistOrigin(ctx, id, e.p)
-		return evEnlisted{ok: err == nil, gone: errors.Is(err, keyspace.ErrLeaseRequired), err: err}
+		ok, err := s.enlistOrigin(ctx, id, e.p)
+		return evEnlisted{ok: ok, gone: !ok && err == nil, err: err}
 	case effPrepare:
 		return evPrepared{err: s.prepareAll(ctx, id, e.parts)}
 	case effFanout:

@@ -331,11 +331,12 @@ func (s *Service) join(ctx context.Context, txnID string, p Participant) error {
 			// The origin is this node's: enlist it in its record, as the
 			// leader does for its own, so that a node that takes the key
 			// over still knows it follows the transaction.
-			switch err := s.enlistOrigin(ctx, txnID, *origin); {
-			case errors.Is(err, keyspace.ErrLeaseRequired):
+			ok, err := s.enlistOrigin(ctx, txnID, *origin)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			if !ok {
 				origin = nil // its lease ended: it decided alone
-			case err != nil:
-				return fmt.Errorf("%w: enlisting %s, the key that minted transaction %s: %w", ErrUnavailable, origin.describe(), txnID, err)
 			}
 		}
 		if origin != nil {
@@ -357,17 +358,12 @@ func (s *Service) EnlistOrigin(ctx context.Context, txnID string) (Participant, 
 	if !ok {
 		return Participant{}, false, nil
 	}
-	if err := s.keys.Enlist(ctx, o, txnID); err != nil {
-		if errors.Is(err, keyspace.ErrLeaseRequired) {
-			return Participant{}, false, nil // its lease ended: it decided alone
-		}
-		// The key may still hold the transaction's lease (a store that
-		// failed, a record another node changed): the joiner must not go
-		// on without it.
-		return Participant{}, false, fmt.Errorf("enlisting %s/%s, the key that minted transaction %s: %w", o.Namespace, o.Key, txnID, err)
+	p := Participant{Namespace: o.Namespace, Key: o.Key}
+	if ok, err := s.enlistOrigin(ctx, txnID, p); !ok {
+		return Participant{}, false, err
 	}
 	s.dir.Store(txnID, struct{}{})
-	return Participant{Namespace: o.Namespace, Key: o.Key}, true, nil
+	return p, true, nil
 }
 
 // PrepareLocal reports whether every participant in parts can still
@@ -540,8 +536,19 @@ func (s *Service) State(ctx context.Context, txnID string) (State, error) {
 	return s.call(ctx, txnID, &opGet{})
 }
 
-func (s *Service) enlistOrigin(ctx context.Context, txnID string, p Participant) error {
-	return s.keys.Enlist(ctx, keyspace.Ref{Namespace: p.Namespace, Key: p.Key}, txnID)
+// enlistOrigin enlists p, the key that minted txnID, in its record. ok is
+// false with no error when its lease of txnID is gone (it decided alone);
+// an error means it may still hold that lease (a store that failed, a
+// record another node changed), and a joiner must not go on without it.
+func (s *Service) enlistOrigin(ctx context.Context, txnID string, p Participant) (ok bool, err error) {
+	err = s.keys.Enlist(ctx, keyspace.Ref{Namespace: p.Namespace, Key: p.Key}, txnID)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, keyspace.ErrLeaseRequired):
+		return false, nil
+	}
+	return false, fmt.Errorf("enlisting %s, the key that minted transaction %s: %w", p.describe(), txnID, err)
 }
 
 // Recover loads the coordinator's records after a start: undecided and
