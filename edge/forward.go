@@ -243,6 +243,11 @@ func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
 		go func() {
 			select {
 			case <-ctx.Done():
+				select {
+				case <-done:
+					return // the owner answered first (stop's last look may end ctx after)
+				default:
+				}
 				if errors.Is(context.Cause(ctx), errClientGone) {
 					u.close()
 					close(closed)
