@@ -56,7 +56,15 @@ type Config struct {
 	// detector's timing (DefaultFenceAfter); negative turns self-fencing
 	// off (Serving is then always true).
 	FenceAfter time.Duration
-	Logger     zerolog.Logger
+	// HandoffGrace is how long a node that starts serving (at its start,
+	// or after a partition) waits, once every member has shown it alive,
+	// before it serves the refs it owns: the time the nodes that served
+	// them until they heard of it have to answer what they were serving
+	// (fence.go, the hand-off barrier). 0 takes DefaultHandoffGrace;
+	// negative takes over at once. Without self-fencing there is no
+	// barrier.
+	HandoffGrace time.Duration
+	Logger       zerolog.Logger
 }
 
 // ErrConfig is returned by Start for an unusable configuration.
@@ -85,6 +93,8 @@ type Cluster struct {
 	epoch      uint64
 
 	fence *fence
+	// shown is Serving as last published with a change (reevaluate).
+	shown atomic.Bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup // joinLoop, fenceLoop
@@ -132,6 +142,13 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c.fence = newFence(cfg.ID, c.fenceAfter(mc))
+	switch {
+	case cfg.HandoffGrace == 0:
+		c.fence.grace = DefaultHandoffGrace
+	case cfg.HandoffGrace > 0:
+		c.fence.grace = cfg.HandoffGrace
+	}
+	c.shown.Store(c.fence.after == 0)
 	c.publish() // an empty view until memberlist announces us
 	if c.ml, err = memberlist.Create(mc); err != nil {
 		mc.Transport.Shutdown()

@@ -64,16 +64,42 @@ func (c *Cluster) fenceAfter(mc *memberlist.Config) time.Duration {
 // always is the until of a node that needs no evidence.
 const always = math.MaxInt64
 
+// The hand-off barrier. Self-fencing keeps a node that lost its quorum
+// from serving; the barrier keeps a node that starts serving (at its
+// start, or when its quorum comes back after a partition) from serving
+// refs that another node still serves. Until every peer it knows of
+// shows it alive in a member list made after that moment, some peer may
+// not have heard of it yet and still own (and serve from its memory)
+// refs that this node owns in its own view: both would answer reads,
+// and one of them from a stale view. So the node takes its refs over
+// only when (1) it has joined, (2) every member of its reference set and
+// view is in its view and has shown it alive in a member list asked for
+// after it started serving (each of those peers routes this node's refs
+// to it from then on, and by the fence argument cannot drop it sooner
+// than a suspicion timeout later), and (3) a grace period has passed
+// since, for the requests those peers were serving when they saw it to
+// be answered. A node with no peer takes over at once. Refs that a node
+// gains because a member died need no barrier: the member stopped
+// serving before the others could declare it dead (above).
+
+// DefaultHandoffGrace is the default Config.HandoffGrace.
+const DefaultHandoffGrace = time.Second
+
 // fence is a node's self-fencing state.
 type fence struct {
 	self  string
 	after time.Duration // 0: off
 	until atomic.Int64  // unix ns; the node serves while now is before it
+	// from is when the node takes its refs over (the hand-off barrier,
+	// unix ns): never until it is settled.
+	from  atomic.Int64
+	grace time.Duration
 
 	mu      sync.Mutex
 	ref     map[string]Member   // the reference set, this node included
 	seen    map[string]evidence // by peer id: its latest member list showing us alive
-	serving bool                // as last evaluated
+	serving bool                // as last evaluated (the quorum alone)
+	since   time.Time           // when the quorum last came (or the fence was made)
 }
 
 // evidence is a peer's member list that showed this node alive.
@@ -84,14 +110,87 @@ type evidence struct {
 
 func newFence(self string, after time.Duration) *fence {
 	f := &fence{self: self, after: after, ref: map[string]Member{self: {ID: self, Self: true}},
-		seen: map[string]evidence{}, serving: true}
+		seen: map[string]evidence{}, serving: true, since: time.Now()}
 	f.until.Store(always)
+	f.from.Store(always)
 	return f
 }
 
-// servingAt reports whether the node serves its refs at now.
+// servingAt reports whether the node serves its refs at now: it holds a
+// quorum and has taken its refs over.
 func (f *fence) servingAt(now time.Time) bool {
+	if f.after == 0 {
+		return true
+	}
+	ns := now.UnixNano()
+	return ns < f.until.Load() && ns >= f.from.Load()
+}
+
+// quorumAt reports whether the node holds a quorum at now, settled or not.
+func (f *fence) quorumAt(now time.Time) bool {
 	return f.after == 0 || now.UnixNano() < f.until.Load()
+}
+
+// settling reports whether the node holds a quorum at now but has not
+// taken its refs over yet (the hand-off barrier); it will, unless a peer
+// stays silent.
+func (f *fence) settling(now time.Time) bool {
+	return f.quorumAt(now) && !f.servingAt(now)
+}
+
+// takeOverAt returns when the node takes its refs over: the zero time
+// while it is not settled.
+func (f *fence) takeOverAt() time.Time {
+	if ns := f.from.Load(); ns != always {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// settle applies the hand-off barrier at now, given the current view and
+// whether the node has joined: once the node holds a quorum, has joined,
+// and every member of its reference set and view is in the view and has
+// shown it alive in a member list asked for at or after since, it takes
+// its refs over grace later (at once without peers). It reports whether
+// it settled in this call.
+func (f *fence) settle(now time.Time, view []Member, joined bool) bool {
+	if f.after == 0 || f.from.Load() != always || !joined {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.serving {
+		return false
+	}
+	inView := make(map[string]bool, len(view))
+	for _, m := range view {
+		inView[m.ID] = true
+	}
+	peers := 0
+	confirmed := func(id string) bool {
+		if id == f.self {
+			return true
+		}
+		peers++
+		e, ok := f.seen[id]
+		return inView[id] && ok && !e.at.Before(f.since)
+	}
+	for id := range f.ref {
+		if !confirmed(id) {
+			return false
+		}
+	}
+	for _, m := range view {
+		if _, inRef := f.ref[m.ID]; !inRef && !confirmed(m.ID) {
+			return false
+		}
+	}
+	from := now
+	if peers > 0 {
+		from = now.Add(f.grace)
+	}
+	f.from.Store(from.UnixNano())
+	return true
 }
 
 // saw records that peer showed this node alive in a member list it
@@ -182,6 +281,12 @@ func (f *fence) evaluate(now time.Time, view []Member) (serving, changed bool) {
 	}
 	changed = serving != f.serving
 	f.serving = serving
+	if changed {
+		// Serving again (or no longer): the refs are taken over anew
+		// through the hand-off barrier.
+		f.since = now
+		f.from.Store(always)
+	}
 	return serving, changed
 }
 

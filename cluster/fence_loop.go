@@ -13,11 +13,40 @@ import (
 )
 
 // Serving reports whether this node may serve the refs it owns now: it
-// has fresh evidence that a quorum of its members sees it alive (see
-// fence.go). A node that is not serving answers requests for its refs
-// with a retryable 503 and drops its actors, so that it reloads from the
-// store when it serves again.
+// has fresh evidence that a quorum of its members sees it alive, and it
+// has taken its refs over (the hand-off barrier; see fence.go). A node
+// that is not serving answers requests for its refs with a retryable
+// 503 and drops its actors, so that it reloads from the store when it
+// serves again.
 func (c *Cluster) Serving() bool { return c.fence.servingAt(time.Now()) }
+
+// Settling reports whether this node is about to serve its refs: it has
+// a quorum but waits for every member to show it alive, then for the
+// hand-off grace (fence.go).
+func (c *Cluster) Settling() bool { return c.fence.settling(time.Now()) }
+
+// AwaitServing reports whether this node serves its refs, waiting up to
+// d for that while it is settling; a node cut off from its quorum is
+// answered at once.
+func (c *Cluster) AwaitServing(d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		changed := c.Changed()
+		now := time.Now()
+		if c.fence.servingAt(now) {
+			return true
+		}
+		if !c.fence.settling(now) {
+			return false
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return c.Serving()
+		}
+	}
+}
 
 // FenceAfter is how long evidence of membership is good for; 0 when
 // self-fencing is off.
@@ -41,25 +70,49 @@ func (c *Cluster) fenceLoop() {
 		c.reevaluate()
 		c.gather(timeout)
 		c.reevaluate()
+		// Wake when the node takes its refs over, to publish it.
+		var takeOver <-chan time.Time
+		var t *time.Timer
+		if at := c.fence.takeOverAt(); !at.IsZero() && time.Now().Before(at) {
+			t = time.NewTimer(time.Until(at))
+			takeOver = t.C
+		}
+		select {
+		case <-c.stop:
+		case <-tick.C:
+		case <-changed:
+		case <-takeOver:
+		}
+		if t != nil {
+			t.Stop()
+		}
 		select {
 		case <-c.stop:
 			return
-		case <-tick.C:
-		case <-changed:
+		default:
 		}
 	}
 }
 
-// reevaluate evaluates the fence and publishes a change.
+// reevaluate evaluates the fence and the hand-off barrier and publishes
+// a change of Serving.
 func (c *Cluster) reevaluate() {
-	serving, changed := c.fence.evaluate(time.Now(), c.Live())
-	if !changed {
-		return
-	}
-	if serving {
-		c.log.Info().Msg("a quorum of the members sees this node alive again: serving the refs it owns")
-	} else {
+	now := time.Now()
+	live := c.Live()
+	quorum, changed := c.fence.evaluate(now, live)
+	switch {
+	case changed && quorum:
+		c.log.Info().Msg("a quorum of the members sees this node alive again: it serves the refs it owns once every member sees it")
+	case changed:
 		c.log.Warn().Dur("after", c.fence.after).Msg("no fresh evidence that a quorum of the members sees this node alive: not serving the refs it owns (503) until it has")
+	}
+	if c.fence.settle(now, live, c.Ready()) {
+		c.log.Info().Time("from", c.fence.takeOverAt()).Int("members", len(live)).
+			Msg("every member sees this node alive: it serves the refs it owns after the hand-off grace")
+	}
+	serving := c.fence.servingAt(now)
+	if c.shown.Swap(serving) == serving {
+		return
 	}
 	c.mu.Lock()
 	c.changeLocked()

@@ -94,3 +94,75 @@ func TestFenceReferenceSet(t *testing.T) {
 		t.Fatal("self-fencing off, yet not serving")
 	}
 }
+
+// The hand-off barrier: a node with a quorum takes its refs over only
+// once it has joined and every member of its reference set and view is
+// in its view and has shown it alive in a member list asked for since
+// it started serving, and then only after the grace. Losing and
+// regaining the quorum starts over.
+func TestHandoffBarrier(t *testing.T) {
+	t0 := time.Unix(3000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	all := map[string]bool{"a": true, "b": true, "c": true}
+	abc := []Member{{ID: "a", Self: true}, {ID: "b", Endpoint: "x"}, {ID: "c", Endpoint: "y"}}
+	f := newFence("a", 2*time.Second)
+	f.grace = time.Second
+	f.since = t0
+
+	f.saw("b", at(100), all)
+	if quorum, _ := f.evaluate(at(100), abc); !quorum {
+		t.Fatal("no quorum with evidence from b")
+	}
+	if f.settle(at(100), abc, true) || f.servingAt(at(100)) || !f.settling(at(100)) {
+		t.Fatal("took the refs over before c showed this node alive")
+	}
+	f.saw("c", at(-100), all) // asked for before the node started serving
+	if f.settle(at(200), abc, true) {
+		t.Fatal("settled on a member list asked for before the node served")
+	}
+	f.saw("c", at(300), all)
+	if f.settle(at(400), abc, false) {
+		t.Fatal("settled before joining")
+	}
+	if !f.settle(at(400), abc, true) {
+		t.Fatal("not settled with every member showing this node alive")
+	}
+	if got := f.takeOverAt(); !got.Equal(at(1400)) {
+		t.Fatalf("takes over at %v, want the confirmation plus the grace %v", got, at(1400))
+	}
+	if f.servingAt(at(1399)) || !f.servingAt(at(1400)) {
+		t.Fatal("serving does not start at the end of the grace")
+	}
+	if f.settle(at(1500), abc, true) {
+		t.Fatal("settled twice")
+	}
+
+	// The quorum goes (stale evidence) and comes back: the barrier
+	// starts over and old member lists do not count.
+	if quorum, changed := f.evaluate(at(5000), abc); quorum || !changed {
+		t.Fatal("quorum kept on stale evidence")
+	}
+	f.saw("b", at(6000), all)
+	if quorum, changed := f.evaluate(at(6000), abc); !quorum || !changed {
+		t.Fatal("quorum not back with fresh evidence from b")
+	}
+	if f.servingAt(at(6000)) || f.settle(at(6000), abc, true) {
+		t.Fatal("serving again on c's member list from before the cut")
+	}
+	// c is in the reference set but not in the view: no take-over even
+	// with a fresh member list from it.
+	f.saw("c", at(6100), all)
+	if f.settle(at(6200), abc[:2], true) {
+		t.Fatal("settled while a member of the reference set is missing from the view")
+	}
+	if !f.settle(at(6200), abc, true) || !f.servingAt(at(7200)) || f.servingAt(at(7199)) {
+		t.Fatal("no take-over one grace after every member showed this node alive again")
+	}
+
+	// A node alone takes over at once.
+	alone := newFence("a", 2*time.Second)
+	alone.grace = time.Second
+	if !alone.settle(t0, abc[:1], true) || !alone.servingAt(t0) {
+		t.Fatal("a node without peers waits")
+	}
+}

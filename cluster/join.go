@@ -26,7 +26,7 @@ func (c *Cluster) joinLoop() {
 	}
 	var lastDead time.Time
 	for {
-		if len(seeds) > 0 && (!c.joined.Load() || c.ml.NumMembers() <= 1 || !c.Serving()) {
+		if len(seeds) > 0 && (!c.joined.Load() || c.ml.NumMembers() <= 1 || !c.fence.quorumAt(time.Now())) {
 			c.joinSeeds(seeds)
 		}
 		if now := time.Now(); now.Sub(lastDead) >= 5*c.cfg.JoinRetry {
@@ -52,23 +52,27 @@ func (c *Cluster) joinLoop() {
 	}
 }
 
-// joinSeeds joins the seeds once.
+// joinSeeds joins the seeds once. A node that is one of its own seeds
+// starts the cluster alone only when no other seed answers: a seed
+// restarted while the others run joins them rather than serve every ref
+// alone for a moment.
 func (c *Cluster) joinSeeds(seeds []string) {
 	addrs, bootstrap := c.resolveSeeds(seeds)
-	if bootstrap && !c.joined.Load() {
-		// This node is one of its own seeds: it may start the cluster
-		// alone, and others join it.
-		c.joined.Store(true)
-		c.log.Info().Msg("bootstrap: this node is one of its seeds")
+	var n int
+	var err error
+	if len(addrs) > 0 {
+		n, err = c.ml.Join(addrs)
 	}
-	if len(addrs) == 0 {
-		return
-	}
-	n, err := c.ml.Join(addrs)
 	switch {
 	case n > 0 && !c.joined.Swap(true):
 		c.log.Info().Int("contacted", n).Strs("seeds", addrs).Msg("joined the cluster")
-	case n == 0 && err != nil && !c.joined.Load():
+	case n > 0 || c.joined.Load():
+	case bootstrap:
+		// This node is one of its own seeds: it may start the cluster
+		// alone, and others join it.
+		c.joined.Store(true)
+		c.log.Info().Msg("bootstrap: this node is one of its seeds and no other seed answered; starting the cluster")
+	case err != nil:
 		c.log.Warn().Err(err).Strs("seeds", addrs).Msg("join failed; retrying")
 	}
 }

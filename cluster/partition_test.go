@@ -19,6 +19,9 @@ type relayedNode struct {
 	c     *Cluster
 	host  string
 	relay *gossiprelay.Relay
+	// hold makes its member-list endpoint answer 503 (a peer whose API
+	// does not answer).
+	hold *atomic.Bool
 }
 
 func freePort(t *testing.T, host string) int {
@@ -39,13 +42,14 @@ func startRelayed(t *testing.T, gn *gossiprelay.Net, host string, join ...string
 	}
 	t.Cleanup(func() { r.Close() })
 	var cp atomic.Pointer[Cluster]
+	hold := new(atomic.Bool)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		c := cp.Load()
-		if c == nil {
+		if c == nil || hold.Load() {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
@@ -65,14 +69,17 @@ func startRelayed(t *testing.T, gn *gossiprelay.Net, host string, join ...string
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	c, err := Start(Config{Self: "http://" + ln.Addr().String(), Listen: bind, Advertise: r.Addr(), Join: join,
-		Version: "test", JoinRetry: 200 * time.Millisecond})
+		Version: "test", JoinRetry: 200 * time.Millisecond, HandoffGrace: testGrace})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cp.Store(c)
 	t.Cleanup(func() { c.Abort() })
-	return &relayedNode{c: c, host: host, relay: r}
+	return &relayedNode{c: c, host: host, relay: r, hold: hold}
 }
+
+// testGrace is the hand-off grace of the relayed nodes.
+const testGrace = 300 * time.Millisecond
 
 // within polls cond every 10 ms until it holds or d passes.
 func within(d time.Duration, cond func() bool) bool {
@@ -163,6 +170,61 @@ func TestPartitionedNodeFencesThenRejoins(t *testing.T) {
 	for _, n := range nodes {
 		if !liveIDs(n.c)[a.c.Self().ID] {
 			t.Fatalf("%s does not see a (same id) alive", n.c.Self().ID)
+		}
+	}
+}
+
+// A node that joins a running cluster does not serve the refs it owns
+// until every member lists it alive (before that, a member that has not
+// heard of it still serves some of them), and then only after the
+// hand-off grace. Here one member's API stops answering: the joiner
+// waits for it, while the others see the joiner at once.
+func TestJoinerTakesOverOnlyOnceEveryMemberSeesIt(t *testing.T) {
+	gn := gossiprelay.NewNet()
+	a := startRelayed(t, gn, "127.0.0.44")
+	b := startRelayed(t, gn, "127.0.0.45", a.relay.Addr())
+	c := startRelayed(t, gn, "127.0.0.46", a.relay.Addr())
+	nodes := []*relayedNode{a, b, c}
+	if !within(20*time.Second, func() bool {
+		for _, n := range nodes {
+			if len(n.c.Live()) != 3 || !n.c.Serving() {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("the three nodes did not all see each other and serve")
+	}
+	c.hold.Store(true)
+	d := startRelayed(t, gn, "127.0.0.47", a.relay.Addr())
+	dID := d.c.Self().ID
+	if !within(20*time.Second, func() bool {
+		return len(d.c.Live()) == 4 && liveIDs(a.c)[dID] && liveIDs(b.c)[dID] && liveIDs(c.c)[dID]
+	}) {
+		t.Fatal("the joiner and the others did not see each other")
+	}
+	// Several evidence rounds (FenceAfter/5 each) with c silent.
+	deadline := time.Now().Add(d.c.FenceAfter())
+	for time.Now().Before(deadline) {
+		if d.c.Serving() {
+			t.Fatal("the joiner serves its refs although c has not shown it alive")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !d.c.Settling() {
+		t.Fatal("the joiner, with a quorum by now, is not settling")
+	}
+	released := time.Now()
+	c.hold.Store(false)
+	if !d.c.AwaitServing(10 * time.Second) {
+		t.Fatal("the joiner did not take its refs over once c answered")
+	}
+	if took := time.Since(released); took < testGrace {
+		t.Fatalf("the joiner served %v after c answered, before the grace of %v", took, testGrace)
+	}
+	for _, n := range nodes {
+		if !liveIDs(n.c)[dID] {
+			t.Fatalf("the joiner serves while %s does not list it", n.c.Self().ID)
 		}
 	}
 }

@@ -38,6 +38,11 @@ var routedPaths = map[string]bool{
 	"/v1/queue/dlq/list": true, "/v1/queue/dlq/requeue": true,
 }
 
+// takeOverWait bounds how long a request for a ref this node owns waits
+// while the node takes its refs over after a membership change (the
+// hand-off grace and a round of member lists) before a retryable 503.
+const takeOverWait = cluster.DefaultHandoffGrace + 2*time.Second
+
 // forwardError makes serve forward the request to the owner of its ref.
 type forwardError struct{ to cluster.Member }
 
@@ -54,11 +59,17 @@ func (c *call) route(kind cluster.Kind, ns, name string) error {
 	owner, ok := c.srv.cluster.Owner(kind, ns, name)
 	if !ok || owner.Self {
 		c.recording = false
-		if !c.srv.cluster.Serving() {
+		if cl := c.srv.cluster; !cl.Serving() && !cl.AwaitServing(takeOverWait) {
 			// Self-fenced (cluster/fence.go): this node cannot tell
 			// that the others still see it alive, so they may have
-			// taken the ref over; its memory may be stale.
-			he := fail(503, api.CodeNodeUnavailable, "this node cannot confirm its cluster membership (cut off from its peers?); retry another node")
+			// taken the ref over; its memory may be stale. Or it is
+			// taking its refs over and a peer has not shown yet that
+			// it stopped serving them (the hand-off barrier).
+			detail := "this node cannot confirm its cluster membership (cut off from its peers?); retry another node"
+			if cl.Settling() {
+				detail = "this node is taking over its keys and queues from the other nodes (membership changed); retry"
+			}
+			he := fail(503, api.CodeNodeUnavailable, detail)
 			he.retryAfter = time.Second
 			return he
 		}
