@@ -89,12 +89,17 @@ type Cluster struct {
 	// departedAt is when each member of departed was declared dead or left
 	// (joinLoop rejoins them for a while).
 	departedAt map[string]time.Time
-	changed    chan struct{} // closed at the next change
-	epoch      uint64
+	// leftAt is when each member that left gracefully was heard leaving,
+	// for the hand-off grace of its refs (view.left).
+	leftAt  map[string]time.Time
+	changed chan struct{} // closed at the next change
+	epoch   uint64
 
 	fence *fence
 	// shown is Serving as last published with a change (reevaluate).
 	shown atomic.Bool
+	// leaving is set when Close begins: this node serves no ref anymore.
+	leaving atomic.Bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup // joinLoop, fenceLoop
@@ -108,6 +113,16 @@ type view struct {
 	hashes  []uint64
 	epoch   uint64
 	self    int // index of this node, -1 when it is not owning
+	// left are the members that left gracefully within the hand-off
+	// grace, with the end of the grace of each (HandoffWait).
+	left []leftMember
+}
+
+// leftMember is a member that left gracefully: the refs it owned are
+// served by their new owners from until (unix ns).
+type leftMember struct {
+	hash  uint64
+	until int64
 }
 
 // Start creates the gossip endpoint and begins joining the seeds in the
@@ -130,7 +145,7 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("%w: gossip key must be %d bytes", ErrConfig, KeySize)
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Logger.With().Str("sys", "cluster.membership").Logger(),
-		members: map[string]Member{}, departed: map[string]Member{}, departedAt: map[string]time.Time{}, changed: make(chan struct{}),
+		members: map[string]Member{}, departed: map[string]Member{}, departedAt: map[string]time.Time{}, leftAt: map[string]time.Time{}, changed: make(chan struct{}),
 		stop: make(chan struct{})}
 	md, err := c.meta(false).encode()
 	if err != nil {
@@ -248,6 +263,35 @@ func (c *Cluster) Owner(kind Kind, ns, name string) (Member, bool) {
 	return v.members[i], true
 }
 
+// HandoffWait returns how long this node, which owns (kind, ns, name),
+// must still wait before it serves it: while the member that owned it
+// before left gracefully less than the hand-off grace ago, that member may
+// still be answering requests it had in flight (a write of the key that
+// lands after this node loaded it). 0 for every other ref.
+func (c *Cluster) HandoffWait(kind Kind, ns, name string) time.Duration {
+	v := c.view.Load()
+	if len(v.left) == 0 || v.self < 0 {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	h := refHash(kind, ns, name)
+	self := weight(h, v.hashes[v.self])
+	var until int64
+	for _, l := range v.left {
+		if l.until > now && l.until > until && weight(h, l.hash) > self {
+			until = l.until
+		}
+	}
+	if until == 0 {
+		return 0
+	}
+	return time.Duration(until - now)
+}
+
+// Leaving reports whether this node is leaving the cluster (Close began):
+// it serves none of its refs anymore.
+func (c *Cluster) Leaving() bool { return c.leaving.Load() }
+
 // Owns reports whether this node owns (kind, ns, name).
 func (c *Cluster) Owns(kind Kind, ns, name string) bool {
 	v := c.view.Load()
@@ -290,6 +334,10 @@ func (c *Cluster) Close(timeout time.Duration) error {
 		return nil
 	default:
 	}
+	// From here on no request is served from this node's memory: the
+	// others take its refs over once they hear it leave, after the
+	// hand-off grace for what it still has in flight.
+	c.leaving.Store(true)
 	close(c.stop)
 	c.wg.Wait()
 	var errs []error

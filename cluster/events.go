@@ -39,6 +39,9 @@ func (e events) NotifyLeave(n *memberlist.Node) {
 	st := StateDead
 	if m.State == StateLeft {
 		st = StateLeft
+		if _, heard := c.leftAt[n.Name]; !heard {
+			c.leftAt[n.Name] = time.Now()
+		}
 	}
 	m.State = st
 	delete(c.members, n.Name)
@@ -56,6 +59,9 @@ func (c *Cluster) upsert(n *memberlist.Node, st State) {
 	delete(c.departed, n.Name)
 	delete(c.departedAt, n.Name)
 	c.members[n.Name] = m
+	if m.State == StateLeft && (!had || old.State != StateLeft) {
+		c.leftAt[n.Name] = time.Now()
+	}
 	if had && old.State == m.State && old.Endpoint == m.Endpoint && old.Gossip == m.Gossip && old.Version == m.Version && slices.Equal(old.Roles, m.Roles) {
 		return
 	}
@@ -92,6 +98,16 @@ func (c *Cluster) publish() {
 // member without an endpoint cannot be forwarded to and owns nothing.
 func (c *Cluster) publishLocked() {
 	v := &view{epoch: c.epoch, self: -1}
+	if c.fence != nil && c.fence.after > 0 && c.fence.grace > 0 {
+		now := time.Now()
+		for id, at := range c.leftAt {
+			if until := at.Add(c.fence.grace); now.Before(until) {
+				v.left = append(v.left, leftMember{hash: idHash(id), until: until.UnixNano()})
+			} else {
+				delete(c.leftAt, id)
+			}
+		}
+	}
 	for _, m := range c.members {
 		if m.State.Owning() && m.Endpoint != "" {
 			v.members = append(v.members, m)

@@ -18,12 +18,12 @@ import (
 // that is not serving answers requests for its refs with a retryable
 // 503 and drops its actors, so that it reloads from the store when it
 // serves again.
-func (c *Cluster) Serving() bool { return c.fence.servingAt(time.Now()) }
+func (c *Cluster) Serving() bool { return !c.leaving.Load() && c.fence.servingAt(time.Now()) }
 
 // Settling reports whether this node is about to serve its refs: it has
 // a quorum but waits for every member to show it alive, then for the
 // hand-off grace (fence.go).
-func (c *Cluster) Settling() bool { return c.fence.settling(time.Now()) }
+func (c *Cluster) Settling() bool { return !c.leaving.Load() && c.fence.settling(time.Now()) }
 
 // AwaitServing reports whether this node serves its refs, waiting up to
 // d for that while it is settling; a node cut off from its quorum is
@@ -33,11 +33,10 @@ func (c *Cluster) AwaitServing(d time.Duration) bool {
 	defer deadline.Stop()
 	for {
 		changed := c.Changed()
-		now := time.Now()
-		if c.fence.servingAt(now) {
+		if c.Serving() {
 			return true
 		}
-		if !c.fence.settling(now) {
+		if !c.Settling() {
 			return false
 		}
 		select {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,6 +35,11 @@ func freePort(t *testing.T, host string) int {
 }
 
 func startRelayed(t *testing.T, gn *gossiprelay.Net, host string, join ...string) *relayedNode {
+	t.Helper()
+	return startRelayedGrace(t, gn, host, testGrace, join...)
+}
+
+func startRelayedGrace(t *testing.T, gn *gossiprelay.Net, host string, grace time.Duration, join ...string) *relayedNode {
 	t.Helper()
 	bind := net.JoinHostPort(host, strconv.Itoa(freePort(t, host)))
 	r, err := gossiprelay.Start(gn, "127.0.0.1:0", bind)
@@ -69,7 +75,7 @@ func startRelayed(t *testing.T, gn *gossiprelay.Net, host string, join ...string
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	c, err := Start(Config{Self: "http://" + ln.Addr().String(), Listen: bind, Advertise: r.Addr(), Join: join,
-		Version: "test", JoinRetry: 200 * time.Millisecond, HandoffGrace: testGrace})
+		Version: "test", JoinRetry: 200 * time.Millisecond, HandoffGrace: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,5 +232,65 @@ func TestJoinerTakesOverOnlyOnceEveryMemberSeesIt(t *testing.T) {
 		if !liveIDs(n.c)[dID] {
 			t.Fatalf("the joiner serves while %s does not list it", n.c.Self().ID)
 		}
+	}
+}
+
+// A node that leaves gracefully serves nothing from the moment it begins
+// to leave, and the refs it owned are served by their new owners only a
+// hand-off grace after they heard it leave: it may still be answering
+// requests it had in flight. Refs that did not move wait for nothing.
+func TestGracefulLeaveHoldsTheLeaversRefsForTheGrace(t *testing.T) {
+	const grace = 3 * time.Second
+	gn := gossiprelay.NewNet()
+	a := startRelayedGrace(t, gn, "127.0.0.48", grace)
+	b := startRelayedGrace(t, gn, "127.0.0.49", grace, a.relay.Addr())
+	c := startRelayedGrace(t, gn, "127.0.0.50", grace, a.relay.Addr())
+	nodes := []*relayedNode{a, b, c}
+	if !within(30*time.Second, func() bool {
+		for _, n := range nodes {
+			if len(n.c.Live()) != 3 || !n.c.Serving() {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("the three nodes did not all see each other and serve")
+	}
+	cID := c.c.Self().ID
+	var moved, stayed string // a key c owns; a key a owns
+	for i := 0; moved == "" || stayed == ""; i++ {
+		k := fmt.Sprint("k", i)
+		o, _ := a.c.Owner(KindKey, "ns", k)
+		switch o.ID {
+		case cID:
+			moved = k
+		case a.c.Self().ID:
+			stayed = k
+		}
+	}
+	if err := c.c.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if c.c.Serving() || !c.c.Leaving() || c.c.Settling() {
+		t.Fatal("a node that left still serves")
+	}
+	if !within(10*time.Second, func() bool { return !liveIDs(a.c)[cID] && !liveIDs(b.c)[cID] }) {
+		t.Fatal("a and b did not hear c leave")
+	}
+	heard := time.Now()
+	o, _ := a.c.Owner(KindKey, "ns", moved)
+	heir := a
+	if o.ID == b.c.Self().ID {
+		heir = b
+	}
+	if d := heir.c.HandoffWait(KindKey, "ns", moved); d <= 0 || d > grace {
+		t.Fatalf("the heir of c's key waits %v, want (0, %v] (%v after hearing it leave)", d, grace, time.Since(heard))
+	}
+	if d := a.c.HandoffWait(KindKey, "ns", stayed); d != 0 {
+		t.Fatalf("a key that did not move waits %v", d)
+	}
+	time.Sleep(grace)
+	if d := heir.c.HandoffWait(KindKey, "ns", moved); d != 0 {
+		t.Fatalf("the heir still waits %v after the grace", d)
 	}
 }

@@ -66,12 +66,20 @@ func (c *call) route(kind cluster.Kind, ns, name string) error {
 			// taking its refs over and a peer has not shown yet that
 			// it stopped serving them (the hand-off barrier).
 			detail := "this node cannot confirm its cluster membership (cut off from its peers?); retry another node"
-			if cl.Settling() {
+			switch {
+			case cl.Leaving():
+				detail = "this node is leaving the cluster; retry another node"
+			case cl.Settling():
 				detail = "this node is taking over its keys and queues from the other nodes (membership changed); retry"
 			}
 			he := fail(503, api.CodeNodeUnavailable, detail)
 			he.retryAfter = time.Second
 			return he
+		}
+		if d := c.srv.cluster.HandoffWait(kind, ns, name); d > 0 {
+			// Its previous owner left gracefully a moment ago and may
+			// still be answering what it had in flight.
+			time.Sleep(d)
 		}
 		return nil
 	}
