@@ -39,9 +39,11 @@ var routedPaths = map[string]bool{
 }
 
 // takeOverWait bounds how long a request for a ref this node owns waits
-// while the node takes its refs over after a membership change (the
-// hand-off grace and a round of member lists) before a retryable 503.
-const takeOverWait = cluster.DefaultHandoffGrace + 2*time.Second
+// while the node takes its refs over after a membership change (usually a
+// round of member lists and the hand-off grace) before a retryable 503:
+// below the few seconds clients commonly wait for an answer, so that they
+// get the 503 and retry rather than time out.
+const takeOverWait = cluster.DefaultHandoffGrace + 500*time.Millisecond
 
 // forwardError makes serve forward the request to the owner of its ref.
 type forwardError struct{ to cluster.Member }
