@@ -311,10 +311,23 @@ func relay(c *call, resp *fasthttp.Response, u *peerConnUp, pool *peerPool) {
 	case n >= 0:
 		c.Response.SetBodyStream(&relayBody{r: body, resp: resp, u: u, pool: pool, left: int64(n), reusable: reusable}, n)
 	default:
+		// An open-ended body (a subscription, a watch, NDJSON) may stay
+		// quiet for long: the client is watched meanwhile, and when it
+		// leaves the connection to the owner is closed, so the owner ends
+		// the stream at once (a subscription takes no delivery for a
+		// consumer that is gone) rather than at its next write.
+		watched, unwatch := c.untilClientGone()
+		stopWatch := context.AfterFunc(watched, func() {
+			if errors.Is(context.Cause(watched), errClientGone) {
+				u.close()
+			}
+		})
 		c.SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer u.close() // a chunked or close-delimited body: not reused
 			defer fasthttp.ReleaseResponse(resp)
 			defer resp.CloseBodyStream()
+			defer unwatch()
+			defer stopWatch()
 			buf := make([]byte, 32<<10)
 			for {
 				k, err := body.Read(buf)
