@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -92,6 +93,23 @@ func (r *Request) Park() {
 type Blocking struct {
 	Timeout time.Duration
 	While   func() (context.Context, func())
+	// Delivered, when set, is called with the successful reply of a
+	// parked request that goes to its caller (the client was there at the
+	// last look). Its abandon hands that reply to Abandon later, once,
+	// from any goroutine: for a client that turns out to have left after
+	// all, which only someone downstream can tell (a node that forwarded
+	// the request and finds its own client gone).
+	Delivered func(abandon func())
+}
+
+// wasParked reports whether the actor parked r (before answering it).
+func (r *Request) wasParked() bool {
+	select {
+	case <-r.parked:
+		return true
+	default:
+		return false
+	}
 }
 
 // Blocks prepares r to be parked under b; call it before sending r.
@@ -101,11 +119,11 @@ func (r *Request) Blocks() { r.parked = make(chan struct{}) }
 // once wait has passed (a blocked acquire, a long-poll dequeue): the
 // caller's own bound adds a margin for scheduling. It is nil for
 // wait <= 0 (the actor answers at once).
-func WaitUpTo(wait time.Duration, while func() (context.Context, func())) *Blocking {
+func WaitUpTo(wait time.Duration, while func() (context.Context, func()), delivered func(abandon func())) *Blocking {
 	if wait <= 0 {
 		return nil
 	}
-	return &Blocking{Timeout: wait + 10*time.Second, While: while}
+	return &Blocking{Timeout: wait + 10*time.Second, While: while, Delivered: delivered}
 }
 
 // Caller sends requests to a domain service's actors and waits for their
@@ -198,6 +216,15 @@ func (c *Caller) Await(ctx context.Context, id string, r *Request, b *Blocking) 
 					go c.Abandon(id, r)
 					return nil, gone.Err()
 				}
+			}
+			if b.Delivered != nil && rep.Err == nil && r.wasParked() {
+				var once sync.Once
+				b.Delivered(func() {
+					once.Do(func() {
+						r.reply <- rep
+						c.Abandon(id, r)
+					})
+				})
 			}
 			return c.wait(rep)
 		case <-ctx.Done():

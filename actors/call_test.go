@@ -161,6 +161,61 @@ func TestAwaitHandsAReplyForAGoneClientToAbandon(t *testing.T) {
 	}
 }
 
+// The reply of a parked request that went to its caller can still be
+// handed to Abandon later, once, through Delivered's abandon (a node that
+// forwarded the request finds its client gone). A reply of a request that
+// never parked, or an error, offers nothing.
+func TestDeliveredReplyCanBeAbandonedLater(t *testing.T) {
+	c, abandoned := caller()
+	var later func()
+	b := &actors.Blocking{Timeout: time.Minute, Delivered: func(abandon func()) { later = abandon }}
+	r := actors.NewRequest("op")
+	r.Blocks()
+	r.Park()
+	r.Answer("lease", nil, nil)
+	if v, err := c.Await(context.Background(), "k", r, b); v != "lease" || err != nil {
+		t.Fatalf("await: %v %v", v, err)
+	}
+	if later == nil {
+		t.Fatal("Delivered was not called for a parked request's reply")
+	}
+	select {
+	case <-abandoned:
+		t.Fatal("abandoned before anyone asked")
+	default:
+	}
+	later()
+	later() // once only
+	select {
+	case ar := <-abandoned:
+		if v, ok := ar.Late(time.Second); !ok || v != "lease" {
+			t.Fatalf("Abandon did not get the reply: %v %v", v, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not abandoned")
+	}
+	select {
+	case <-abandoned:
+		t.Fatal("abandoned twice")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	later = nil
+	r = actors.NewRequest("op") // answered at once: never parked
+	r.Blocks()
+	r.Answer("lease", nil, nil)
+	if _, err := c.Await(context.Background(), "k", r, b); err != nil || later != nil {
+		t.Fatalf("a request answered at once offered its reply for abandon (%v)", err)
+	}
+	r = actors.NewRequest("op")
+	r.Blocks()
+	r.Park()
+	r.Answer(nil, errors.New("refused"), nil)
+	if _, err := c.Await(context.Background(), "k", r, b); err == nil || later != nil {
+		t.Fatal("an error reply was offered for abandon")
+	}
+}
+
 func TestLateGivesUp(t *testing.T) {
 	r := actors.NewRequest("op")
 	if _, ok := r.Late(time.Millisecond); ok {

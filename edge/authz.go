@@ -53,6 +53,9 @@ var policies = map[string]policy{
 	// participants can commit, and for the key that minted a transaction.
 	"/v1/cluster/txn/prepare": serverPolicy,
 	"/v1/cluster/txn/origin":  serverPolicy,
+	// Node to node: a forwarding node whose client left gives back what
+	// the forwarded request was granted.
+	api.PathClusterAbandon: serverPolicy,
 
 	"/v1/acquire":   {access: tlsutil.AccessAny},
 	"/v1/keepalive": {access: tlsutil.AccessAny},

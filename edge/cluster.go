@@ -213,6 +213,7 @@ type clusterState struct {
 	peers        *peers
 	fwdPeers     sync.Map // header value -> *peer
 	fwdPeerCount atomic.Int64
+	late         lateAbandons
 }
 
 func (s *Server) clusterMembers(c *call) error {

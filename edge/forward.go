@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/xid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/lockdhq/lockd/cluster"
@@ -39,6 +41,13 @@ const inlineForward = 64 << 10
 // a parked socket read per request.
 const watchDelay = 20 * time.Millisecond
 
+// lastLookAfter is how long a forward must have taken for its client to
+// be looked at once more when the owner answers before the watch began
+// (one system call): a request that waited may have lost its client
+// meanwhile, and the owner's answer (a lease, messages) is then given
+// back (abandonAt). Quicker answers are relayed without the look.
+const lastLookAfter = time.Millisecond
+
 // forward sends the request to the node that owns its key or queue and
 // relays the answer, streaming bodies both ways. The owner is told who
 // forwarded (HeaderForwardedBy: it never forwards again) and, under mTLS,
@@ -55,17 +64,41 @@ func (s *Server) forward(c *call, to cluster.Member) {
 	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
+	c.fwdID = xid.New().String()
 	replayable, err := s.buildForward(c, req, to)
 	if err != nil {
 		s.forwardFailed(c, to, err)
 		return
 	}
 	resp, u, err := pool.roundTrip(c, req, replayable)
+	if errors.Is(err, errClientLeftAnswered) {
+		// The owner answered (a lease granted, messages delivered) a
+		// client that left meanwhile: it takes that back.
+		go s.abandonAt(to, c.fwdID)
+		err = errClientGone
+	}
 	if err != nil {
 		s.forwardFailed(c, to, err)
 		return
 	}
 	relay(c, resp, u, pool)
+}
+
+// errClientLeftAnswered is a forward whose owner answered with success
+// after its client had left.
+var errClientLeftAnswered = errors.New("edge: the owner answered a client that left")
+
+// abandonAt asks the owner to take back what the forwarded request fwdID
+// was answered with (its client left): a lease granted after waiting is
+// released, deliveries are handed back. Best effort: an owner that
+// cannot be reached leaves them to their TTL or visibility timeout.
+func (s *Server) abandonAt(to cluster.Member, fwdID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	body, _ := json.Marshal(clusterAbandonRequest{ForwardID: fwdID})
+	if err := s.peers.call(ctx, to.Endpoint, api.PathClusterAbandon, body, nil); err != nil {
+		s.log.Warn().Err(err).Str("owner", to.ID).Msg("could not hand back what the owner gave a client that left; it is held until its lease or visibility timeout ends")
+	}
 }
 
 func (s *Server) forwardFailed(c *call, to cluster.Member, err error) {
@@ -87,7 +120,7 @@ func (s *Server) forwardFailed(c *call, to cluster.Member, err error) {
 var hopHeaders = []string{
 	"Host", "Connection", "Content-Length", "Transfer-Encoding", "Expect",
 	"Keep-Alive", "Te", "Trailer", "Upgrade", "Proxy-Connection",
-	api.HeaderForwardedBy, api.HeaderForwardedClient,
+	api.HeaderForwardedBy, api.HeaderForwardedClient, api.HeaderForwardID,
 }
 
 // relayHeaders are not copied from the owner's response: the edge sets
@@ -136,6 +169,7 @@ func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member)
 		}
 	}
 	req.Header.Set(api.HeaderForwardedBy, s.peers.self)
+	req.Header.Set(api.HeaderForwardID, c.fwdID)
 	req.Header.Set(api.HeaderCorrelationID, c.cid)
 	c.injectTrace(req)
 	if p := c.connPeer(); p != nil {
@@ -206,6 +240,18 @@ func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*
 		stop, gone := watchClient(c, u)
 		err = resp.Read(u.br)
 		stop()
+		if err == nil && gone() {
+			// The answer came, but the client had left (the watch's last
+			// look): nobody will read it.
+			granted := resp.StatusCode() == fasthttp.StatusOK
+			resp.CloseBodyStream()
+			fasthttp.ReleaseResponse(resp)
+			u.close()
+			if granted {
+				return nil, nil, errClientLeftAnswered
+			}
+			return nil, nil, errClientGone
+		}
 		if err != nil {
 			fasthttp.ReleaseResponse(resp)
 			u.close()
@@ -222,15 +268,20 @@ func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*
 }
 
 // watchClient closes u when c's client goes away before stop is called;
-// gone reports whether that happened. The watch starts only after
-// watchDelay: a client that leaves sooner is noticed then.
+// gone reports whether that happened, or whether the last look at stop
+// found the client gone (the owner's answer then reaches nobody).
+// The watch starts only after watchDelay: a client that leaves sooner is
+// noticed then.
 func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
+	start := time.Now()
 	done := make(chan struct{})
 	closed := make(chan struct{})
 	var (
 		mu        sync.Mutex
 		stopped   bool
+		ctx       context.Context
 		stopWatch func()
+		late      bool // the last look found the client gone
 	)
 	timer := time.AfterFunc(watchDelay, func() {
 		mu.Lock()
@@ -238,17 +289,17 @@ func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
 		if stopped {
 			return
 		}
-		var ctx context.Context
 		ctx, stopWatch = c.untilClientGone()
+		wctx := ctx
 		go func() {
 			select {
-			case <-ctx.Done():
+			case <-wctx.Done():
 				select {
 				case <-done:
 					return // the owner answered first (stop's last look may end ctx after)
 				default:
 				}
-				if errors.Is(context.Cause(ctx), errClientGone) {
+				if errors.Is(context.Cause(wctx), errClientGone) {
 					u.close()
 					close(closed)
 				}
@@ -260,18 +311,24 @@ func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
 			timer.Stop()
 			mu.Lock()
 			stopped = true
-			sw := stopWatch
+			sw, wctx := stopWatch, ctx
 			mu.Unlock()
 			close(done)
-			if sw != nil {
+			switch {
+			case sw != nil:
 				sw()
+				late = errors.Is(context.Cause(wctx), errClientGone)
+			case time.Since(start) >= lastLookAfter:
+				// The owner took a while (a request that waited) but
+				// answered before the watch began: look once.
+				late = c.clientGoneNow()
 			}
 		}, func() bool {
 			select {
 			case <-closed:
 				return true
 			default:
-				return false
+				return late
 			}
 		}
 }

@@ -54,7 +54,7 @@ func (s *Server) acquire(c *call) error {
 	c.allowWait(wait)
 	l, err := s.txns.Acquire(c.ctx, keyspace.AcquireRequest{
 		Ref: ref, Owner: req.Owner, TTL: time.Duration(req.TTLSeconds) * time.Second,
-		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID, WhileBlocked: c.untilClientGone,
+		Wait: wait, IfNotExists: req.IfNotExists, TxnID: req.TxnID, WhileBlocked: c.untilClientGone, Delivered: c.delivered(),
 	})
 	if err != nil {
 		return err

@@ -122,7 +122,7 @@ func (s *Server) dequeue(c *call, stateful bool) error {
 	// a message; the watch is armed only once the dequeue actually waits.
 	ds, err := qs.Dequeue(c.ctx, queues.DequeueRequest{
 		Ref: ref, Owner: req.Owner, Visibility: seconds(req.VisibilityTimeoutSeconds), Wait: wait,
-		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful, WhileBlocked: c.untilClientGone,
+		Max: int(req.PageSize), TxnID: req.TxnID, Stateful: stateful, WhileBlocked: c.untilClientGone, Delivered: c.delivered(),
 	})
 	if err != nil {
 		return emptyQueue(err, retry)

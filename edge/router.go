@@ -42,6 +42,8 @@ type call struct {
 	routable, recording, forwarded bool
 	rec                            *recorder
 	fwdPeer                        *peer
+	// fwdID names this request when it is forwarded (HeaderForwardID).
+	fwdID string
 }
 
 type handler func(c *call) error
@@ -67,6 +69,7 @@ func (s *Server) buildRoutes() map[string]route {
 	add("/readyz", "readyz", "", s.readyz)
 	add("/v1/cluster/members", "cluster.members", "GET", s.clusterMembers)
 	add(clusterFlushPath, "cluster.flush", "POST", s.clusterFlush)
+	add(api.PathClusterAbandon, "cluster.abandon", "POST", s.clusterAbandon)
 	s.leaseRoutes(add)
 	s.queueRoutes(add)
 	s.attachmentRoutes(add)

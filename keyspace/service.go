@@ -167,7 +167,7 @@ func (s *Service) Acquire(ctx context.Context, req AcquireRequest) (Lease, error
 		op.txnID = xid.New().String()
 	}
 	op.TTL = s.ttl(req.TTL)
-	v, err := s.caller.Call(ctx, actorID(req.Ref), op, actors.WaitUpTo(req.Wait, req.WhileBlocked))
+	v, err := s.caller.Call(ctx, actorID(req.Ref), op, actors.WaitUpTo(req.Wait, req.WhileBlocked, req.Delivered))
 	if err != nil {
 		return Lease{}, err
 	}

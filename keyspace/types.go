@@ -41,6 +41,10 @@ type AcquireRequest struct {
 	// away) and the func releases what it holds. Acquires answered at once
 	// never call it.
 	WhileBlocked func() (context.Context, func())
+	// Delivered, if set, is called when a lease granted after waiting
+	// goes to the caller; its abandon gives the lease back (a forwarding
+	// node whose client left takes it back; actors.Blocking).
+	Delivered func(abandon func())
 }
 
 // Lease is a granted lease.

@@ -54,7 +54,7 @@ func (s *Service) Dequeue(ctx context.Context, req DequeueRequest) ([]*Delivery,
 	}
 	op := &opDequeue{dlq: req.DLQ, owner: req.Owner, vis: req.Visibility, wait: req.Wait, max: req.Max, txn: req.TxnID}
 	// Timer and client watch are armed only if the actor parks the request.
-	v, err := s.caller.Call(ctx, actorID(req.Ref), op, actors.WaitUpTo(req.Wait, req.WhileBlocked))
+	v, err := s.caller.Call(ctx, actorID(req.Ref), op, actors.WaitUpTo(req.Wait, req.WhileBlocked, req.Delivered))
 	if err != nil {
 		return nil, err
 	}

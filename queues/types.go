@@ -114,6 +114,9 @@ type DequeueRequest struct {
 	// does (the consumer went away), and the returned func is called when
 	// the wait is over. A dequeue answered at once never calls it.
 	WhileBlocked func() (context.Context, func())
+	// Delivered, if set, is called when deliveries made after waiting go
+	// to the caller; its abandon hands them back (actors.Blocking).
+	Delivered func(abandon func())
 }
 
 // Proof identifies a delivery: what ack, nack and extend present.

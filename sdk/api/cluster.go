@@ -12,6 +12,14 @@ const (
 	// chain (base64 DER, leaf first, comma-separated) on a forwarded
 	// request, so the owner authorizes the client, not the forwarder.
 	HeaderForwardedClient = "X-Lockd-Forwarded-Client-Cert"
+	// HeaderForwardID names one forwarded request (node to node): the
+	// forwarding node whose client turned out to have left when the
+	// owner's answer came asks the owner to take back what that request
+	// was granted (PathClusterAbandon). Honoured like HeaderForwardedBy.
+	HeaderForwardID = "X-Lockd-Forward-Id"
+	// PathClusterAbandon takes back the lease or deliveries a forwarded
+	// blocking request was answered with (node to node).
+	PathClusterAbandon = "/v1/cluster/abandon"
 	// HeaderServedBy names the node that served a request (its id).
 	HeaderServedBy = "X-Lockd-Served-By"
 	// HeaderWaiters, on a /v1/describe response, is the number of
