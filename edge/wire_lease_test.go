@@ -3,8 +3,10 @@ package edge_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/lockdhq/lockd/edge/edgetest"
+	"github.com/lockdhq/lockd/internal/tlsutil"
 	"github.com/lockdhq/lockd/sdk/api"
 	"github.com/lockdhq/lockd/server"
 )
@@ -149,4 +151,26 @@ func TestWireGet(t *testing.T) {
 			t.Fatalf("no public state: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// /v1/cluster/abandon (node to node) takes back the answer of a forwarded
+// blocking request by its forward id: the id is required, the body is
+// strict, an id with nothing to take back is not an error, and under mTLS
+// only a server identity may ask (the nodes' own identity).
+func TestClusterAbandonInput(t *testing.T) {
+	each(t, server.Config{}, func(t *testing.T, s *edgetest.Server) {
+		wantError(t, s.Do("POST", api.PathClusterAbandon, `{}`), 400, api.CodeMissingFields)
+		wantError(t, s.Do("POST", api.PathClusterAbandon, `{"forward_id":"x","more":1}`), 400, api.CodeInvalidBody)
+		wantError(t, s.Do("POST", api.PathClusterAbandon, `not json`), 400, api.CodeInvalidBody)
+		mustOK(t, s.Do("POST", api.PathClusterAbandon, `{"forward_id":"nothing-to-take-back"}`), "unknown forward id")
+	})
+	m := startMTLS(t)
+	c, _ := m.client("default")
+	if r := m.mustDo(c, "POST", api.PathClusterAbandon, map[string]any{"forward_id": "x"}); r.status != 403 {
+		t.Fatalf("a client identity may take back answers: %d %s", r.status, r.body)
+	}
+	tc, _ := m.clientFor(tlsutil.RoleTC, time.Hour)
+	if r := m.mustDo(tc, "POST", api.PathClusterAbandon, map[string]any{"forward_id": "x"}); r.status != 403 {
+		t.Fatalf("a TC identity may take back answers: %d %s", r.status, r.body)
+	}
 }
