@@ -97,6 +97,10 @@ func (c *Cluster) fenceLoop() {
 // a change of Serving.
 func (c *Cluster) reevaluate() {
 	now := time.Now()
+	// Joined before the view: a join publishes the members it met before
+	// it counts as joined, so a joined node never settles on the view it
+	// had alone before.
+	joined := c.Ready()
 	live := c.Live()
 	quorum, changed := c.fence.evaluate(now, live)
 	switch {
@@ -105,7 +109,7 @@ func (c *Cluster) reevaluate() {
 	case changed:
 		c.log.Warn().Dur("after", c.fence.after).Msg("no fresh evidence that a quorum of the members sees this node alive: not serving the refs it owns (503) until it has")
 	}
-	if c.fence.settle(now, live, c.Ready()) {
+	if c.fence.settle(now, live, joined) {
 		c.log.Info().Time("from", c.fence.takeOverAt()).Int("members", len(live)).
 			Msg("every member sees this node alive: it serves the refs it owns after the hand-off grace")
 	}
