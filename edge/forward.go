@@ -41,6 +41,17 @@ const inlineForward = 64 << 10
 // a parked socket read per request.
 const watchDelay = 20 * time.Millisecond
 
+// mayWait reports whether c's route can wait at the owner and be answered
+// with something the client must give back (a lease, deliveries): only
+// those get the last look of lastLookAfter.
+func mayWait(c *call) bool {
+	switch string(c.Path()) {
+	case "/v1/acquire", "/v1/queue/dequeue", "/v1/queue/dequeueWithState":
+		return true
+	}
+	return false
+}
+
 // lastLookAfter is how long a forward must have taken for its client to
 // be looked at once more when the owner answers before the watch began
 // (one system call): a request that waited may have lost its client
@@ -318,7 +329,7 @@ func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
 			case sw != nil:
 				sw()
 				late = errors.Is(context.Cause(wctx), errClientGone)
-			case time.Since(start) >= lastLookAfter:
+			case mayWait(c) && time.Since(start) >= lastLookAfter:
 				// The owner took a while (a request that waited) but
 				// answered before the watch began: look once.
 				late = c.clientGoneNow()
