@@ -150,14 +150,20 @@ func TestAwaitHandsAReplyForAGoneClientToAbandon(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("client gone: %v %v", v, err)
 		}
-		select {
-		case ar := <-abandoned:
-			if v, ok := ar.Late(time.Second); !ok || v != "lease" {
-				t.Fatalf("Abandon did not get the reply: %v %v", v, ok)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("not abandoned")
+		wantAbandoned(t, abandoned, "lease")
+	}
+}
+
+// wantAbandoned waits for Abandon to get a request whose reply is want.
+func wantAbandoned(t *testing.T, abandoned chan *actors.Request, want any) {
+	t.Helper()
+	select {
+	case ar := <-abandoned:
+		if v, ok := ar.Late(time.Second); !ok || v != want {
+			t.Fatalf("Abandon did not get the reply: %v %v", v, ok)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not abandoned")
 	}
 }
 
@@ -186,14 +192,7 @@ func TestDeliveredReplyCanBeAbandonedLater(t *testing.T) {
 	}
 	later()
 	later() // once only
-	select {
-	case ar := <-abandoned:
-		if v, ok := ar.Late(time.Second); !ok || v != "lease" {
-			t.Fatalf("Abandon did not get the reply: %v %v", v, ok)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("not abandoned")
-	}
+	wantAbandoned(t, abandoned, "lease")
 	select {
 	case <-abandoned:
 		t.Fatal("abandoned twice")

@@ -84,6 +84,28 @@ func startRelayedGrace(t *testing.T, gn *gossiprelay.Net, host string, grace tim
 	return &relayedNode{c: c, host: host, relay: r, hold: hold}
 }
 
+// startThree starts three relayed nodes with the hand-off grace given,
+// the others joining the first, and waits until each sees the three and
+// serves.
+func startThree(t *testing.T, gn *gossiprelay.Net, grace time.Duration, hosts ...string) []*relayedNode {
+	t.Helper()
+	a := startRelayedGrace(t, gn, hosts[0], grace)
+	nodes := []*relayedNode{a,
+		startRelayedGrace(t, gn, hosts[1], grace, a.relay.Addr()),
+		startRelayedGrace(t, gn, hosts[2], grace, a.relay.Addr())}
+	if !within(30*time.Second, func() bool {
+		for _, n := range nodes {
+			if len(n.c.Live()) != 3 || !n.c.Serving() {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("the three nodes did not all see each other and serve")
+	}
+	return nodes
+}
+
 // testGrace is the hand-off grace of the relayed nodes.
 const testGrace = 300 * time.Millisecond
 
@@ -187,20 +209,8 @@ func TestPartitionedNodeFencesThenRejoins(t *testing.T) {
 // waits for it, while the others see the joiner at once.
 func TestJoinerTakesOverOnlyOnceEveryMemberSeesIt(t *testing.T) {
 	gn := gossiprelay.NewNet()
-	a := startRelayed(t, gn, "127.0.0.44")
-	b := startRelayed(t, gn, "127.0.0.45", a.relay.Addr())
-	c := startRelayed(t, gn, "127.0.0.46", a.relay.Addr())
-	nodes := []*relayedNode{a, b, c}
-	if !within(20*time.Second, func() bool {
-		for _, n := range nodes {
-			if len(n.c.Live()) != 3 || !n.c.Serving() {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatal("the three nodes did not all see each other and serve")
-	}
+	nodes := startThree(t, gn, testGrace, "127.0.0.44", "127.0.0.45", "127.0.0.46")
+	a, b, c := nodes[0], nodes[1], nodes[2]
 	c.hold.Store(true)
 	d := startRelayed(t, gn, "127.0.0.47", a.relay.Addr())
 	dID := d.c.Self().ID
@@ -242,20 +252,8 @@ func TestJoinerTakesOverOnlyOnceEveryMemberSeesIt(t *testing.T) {
 func TestGracefulLeaveHoldsTheLeaversRefsForTheGrace(t *testing.T) {
 	const grace = 3 * time.Second
 	gn := gossiprelay.NewNet()
-	a := startRelayedGrace(t, gn, "127.0.0.48", grace)
-	b := startRelayedGrace(t, gn, "127.0.0.49", grace, a.relay.Addr())
-	c := startRelayedGrace(t, gn, "127.0.0.50", grace, a.relay.Addr())
-	nodes := []*relayedNode{a, b, c}
-	if !within(30*time.Second, func() bool {
-		for _, n := range nodes {
-			if len(n.c.Live()) != 3 || !n.c.Serving() {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatal("the three nodes did not all see each other and serve")
-	}
+	nodes := startThree(t, gn, grace, "127.0.0.48", "127.0.0.49", "127.0.0.50")
+	a, b, c := nodes[0], nodes[1], nodes[2]
 	cID := c.c.Self().ID
 	var moved, stayed string // a key c owns; a key a owns
 	for i := 0; moved == "" || stayed == ""; i++ {
