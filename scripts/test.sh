@@ -33,3 +33,9 @@ go test -count=1 -timeout 20m -run 'TestMCPOneGiBAttachmentKeepsFacadeRSSLow' ./
 # on loopback): the same requests must behave the same on every backend.
 echo "== HTTP tests on s3 and azure"
 LOCKD_TEST_BACKENDS=s3,azure go test -race -timeout 20m ./edge/
+
+# And through three clustered lockd processes on one versitygw bucket
+# behind a round-robin balancer (docs/CLUSTER.md): every HTTP test that
+# passes on one node must pass through the cluster too.
+echo "== HTTP tests through a 3-node cluster on s3"
+LOCKD_TEST_BACKENDS=cluster-s3 go test -race -timeout 20m ./edge/
