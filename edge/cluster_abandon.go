@@ -21,8 +21,14 @@ import (
 // or visibility timeout.
 
 // lateAbandonFor is how long an answer to a forwarded request can still
-// be taken back: the forwarding node asks within moments.
-const lateAbandonFor = 30 * time.Second
+// be taken back: the forwarding node asks as soon as the answer's head
+// reached it. lateAbandonMax bounds how many are kept (each holds its
+// reply): beyond it an answer cannot be taken back, and a client that
+// left keeps it until its lease or visibility timeout ends, as before.
+const (
+	lateAbandonFor = 5 * time.Second
+	lateAbandonMax = 4096
+)
 
 // lateAbandons holds the take-backs of recent answers to forwarded
 // blocking requests, by forward id.
@@ -36,7 +42,8 @@ type lateAbandon struct {
 	until   time.Time
 }
 
-// put keeps abandon for id, dropping the expired ones.
+// put keeps abandon for id (expired ones are dropped when the table is
+// full).
 func (l *lateAbandons) put(id string, abandon func()) {
 	now := time.Now()
 	l.mu.Lock()
@@ -44,9 +51,14 @@ func (l *lateAbandons) put(id string, abandon func()) {
 	if l.m == nil {
 		l.m = map[string]lateAbandon{}
 	}
-	for k, e := range l.m {
-		if now.After(e.until) {
-			delete(l.m, k)
+	if len(l.m) >= lateAbandonMax {
+		for k, e := range l.m {
+			if now.After(e.until) {
+				delete(l.m, k)
+			}
+		}
+		if len(l.m) >= lateAbandonMax {
+			return
 		}
 	}
 	l.m[id] = lateAbandon{abandon: abandon, until: now.Add(lateAbandonFor)}
