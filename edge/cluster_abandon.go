@@ -43,8 +43,8 @@ type lateAbandon struct {
 }
 
 // put keeps abandon for id (expired ones are dropped when the table is
-// full).
-func (l *lateAbandons) put(id string, abandon func()) {
+// full) and reports whether it did.
+func (l *lateAbandons) put(id string, abandon func()) bool {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -58,10 +58,11 @@ func (l *lateAbandons) put(id string, abandon func()) {
 			}
 		}
 		if len(l.m) >= lateAbandonMax {
-			return
+			return false
 		}
 	}
 	l.m[id] = lateAbandon{abandon: abandon, until: now.Add(lateAbandonFor)}
+	return true
 }
 
 // take returns and forgets the take-back of id; nil when there is none.
@@ -81,7 +82,10 @@ func (l *lateAbandons) take(id string) func() {
 
 // delivered returns the Delivered hook of a blocking request: for a
 // request forwarded here (with a forward id) it keeps the take-back of
-// the answer; nil otherwise.
+// the answer and says so in the response (HeaderForwardID, which the
+// forwarding node does not relay), so that the forwarding node looks at
+// its client once more before relaying; nil otherwise. The hook runs on
+// the handler's goroutine (actors.Caller.Await).
 func (c *call) delivered() func(abandon func()) {
 	if !c.forwarded {
 		return nil
@@ -90,8 +94,11 @@ func (c *call) delivered() func(abandon func()) {
 	if id == "" {
 		return nil
 	}
-	late := &c.srv.late
-	return func(abandon func()) { late.put(id, abandon) }
+	return func(abandon func()) {
+		if c.srv.late.put(id, abandon) {
+			c.Response.Header.Set(api.HeaderForwardID, id)
+		}
+	}
 }
 
 // clusterAbandonRequest is the body of PathClusterAbandon.

@@ -41,24 +41,6 @@ const inlineForward = 64 << 10
 // a parked socket read per request.
 const watchDelay = 20 * time.Millisecond
 
-// mayWait reports whether c's route can wait at the owner and be answered
-// with something the client must give back (a lease, deliveries): only
-// those get the last look of lastLookAfter.
-func mayWait(c *call) bool {
-	switch string(c.Path()) {
-	case "/v1/acquire", "/v1/queue/dequeue", "/v1/queue/dequeueWithState":
-		return true
-	}
-	return false
-}
-
-// lastLookAfter is how long a forward must have taken for its client to
-// be looked at once more when the owner answers before the watch began
-// (one system call): a request that waited may have lost its client
-// meanwhile, and the owner's answer (a lease, messages) is then given
-// back (abandonAt). Quicker answers are relayed without the look.
-const lastLookAfter = time.Millisecond
-
 // forward sends the request to the node that owns its key or queue and
 // relays the answer, streaming bodies both ways. The owner is told who
 // forwarded (HeaderForwardedBy: it never forwards again) and, under mTLS,
@@ -95,8 +77,8 @@ func (s *Server) forward(c *call, to cluster.Member) {
 	relay(c, resp, u, pool)
 }
 
-// errClientLeftAnswered is a forward whose owner answered with success
-// after its client had left.
+// errClientLeftAnswered is a forward whose owner answered, with an
+// answer it can take back, after its client had left.
 var errClientLeftAnswered = errors.New("edge: the owner answered a client that left")
 
 // abandonAt asks the owner to take back what the forwarded request fwdID
@@ -136,7 +118,7 @@ var hopHeaders = []string{
 
 // relayHeaders are not copied from the owner's response: the edge sets
 // its own framing.
-var relayHeaders = []string{"Connection", "Content-Length", "Transfer-Encoding", "Keep-Alive"}
+var relayHeaders = []string{"Connection", "Content-Length", "Transfer-Encoding", "Keep-Alive", api.HeaderForwardID}
 
 // inSet reports whether the header name k is one of set, ignoring case,
 // without allocating (a forward checks every header of both messages).
@@ -251,14 +233,17 @@ func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*
 		stop, gone := watchClient(c, u)
 		err = resp.Read(u.br)
 		stop()
-		if err == nil && gone() {
-			// The answer came, but the client had left (the watch's last
-			// look): nobody will read it.
-			granted := resp.StatusCode() == fasthttp.StatusOK
+		// An answer the owner can take back (a lease or deliveries after a
+		// wait) is worth one more look at the client, even when the
+		// answer came before the watch began.
+		takeBack := err == nil && len(resp.Header.Peek(api.HeaderForwardID)) > 0
+		if err == nil && (gone() || takeBack && c.clientGoneNow()) {
+			// The answer came, but the client had left: nobody will read
+			// it.
 			resp.CloseBodyStream()
 			fasthttp.ReleaseResponse(resp)
 			u.close()
-			if granted {
+			if takeBack {
 				return nil, nil, errClientLeftAnswered
 			}
 			return nil, nil, errClientGone
@@ -284,7 +269,6 @@ func (p *peerPool) roundTrip(c *call, req *fasthttp.Request, replayable bool) (*
 // The watch starts only after watchDelay: a client that leaves sooner is
 // noticed then.
 func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
-	start := time.Now()
 	done := make(chan struct{})
 	closed := make(chan struct{})
 	var (
@@ -325,14 +309,9 @@ func watchClient(c *call, u *peerConnUp) (stop func(), gone func() bool) {
 			sw, wctx := stopWatch, ctx
 			mu.Unlock()
 			close(done)
-			switch {
-			case sw != nil:
+			if sw != nil {
 				sw()
 				late = errors.Is(context.Cause(wctx), errClientGone)
-			case mayWait(c) && time.Since(start) >= lastLookAfter:
-				// The owner took a while (a request that waited) but
-				// answered before the watch began: look once.
-				late = c.clientGoneNow()
 			}
 		}, func() bool {
 			select {

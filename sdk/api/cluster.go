@@ -12,10 +12,12 @@ const (
 	// chain (base64 DER, leaf first, comma-separated) on a forwarded
 	// request, so the owner authorizes the client, not the forwarder.
 	HeaderForwardedClient = "X-Lockd-Forwarded-Client-Cert"
-	// HeaderForwardID names one forwarded request (node to node): the
-	// forwarding node whose client turned out to have left when the
-	// owner's answer came asks the owner to take back what that request
-	// was granted (PathClusterAbandon). Honoured like HeaderForwardedBy.
+	// HeaderForwardID names one forwarded request (node to node). The
+	// owner echoes it on an answer it can take back (a lease or
+	// deliveries after a wait); the forwarding node, finding its client
+	// gone, then asks the owner to take that answer back
+	// (PathClusterAbandon). Honoured like HeaderForwardedBy; never relayed
+	// to clients.
 	HeaderForwardID = "X-Lockd-Forward-Id"
 	// PathClusterAbandon takes back the lease or deliveries a forwarded
 	// blocking request was answered with (node to node).
