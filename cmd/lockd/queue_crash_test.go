@@ -116,12 +116,13 @@ func payloadFor(w, i int) string {
 // timeout); no message whose ack answered 200 comes back.
 func TestQueueMessagesSurviveKill9(t *testing.T) {
 	dir := t.TempDir()
-	p := startLockd(t, "--store", "disk://"+dir)
+	p := startLockd(t, "--store", "disk://"+dir, crashLoadFlag)
 	var mu sync.Mutex
 	enqueued := map[string]string{} // id -> payload
 	acked := map[string]bool{}
 	ackUnknown := map[string]bool{} // ack sent, answer lost in the kill
 	var count atomic.Int64
+	var quit workerErrs
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
@@ -137,6 +138,7 @@ func TestQueueMessagesSurviveKill9(t *testing.T) {
 				payload := payloadFor(w, i)
 				id, err := qEnqueue(p.URL, "crash", payload)
 				if err != nil {
+					quit.note(stop, err)
 					return
 				}
 				mu.Lock()
@@ -159,6 +161,7 @@ func TestQueueMessagesSurviveKill9(t *testing.T) {
 				ms, err := qDequeue(p.URL, map[string]any{"queue": "crash", "owner": fmt.Sprint("c", c), "wait_seconds": 1,
 					"page_size": 4, "visibility_timeout_seconds": 2})
 				if err != nil {
+					quit.note(stop, err)
 					return
 				}
 				for k, m := range ms {
@@ -187,10 +190,10 @@ func TestQueueMessagesSurviveKill9(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	if count.Load() < 300 {
-		t.Fatalf("only %d enqueues before the deadline", count.Load())
+		t.Fatalf("only %d enqueues before the deadline; %s", count.Load(), quit.String())
 	}
 
-	p = startLockd(t, "--store", "disk://"+dir)
+	p = startLockd(t, "--store", "disk://"+dir, crashLoadFlag)
 	want := map[string]string{} // must come back
 	maybe := 0                  // may come back (ack answer lost)
 	for id, payload := range enqueued {
