@@ -56,6 +56,8 @@ var policies = map[string]policy{
 	// Node to node: a forwarding node whose client left gives back what
 	// the forwarded request was granted.
 	api.PathClusterAbandon: serverPolicy,
+	// Node to node: a multiplexed connection for forwarded requests.
+	muxPath: serverPolicy,
 
 	"/v1/acquire":   {access: tlsutil.AccessAny},
 	"/v1/keepalive": {access: tlsutil.AccessAny},
@@ -172,8 +174,11 @@ func (c *call) peer() *peer {
 
 // connPeer returns the connection's verified identity, or nil.
 func (c *call) connPeer() *peer {
-	if pc, ok := c.Conn().(*peerConn); ok {
-		return pc.peer
+	switch cn := c.Conn().(type) {
+	case *peerConn:
+		return cn.peer
+	case *muxStream:
+		return cn.ms.peer
 	}
 	if cs := c.TLSConnectionState(); cs != nil {
 		return newPeer(*cs)

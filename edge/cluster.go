@@ -131,6 +131,14 @@ type recorder struct {
 	buf []byte
 }
 
+// bufOrNil is what the handler read, or nil without a recorder.
+func (r *recorder) bufOrNil() []byte {
+	if r == nil {
+		return nil
+	}
+	return r.buf
+}
+
 func (r *recorder) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if r.c.recording {
@@ -214,6 +222,7 @@ type clusterState struct {
 	fwdPeers     sync.Map // header value -> *peer
 	fwdPeerCount atomic.Int64
 	late         lateAbandons
+	muxes        muxServers // multiplexed connections from other nodes (mux_serve.go)
 }
 
 func (s *Server) clusterMembers(c *call) error {

@@ -26,6 +26,24 @@ func (c *call) untilClientGone() (context.Context, func()) {
 	var wg sync.WaitGroup
 	var conn net.Conn
 	switch cn := c.Conn().(type) {
+	case *muxStream:
+		// A multiplexed request (mux_serve.go): its client left when the
+		// forwarder says so or the connection to it drops.
+		done := make(chan struct{})
+		go func() {
+			select {
+			case <-cn.gone:
+				cancel(errClientGone)
+			case <-done:
+			}
+		}()
+		var once sync.Once
+		return ctx, func() {
+			once.Do(func() { close(done) })
+			if cn.left() {
+				cancel(errClientGone)
+			}
+		}
 	case *peerConn:
 		conn = cn
 		wg.Add(1)
@@ -120,6 +138,9 @@ func watchTLS(pc *peerConn, cancel context.CancelCauseFunc, wg *sync.WaitGroup) 
 // Bytes waiting (a pipelined request, a TLS record) count as alive.
 func (c *call) clientGoneNow() bool {
 	conn := c.Conn()
+	if st, ok := conn.(*muxStream); ok {
+		return st.left()
+	}
 	if pc, ok := conn.(*peerConn); ok {
 		conn = pc.NetConn()
 	}

@@ -64,7 +64,11 @@ func (c *call) readBody(limit int64) ([]byte, error) {
 	}
 	r := c.RequestBodyStream()
 	if r == nil {
-		return c.PostBody(), nil
+		// Read whole already (a multiplexed forward, mux_serve.go).
+		if b := c.PostBody(); int64(len(b)) <= limit {
+			return b, nil
+		}
+		return nil, bodyTooLarge(limit)
 	}
 	if cl := c.Request.Header.ContentLength(); cl >= 0 && int64(cl) <= limit && cl <= 64<<10 {
 		b := make([]byte, cl) // exactly the declared body, in one allocation

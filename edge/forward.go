@@ -55,9 +55,12 @@ func (s *Server) forward(c *call, to cluster.Member) {
 		s.forwardFailed(c, to, err)
 		return
 	}
+	c.fwdID = xid.New().String()
+	if muxRoutes[string(c.Path())] && string(c.Method()) == fasthttp.MethodPost && s.forwardMux(c, to, pool) {
+		return
+	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	c.fwdID = xid.New().String()
 	replayable, err := s.buildForward(c, req, to)
 	if err != nil {
 		s.forwardFailed(c, to, err)
@@ -171,30 +174,48 @@ func (s *Server) buildForward(c *call, req *fasthttp.Request, to cluster.Member)
 		}
 		req.Header.Set(api.HeaderForwardedClient, p.chainHdr)
 	}
-	stream := c.timedBodyStream()
-	if stream == nil {
-		req.SetBodyRaw(c.PostBody())
-		return true, nil
+	body, whole, err := c.wholeForwardBody()
+	if err != nil {
+		return false, err
 	}
-	var prefix []byte
-	if c.rec != nil {
-		prefix = c.rec.buf
-	}
-	switch n := c.Request.Header.ContentLength(); {
-	case n >= len(prefix) && n <= inlineForward:
-		body := make([]byte, n)
-		copy(body, prefix)
-		if _, err := io.ReadFull(stream, body[len(prefix):]); err != nil {
-			return false, errClientGone
-		}
+	if whole {
 		req.SetBodyRaw(body)
 		return true, nil
+	}
+	stream := io.MultiReader(bytes.NewReader(c.rec.bufOrNil()), c.timedBodyStream())
+	switch n := c.Request.Header.ContentLength(); {
 	case n >= 0:
-		req.SetBodyStream(io.MultiReader(bytes.NewReader(prefix), stream), n)
+		req.SetBodyStream(stream, n)
 	case n == -1: // chunked
-		req.SetBodyStream(io.MultiReader(bytes.NewReader(prefix), stream), -1)
+		req.SetBodyStream(stream, -1)
 	}
 	return false, nil
+}
+
+// wholeForwardBody returns the request body whole when it is in memory
+// or of known length up to inlineForward (then read now, after what the
+// handler already read); whole is false when it must stream (nothing is
+// read then). An error is a client whose body ended early.
+func (c *call) wholeForwardBody() (body []byte, whole bool, err error) {
+	stream := c.timedBodyStream()
+	if stream == nil {
+		return c.PostBody(), true, nil
+	}
+	prefix := c.rec.bufOrNil()
+	n := c.Request.Header.ContentLength()
+	if n < len(prefix) || n > inlineForward {
+		return nil, false, nil
+	}
+	body = make([]byte, n)
+	copy(body, prefix)
+	if _, err := io.ReadFull(stream, body[len(prefix):]); err != nil {
+		return nil, false, errClientGone
+	}
+	// Read whole now: a second call (a plain forward after the owner
+	// refused multiplexing) must find it.
+	c.Request.SetBodyRaw(body)
+	c.body, c.rec = nil, nil
+	return body, true, nil
 }
 
 // roundTrip writes req on a connection to the node and reads the

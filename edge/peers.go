@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Connections to the other nodes, for forwarded requests. A pool per
@@ -35,10 +37,23 @@ type peers struct {
 	self  string      // this node's id, sent as HeaderForwardedBy
 	mu    sync.Mutex
 	pools map[string]*peerPool
+	muxes map[string]*muxPeer
 }
 
 func newPeers(tlsCfg *tls.Config, self string) *peers {
-	return &peers{tls: tlsCfg, self: self, pools: map[string]*peerPool{}}
+	return &peers{tls: tlsCfg, self: self, pools: map[string]*peerPool{}, muxes: map[string]*muxPeer{}}
+}
+
+// mux returns the multiplexed connections to endpoint (mux.go).
+func (p *peers) mux(endpoint string, pool *peerPool, log zerolog.Logger) *muxPeer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mp, ok := p.muxes[endpoint]
+	if !ok {
+		mp = &muxPeer{pool: pool, self: p.self, log: log}
+		p.muxes[endpoint] = mp
+	}
+	return mp
 }
 
 func (p *peers) pool(endpoint string) (*peerPool, error) {
@@ -67,6 +82,9 @@ func (p *peers) close() {
 	defer p.mu.Unlock()
 	for _, pp := range p.pools {
 		pp.closeIdle()
+	}
+	for _, mp := range p.muxes {
+		mp.close()
 	}
 }
 

@@ -70,6 +70,7 @@ func (s *Server) buildRoutes() map[string]route {
 	add("/v1/cluster/members", "cluster.members", "GET", s.clusterMembers)
 	add(clusterFlushPath, "cluster.flush", "POST", s.clusterFlush)
 	add(api.PathClusterAbandon, "cluster.abandon", "POST", s.clusterAbandon)
+	add(muxPath, "cluster.mux", "POST", s.clusterMux)
 	s.leaseRoutes(add)
 	s.queueRoutes(add)
 	s.attachmentRoutes(add)

@@ -204,6 +204,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.lsf.Stop()
 	s.endStreams()
 	err := s.http.ShutdownWithContext(ctx)
+	s.muxes.shutdown(ctx.Done())
 	s.cancel()
 	if s.peers != nil {
 		s.peers.close()

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,5 +210,55 @@ func want503(t *testing.T, what, url string, req api.AcquireRequest, fwdBy, code
 	resp.Body.Close()
 	if resp.StatusCode != 503 || e.Error != code || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("%s: %d %+v Retry-After %q, want 503 %s", what, resp.StatusCode, e, resp.Header.Get("Retry-After"), code)
+	}
+}
+
+// A forwarded blocking acquire travels to the owner as a frame on a
+// multiplexed connection; when its client hangs up, the forwarding node
+// tells the owner (a cancel frame) and the owner withdraws the waiter, as
+// it does when a plain forward's connection closes: the release that
+// follows frees the key instead of handing it to a client that left.
+func TestClusterForwardedWaiterWhoseClientLeftIsWithdrawn(t *testing.T) {
+	c := startCluster(t, objectStores(t)["s3"])
+	owner := c.Nodes[0]
+	key, others := keyOwnedBy(t, c, owner, "left")
+	a := others[0]
+	h, err := acquireKey(a.URL, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	left := make(chan error, 1)
+	go func() {
+		r, _ := http.NewRequestWithContext(ctx, "POST", a.URL+"/v1/acquire",
+			jsonBody(api.AcquireRequest{Key: key, Owner: "leaver", TTLSeconds: 60, BlockSeconds: 60}))
+		resp, err := http.DefaultClient.Do(r)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("the blocked acquire was answered %d", resp.StatusCode)
+		}
+		left <- err
+	}()
+	waitFor(t, "the waiter parks at the owner", func() bool { return waiters(t, a, key) == 1 })
+	cancel()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's request did not end when it hung up")
+	}
+	waitFor(t, "the owner withdraws the waiter", func() bool { return waiters(t, a, key) == 0 })
+	if err := h.release(a.URL); err != nil {
+		t.Fatal(err)
+	}
+	st, body, err := post(a.URL, "/v1/acquire", api.AcquireRequest{Key: key, Owner: "next", TTLSeconds: 30, BlockSeconds: -1})
+	if err != nil || st != 200 {
+		t.Fatalf("acquire after the release: %d %s %v (was the lease handed to the client that left?)", st, body, err)
+	}
+	if !strings.Contains(a.Log(), "multiplexed forwarding connection to the owner opened") {
+		t.Errorf("node A forwarded without a multiplexed connection; its log:\n%s", a.Log())
 	}
 }

@@ -23,7 +23,9 @@ import (
 // passes here. Cut makes it drop every request (the connection closes
 // without an answer) until Heal: the node is partitioned from its peers'
 // API calls while its gossip, which does not pass here, keeps it a live
-// member that still owns its keys.
+// member that still owns its keys. A cut also closes the connections the
+// proxy switched to another protocol (the nodes' multiplexed forwarding),
+// as a real partition ends every connection.
 type apiProxy struct {
 	ln       net.Listener
 	upstream atomic.Pointer[url.URL]
@@ -32,8 +34,24 @@ type apiProxy struct {
 	// the partition starts between the vote and the decision's fan-out.
 	cutAfterPrepare atomic.Bool
 
-	mu      sync.Mutex
-	dropped map[string]int // path -> requests dropped while cut
+	mu       sync.Mutex
+	dropped  map[string]int // path -> requests dropped while cut
+	upgraded map[net.Conn]bool
+}
+
+// setCut starts (closing the upgraded connections) or ends a cut.
+func (p *apiProxy) setCut(v bool) {
+	p.cut.Store(v)
+	if !v {
+		return
+	}
+	p.mu.Lock()
+	conns := p.upgraded
+	p.upgraded = map[net.Conn]bool{}
+	p.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
 }
 
 func newAPIProxy(t *testing.T) *apiProxy {
@@ -42,7 +60,7 @@ func newAPIProxy(t *testing.T) *apiProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &apiProxy{ln: ln, dropped: map[string]int{}}
+	p := &apiProxy{ln: ln, dropped: map[string]int{}, upgraded: map[net.Conn]bool{}}
 	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(p.upstream.Load())
 		r.Out.Host = r.In.Host
@@ -63,9 +81,19 @@ func newAPIProxy(t *testing.T) *apiProxy {
 		}
 		rp.ServeHTTP(w, r)
 		if r.URL.Path == "/v1/cluster/txn/prepare" && p.cutAfterPrepare.Load() {
-			p.cut.Store(true)
+			p.setCut(true)
 		}
-	}), ReadHeaderTimeout: 5 * time.Second}
+	}), ReadHeaderTimeout: 5 * time.Second, ConnState: func(c net.Conn, st http.ConnState) {
+		if st == http.StateHijacked {
+			p.mu.Lock()
+			if p.cut.Load() {
+				c.Close()
+			} else {
+				p.upgraded[c] = true
+			}
+			p.mu.Unlock()
+		}
+	}}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return p
@@ -205,7 +233,7 @@ func TestClusterTxnRMPartitionedDuringFanoutCommits(t *testing.T) {
 		t.Fatalf("k2 granted to another client while its committed transaction is not applied: %s", body)
 	}
 
-	rmProxy.cut.Store(false)
+	rmProxy.setCut(false)
 	rmProxy.cutAfterPrepare.Store(false)
 	waitFor(t, "the healed RM applies the commit (leader's replay)", func() bool {
 		return publicState(t, via.URL, k2) == `{"v":1}`
@@ -240,7 +268,7 @@ func TestClusterTxnRMPartitionedBeforePrepareRollsBack(t *testing.T) {
 	})
 
 	h1, _ = pendingTxn(t, via.URL, k1, k2, 2)
-	rmProxy.cut.Store(true)
+	rmProxy.setCut(true)
 	st, body, err := post(via.URL, "/v1/release", api.ReleaseRequest{Key: h1.Key, LeaseID: h1.LeaseID, TxnID: h1.TxnID},
 		api.HeaderFencingToken, strconv.FormatInt(h1.FencingToken, 10))
 	if err != nil || st != 409 || !strings.Contains(string(body), api.CodeTxnAborted) {
@@ -261,7 +289,7 @@ func TestClusterTxnRMPartitionedBeforePrepareRollsBack(t *testing.T) {
 		t.Fatalf("k1 after rollback: %s", got)
 	}
 
-	rmProxy.cut.Store(false)
+	rmProxy.setCut(false)
 	waitFor(t, "the healed RM rolls k2 back (k2 free again)", func() bool {
 		h, err := acquireKey(via.URL, k2)
 		if err != nil {
