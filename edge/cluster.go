@@ -223,6 +223,7 @@ type clusterState struct {
 	fwdPeerCount atomic.Int64
 	late         lateAbandons
 	muxes        muxServers // multiplexed connections from other nodes (mux_serve.go)
+
 }
 
 func (s *Server) clusterMembers(c *call) error {

@@ -56,7 +56,12 @@ func (s *Server) forward(c *call, to cluster.Member) {
 		return
 	}
 	c.fwdID = xid.New().String()
-	if muxRoutes[string(c.Path())] && string(c.Method()) == fasthttp.MethodPost && s.forwardMux(c, to, pool) {
+	// Frames pay off when many forwards to the owner are in flight
+	// together (their writes batch); a few go faster on connections of
+	// their own (mux.go).
+	n := pool.inflight.Add(1)
+	defer pool.inflight.Add(-1)
+	if m := s.cfg.MuxThreshold; m > 0 && n >= int64(m) && muxRoutes[string(c.Path())] && string(c.Method()) == fasthttp.MethodPost && s.forwardMux(c, to, pool) {
 		return
 	}
 	req := fasthttp.AcquireRequest()

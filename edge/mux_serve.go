@@ -66,6 +66,46 @@ type muxServers struct {
 	conns   map[*muxServer]struct{}
 	closing bool
 	flight  sync.WaitGroup
+	// idle hands a request to a worker waiting for one (muxWorker).
+	idle chan muxJob
+}
+
+// muxJob is one request frame to serve.
+type muxJob struct {
+	ms      *muxServer
+	st      *muxStream
+	payload []byte
+}
+
+// muxWorkerIdle is how long a worker waits for another request before it
+// ends.
+const muxWorkerIdle = 10 * time.Second
+
+// dispatch serves job on an idle worker, or on a new one. Workers are
+// kept because a request's handlers run deep: a fresh goroutine grows its
+// stack (runtime.copystack) on every request, a kept one has grown it
+// once (fasthttp keeps its connection goroutines for the same reason).
+func (m *muxServers) dispatch(job muxJob) {
+	select {
+	case m.idle <- job:
+	default:
+		go m.work(job)
+	}
+}
+
+func (m *muxServers) work(job muxJob) {
+	t := time.NewTimer(muxWorkerIdle)
+	defer t.Stop()
+	for {
+		job.ms.serveStream(job.st, job.payload)
+		job = muxJob{}
+		t.Reset(muxWorkerIdle)
+		select {
+		case job = <-m.idle:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 func (m *muxServers) add(ms *muxServer) bool {
@@ -155,7 +195,7 @@ func (s *Server) serveMux(conn net.Conn, pr *peer) {
 		ms.streams[id] = st
 		ms.mu.Unlock()
 		ms.serving.Add(1)
-		go ms.serveStream(st, payload)
+		s.muxes.dispatch(muxJob{ms: ms, st: st, payload: payload})
 	}
 	conn.Close()
 	ms.mu.Lock()

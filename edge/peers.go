@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -90,10 +91,12 @@ func (p *peers) close() {
 
 // peerPool is the idle connections to one node.
 type peerPool struct {
-	addr string
-	tls  *tls.Config
-	mu   sync.Mutex
-	idle []*peerConnUp
+	// inflight counts the forwards to the node in progress (forward.go).
+	inflight atomic.Int64
+	addr     string
+	tls      *tls.Config
+	mu       sync.Mutex
+	idle     []*peerConnUp
 }
 
 // peerConnUp is a connection to another node.

@@ -77,6 +77,10 @@ type Config struct {
 	// Gate, when set, is asked before every request but /healthz and
 	// /readyz (gate.go); nil serves always.
 	Gate Gate
+	// MuxThreshold: short forwards to a node go as frames over
+	// multiplexed connections (mux.go) once this many are in flight to it;
+	// 0 never.
+	MuxThreshold int
 }
 
 // Services are the domain services the edge translates HTTP into.
@@ -156,6 +160,7 @@ func New(svc Services, cfg Config) *Server {
 			client = cfg.TLS.Client
 		}
 		s.peers = newPeers(client, cfg.Cluster.Self().ID)
+		s.muxes.idle = make(chan muxJob)
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.streams, s.endStreams = context.WithCancel(s.base)

@@ -39,7 +39,18 @@ type ClusterConfig struct {
 	Key string
 	// Roles are gossiped as node metadata (default "kv", "queue").
 	Roles []string
+	// MuxThreshold (--cluster-mux-threshold): forwards to a node go as
+	// frames over multiplexed connections once this many are in flight to
+	// it (docs/CLUSTER.md); 0 takes DefaultMuxThreshold, negative never.
+	MuxThreshold int
 }
+
+// DefaultMuxThreshold is the default ClusterConfig.MuxThreshold: one or
+// two forwards in flight to a node go faster on connections of their own
+// (no hand-off to a connection's reader on either side); from the third,
+// frames batched into shared writes cost the two nodes less CPU
+// (docs/BENCHMARKS.md).
+const DefaultMuxThreshold = 3
 
 // errClusterConfig is an unusable cluster configuration.
 var errClusterConfig = errors.New("server: cluster configuration")

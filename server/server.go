@@ -310,6 +310,14 @@ func (s *Server) build(hash string) {
 	if s.ha != nil {
 		ecfg.Gate = s.ha
 	}
+	if cfg.Cluster != nil {
+		switch ecfg.MuxThreshold = cfg.Cluster.MuxThreshold; {
+		case ecfg.MuxThreshold == 0:
+			ecfg.MuxThreshold = DefaultMuxThreshold
+		case ecfg.MuxThreshold < 0:
+			ecfg.MuxThreshold = 0
+		}
+	}
 	s.edge = edge.New(edge.Services{Keys: s.keys, Queues: s.queues, Txns: s.txns, Index: s.index, TC: s.tc}, ecfg)
 	s.txns.SetRemote(s.edge.TxnRemote())
 	s.stop = make(chan struct{})

@@ -13,6 +13,7 @@ import (
 type clusterFlags struct {
 	self, listen, advertise, key string
 	join                         []string
+	muxThreshold                 int
 }
 
 func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
@@ -22,6 +23,7 @@ func addClusterFlags(fs *pflag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.advertise, "cluster-advertise", "", "gossip address host:port the other nodes reach this one at, when it differs from --cluster-listen (NAT, port mapping, relay); not a lockd v0.9 flag")
 	fs.StringSliceVar(&f.join, "join", nil, "seed nodes to join: gossip host:port or API URLs (repeatable or comma-separated); turns clustering on")
 	fs.StringVar(&f.key, "cluster-key", "", "secret the gossip encryption key is derived from (default: the server bundle's storage key)")
+	fs.IntVar(&f.muxThreshold, "cluster-mux-threshold", server.DefaultMuxThreshold, "forwards to a node go as frames over multiplexed connections once this many are in flight to it (1: always; 0 or less: never); not a lockd v0.9 flag")
 	return f
 }
 
@@ -36,5 +38,9 @@ func (f *clusterFlags) config() *server.ClusterConfig {
 	if len(seeds) == 0 && f.listen == "" {
 		return nil
 	}
-	return &server.ClusterConfig{Self: f.self, Listen: f.listen, Advertise: f.advertise, Join: seeds, Key: f.key}
+	mux := f.muxThreshold
+	if mux <= 0 {
+		mux = -1 // never
+	}
+	return &server.ClusterConfig{Self: f.self, Listen: f.listen, Advertise: f.advertise, Join: seeds, Key: f.key, MuxThreshold: mux}
 }

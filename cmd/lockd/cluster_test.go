@@ -214,12 +214,13 @@ func want503(t *testing.T, what, url string, req api.AcquireRequest, fwdBy, code
 }
 
 // A forwarded blocking acquire travels to the owner as a frame on a
-// multiplexed connection; when its client hangs up, the forwarding node
-// tells the owner (a cancel frame) and the owner withdraws the waiter, as
-// it does when a plain forward's connection closes: the release that
-// follows frees the key instead of handing it to a client that left.
+// multiplexed connection (--cluster-mux-threshold 1: every forward does);
+// when its client hangs up, the forwarding node tells the owner (a cancel
+// frame) and the owner withdraws the waiter, as it does when a plain
+// forward's connection closes: the release that follows frees the key
+// instead of handing it to a client that left.
 func TestClusterForwardedWaiterWhoseClientLeftIsWithdrawn(t *testing.T) {
-	c := startCluster(t, objectStores(t)["s3"])
+	c := startCluster(t, objectStores(t)["s3"], "--cluster-mux-threshold", "1")
 	owner := c.Nodes[0]
 	key, others := keyOwnedBy(t, c, owner, "left")
 	a := others[0]
