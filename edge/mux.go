@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -502,21 +503,8 @@ func relayMux(c *call, payload []byte) error {
 
 // muxReader is a bufio.Reader over a frame's payload, pooled.
 type muxReader struct {
-	src bytesReader
+	src bytes.Reader
 	r   *bufio.Reader
-}
-
-type bytesReader struct {
-	b []byte
-}
-
-func (r *bytesReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 var muxReaders = sync.Pool{New: func() any {
@@ -527,12 +515,12 @@ var muxReaders = sync.Pool{New: func() any {
 
 func acquireMuxReader(b []byte) *muxReader {
 	m := muxReaders.Get().(*muxReader)
-	m.src.b = b
+	m.src.Reset(b)
 	m.r.Reset(&m.src)
 	return m
 }
 
 func releaseMuxReader(m *muxReader) {
-	m.src.b = nil
+	m.src.Reset(nil)
 	muxReaders.Put(m)
 }
