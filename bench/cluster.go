@@ -108,7 +108,17 @@ func sumCPU(name, addr string, nodes []*node, extra ...func() (time.Duration, in
 			}
 		}
 	}
-	return &target{name: name, addr: addr, stop: func() {}, profile: profile, cpu: func() (time.Duration, int64) {
+	var sum func() counts
+	if len(nodes) > 0 && nodes[0].counts != nil {
+		sum = func() counts {
+			var c counts
+			for _, nd := range nodes {
+				c = c.plus(nd.counts())
+			}
+			return c
+		}
+	}
+	return &target{name: name, addr: addr, stop: func() {}, profile: profile, counts: sum, cpu: func() (time.Duration, int64) {
 		var d time.Duration
 		var f int64
 		for _, fn := range fns {
@@ -174,8 +184,8 @@ func runForward(bin string) {
 	a := nodes[0]
 	local, fwd := ownedKeys(a.addr, a.id, keySpace/2)
 	header("forwarded vs local lock cycles (acquire → update 256 B → release), 2 nodes on mem://, client on node A",
-		"keys", "workers", "cycles/s", "p50 ms", "p99 ms", "of local", "server CPU µs/cycle (both nodes)")
-	for _, n := range []int{8, 64} {
+		"keys", "workers", "cycles/s", "p50 ms", "p99 ms", "of local", "server CPU µs/cycle (both nodes)", "frames per mux write")
+	for _, n := range workerCounts() {
 		classes := []struct {
 			name string
 			keys []string
@@ -194,7 +204,15 @@ func runForward(bin string) {
 				cpus[r] = res[i][r].cpuPerOp()
 				ratios[r] = res[i][r].rate() / res[0][r].rate()
 			}
-			line := fmt.Sprintf("| %s | %d | %.0f | %s | %s | %.0f%% | %.0f |", cl.name, n, m.rate(), ms(m.p50), ms(m.p99), 100*mid(ratios), mid(cpus))
+			var sum counts
+			for _, r := range res[i] {
+				sum = sum.plus(r.counts)
+			}
+			perWrite := "—"
+			if sum.muxWrites > 0 {
+				perWrite = fmt.Sprintf("%.2f", float64(sum.muxFrames)/float64(sum.muxWrites))
+			}
+			line := fmt.Sprintf("| %s | %d | %.0f | %s | %s | %.0f%% | %.0f | %s |", cl.name, n, m.rate(), ms(m.p50), ms(m.p99), 100*mid(ratios), mid(cpus), perWrite)
 			if m.err != nil {
 				line += " error: " + m.err.Error()
 			}

@@ -145,7 +145,7 @@ func startInProcTargets(tmp string) (noop *target, mems, disks []*target) {
 	ds, err := disk.Open(tmp+"/disk", disk.Options{})
 	check(err)
 	diskT := startLockd("disk", ds, 30*time.Second)
-	diskT.counts = func() counts { return counts{ds.Commits(), ds.Syncs()} }
+	diskT.counts = func() counts { return counts{commits: ds.Commits(), syncs: ds.Syncs()} }
 	return noop, []*target{memT}, []*target{diskT}
 }
 

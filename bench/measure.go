@@ -5,11 +5,17 @@ import (
 	"time"
 )
 
-// counts are a disk server's pebble commits and fsyncs.
-type counts struct{ commits, syncs int64 }
+// counts are a disk server's pebble commits and fsyncs, and a cluster
+// node's multiplexed frames and the writes that carried them.
+type counts struct{ commits, syncs, muxFrames, muxWrites int64 }
 
-func (c counts) minus(o counts) counts { return counts{c.commits - o.commits, c.syncs - o.syncs} }
-func (c counts) plus(o counts) counts  { return counts{c.commits + o.commits, c.syncs + o.syncs} }
+func (c counts) minus(o counts) counts {
+	return counts{c.commits - o.commits, c.syncs - o.syncs, c.muxFrames - o.muxFrames, c.muxWrites - o.muxWrites}
+}
+
+func (c counts) plus(o counts) counts {
+	return counts{c.commits + o.commits, c.syncs + o.syncs, c.muxFrames + o.muxFrames, c.muxWrites + o.muxWrites}
+}
 
 // usage is what a server spent during one measured run.
 type usage struct {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -102,7 +103,8 @@ func procCPU(pid int) (time.Duration, int64, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, minflt, nil
 }
 
-// counters scrapes the child's disk commits and fsyncs from /metrics.
+// counters scrapes the child's disk commits and fsyncs and its
+// multiplexed frames and writes from /metrics.
 func (c *child) counters() counts {
 	resp, err := http.Get("http://" + c.metrics + "/metrics")
 	check(err)
@@ -120,6 +122,10 @@ func (c *child) counters() counts {
 			n.commits, _ = strconv.ParseInt(val, 10, 64)
 		case "lockd_disk_fsyncs_total":
 			n.syncs, _ = strconv.ParseInt(val, 10, 64)
+		case "lockd_cluster_mux_frames_total":
+			n.muxFrames, _ = strconv.ParseInt(val, 10, 64)
+		case "lockd_cluster_mux_writes_total":
+			n.muxWrites, _ = strconv.ParseInt(val, 10, 64)
 		}
 	}
 	check(sc.Err())
@@ -207,7 +213,7 @@ func startLockdChild(name, bin, storeURL string, env []string, extra ...string) 
 	}
 	t := &target{name: name, addr: addr, stop: c.stop, cpu: c.cpu}
 	waitMetrics(c)
-	if strings.HasPrefix(storeURL, "disk:") {
+	if strings.HasPrefix(storeURL, "disk:") || slices.Contains(extra, "--cluster-listen") {
 		t.counts = c.counters
 	}
 	if pprofAddr != "" {

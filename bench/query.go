@@ -100,7 +100,7 @@ func startDiskLockdInProc(name, dir string, indexOff bool) *target {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	srv := server.StartOn(ln, ds, server.Config{ActorIdle: 5 * time.Second, IndexOff: indexOff})
-	return &target{name: name, addr: ln.Addr().String(), srv: srv, counts: func() counts { return counts{ds.Commits(), ds.Syncs()} }, stop: func() {
+	return &target{name: name, addr: ln.Addr().String(), srv: srv, counts: func() counts { return counts{commits: ds.Commits(), syncs: ds.Syncs()} }, stop: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		srv.Close(ctx)

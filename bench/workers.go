@@ -8,7 +8,7 @@ import (
 )
 
 var (
-	workersFlag = flag.String("workers", "8,64", "worker counts of the cycle, acqrel and read scenarios, comma-separated")
+	workersFlag = flag.String("workers", "8,64", "worker counts of the cycle, acqrel, read and forward scenarios, comma-separated")
 	flowsFlag   = flag.String("flows", "4/4,32/32", "producers/consumers of the queue scenario, comma-separated")
 )
 

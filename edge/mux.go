@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,8 @@ import (
 // receiver's TCP input, and these system calls were half of a forwarding
 // node's CPU. Short requests (muxRoutes: small bodies, small answers) go
 // instead as frames over a few long-lived connections per owner: whoever
-// finds a connection's writer idle writes every frame queued meanwhile in
-// one system call, one reader per connection takes the answers in
+// finds a connection's writer idle lets the goroutines ready to run go
+// first, then writes every frame queued meanwhile in one system call, one reader per connection takes the answers in
 // whatever order the owner sends them, and the owner serves each frame on
 // a goroutine of its own (a blocked acquire holds up nothing behind it)
 // and batches its answers the same way.
@@ -83,6 +84,14 @@ var muxRoutes = map[string]bool{
 // lockd_cluster_forwards_total).
 var muxForwards = metrics.NewCounter(`lockd_cluster_mux_forwards_total`)
 
+// muxFrames and muxWrites count the frames multiplexed connections carried
+// (both directions, counted by the sender) and the write system calls that
+// carried them: their ratio is how well writes batch.
+var (
+	muxFrames = metrics.NewCounter(`lockd_cluster_mux_frames_total`)
+	muxWrites = metrics.NewCounter(`lockd_cluster_mux_writes_total`)
+)
+
 var errMuxClosed = errors.New("edge: multiplexed connection to the owner closed")
 
 // appendMuxHead appends a frame head to b.
@@ -111,8 +120,9 @@ func readMuxFrame(br *bufio.Reader) (typ byte, id uint32, payload []byte, err er
 }
 
 // muxWriter batches frames onto a connection without a goroutine of its
-// own: a sender that finds no write in progress writes, and keeps writing
-// what other senders queued meanwhile, until nothing is left.
+// own: a sender that finds no write in progress yields once to the
+// goroutines ready to run, then writes, and keeps writing what other
+// senders queued meanwhile, until nothing is left.
 type muxWriter struct {
 	conn    net.Conn
 	mu      sync.Mutex
@@ -132,15 +142,25 @@ func (w *muxWriter) send(frame []byte) error {
 		return err
 	}
 	w.out = append(w.out, frame...)
+	muxFrames.Inc()
 	if w.writing {
 		w.mu.Unlock()
 		return nil
 	}
 	w.writing = true
+	// Let the goroutines that are ready to run go first: those about to
+	// send queue their frames meanwhile, and the write below takes them
+	// all. Without this a write rarely found another frame queued (1.02
+	// frames per write at 64 workers; 5.4 with it, docs/BENCHMARKS.md),
+	// and when nothing else is ready it returns at once.
+	w.mu.Unlock()
+	runtime.Gosched()
+	w.mu.Lock()
 	for len(w.out) > 0 && w.err == nil {
 		buf := w.out
 		w.out = w.spare[:0]
 		w.mu.Unlock()
+		muxWrites.Inc()
 		_, err := w.conn.Write(buf)
 		w.mu.Lock()
 		if cap(buf) <= 1<<20 {
