@@ -223,7 +223,7 @@ type clusterState struct {
 	fwdPeerCount atomic.Int64
 	late         lateAbandons
 	muxes        muxServers // multiplexed connections from other nodes (mux_serve.go)
-
+	peerSeqs     peerSeqs   // the other nodes' index sequences (cluster_indexseq.go)
 }
 
 func (s *Server) clusterMembers(c *call) error {

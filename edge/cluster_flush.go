@@ -31,6 +31,8 @@ const clusterFlushPath = "/v1/cluster/flush"
 type clusterFlushRequest struct {
 	Namespace string `json:"namespace"`
 	Async     bool   `json:"async,omitempty"`
+	// Status asks for the node's index sequence only: nothing is flushed.
+	Status bool `json:"status,omitempty"`
 }
 
 // clusterFlush serves /v1/cluster/flush: a flush of this node's index.
@@ -45,6 +47,11 @@ func (s *Server) clusterFlush(c *call) error {
 	ns, err := s.resolveNamespace(req.Namespace)
 	if err != nil {
 		return err
+	}
+	if req.Status {
+		seq, pending := s.index.Status(ns)
+		writeJSON(c.RequestCtx, 200, api.IndexFlushResponse{Namespace: ns, Mode: "status", Pending: pending, IndexSeq: int64(seq)})
+		return nil
 	}
 	if req.Async {
 		pending, err := s.index.FlushAsync(ns)
@@ -101,6 +108,9 @@ func (s *Server) FlushPeers(ctx context.Context, ns string, async bool) (int64, 
 			}
 			out.seq += fr.IndexSeq
 			out.pending = out.pending || fr.Pending
+			if !async {
+				s.peerSeqs.learn(ns, m.ID, fr.IndexSeq)
+			}
 		}(m)
 	}
 	wg.Wait()

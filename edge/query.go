@@ -229,6 +229,7 @@ func (s *Server) queryKeys(c *call, prep *index.Prepared, qp queryParams) error 
 	if err != nil {
 		return err
 	}
+	s.clusterIndexSeq(c.ctx, qp.req.Namespace, &res)
 	meta := queryMetadata(res)
 	for k, v := range queryHeaders(res, meta) {
 		c.Response.Header.Set(k, v)

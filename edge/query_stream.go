@@ -71,6 +71,9 @@ func (s *Server) writeRows(ctx context.Context, w io.Writer, prep *index.Prepare
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
+	if err == nil {
+		s.clusterIndexSeq(ctx, qp.req.Namespace, &res)
+	}
 	return res, err
 }
 
