@@ -20,8 +20,9 @@ import (
 // to each node it has not heard from yet for the namespace (once, before
 // its first index answer there) or not for peerSeqStale (then in the
 // background, so later queries do not wait). The sum is a lower bound
-// that never goes back: a node's sequence only grows, and the sequences
-// of nodes that left stay counted, as their commits stay indexed.
+// that does not go back while this node runs: a node's sequence only
+// grows, and the sequences of nodes that left stay counted, as their
+// commits stay indexed.
 
 // peerSeqStale is how old the other nodes' sequences may be before a
 // query refreshes them (in the background).
