@@ -114,12 +114,13 @@ type view struct {
 	epoch   uint64
 	self    int // index of this node, -1 when it is not owning
 	// left are the members that left gracefully within the hand-off
-	// grace, with the end of the grace of each (HandoffWait).
+	// grace, or were declared dead within FenceAfter, with the end of
+	// the wait of each (HandoffWait).
 	left []leftMember
 }
 
-// leftMember is a member that left gracefully: the refs it owned are
-// served by their new owners from until (unix ns).
+// leftMember is a member that left gracefully or was declared dead: the
+// refs it owned are served by their new owners from until (unix ns).
 type leftMember struct {
 	hash  uint64
 	until int64
@@ -267,7 +268,9 @@ func (c *Cluster) Owner(kind Kind, ns, name string) (Member, bool) {
 // must still wait before it serves it: while the member that owned it
 // before left gracefully less than the hand-off grace ago, that member may
 // still be answering requests it had in flight (a write of the key that
-// lands after this node loaded it). 0 for every other ref.
+// lands after this node loaded it); while it was declared dead less than
+// FenceAfter ago, it may not have fenced itself yet (publishLocked). 0
+// for every other ref.
 func (c *Cluster) HandoffWait(kind Kind, ns, name string) time.Duration {
 	v := c.view.Load()
 	if len(v.left) == 0 || v.self < 0 {

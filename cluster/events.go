@@ -108,6 +108,23 @@ func (c *Cluster) publishLocked() {
 			}
 		}
 	}
+	if c.fence != nil && c.fence.after > 0 {
+		// A member declared dead may still be serving: the death may
+		// come from another node's stale gossip (a node back from a
+		// partition relays the deaths it declared meanwhile), not from
+		// this node's own suspicion timeout, which the member would have
+		// refuted in time or fenced itself before. Its self-fencing stops
+		// it at most FenceAfter after the last member list of this node
+		// that showed it alive, so its refs wait that long here.
+		now := time.Now()
+		for id, m := range c.departed {
+			if at, ok := c.departedAt[id]; ok && m.State == StateDead {
+				if until := at.Add(c.fence.after); now.Before(until) {
+					v.left = append(v.left, leftMember{hash: idHash(id), until: until.UnixNano()})
+				}
+			}
+		}
+	}
 	for _, m := range c.members {
 		if m.State.Owning() && m.Endpoint != "" {
 			v.members = append(v.members, m)

@@ -79,8 +79,14 @@ const always = math.MaxInt64
 // than a suspicion timeout later), and (3) a grace period has passed
 // since, for the requests those peers were serving when they saw it to
 // be answered. A node with no peer takes over at once. Refs that a node
-// gains because a member died need no barrier: the member stopped
-// serving before the others could declare it dead (above).
+// gains because a member was declared dead wait FenceAfter from then
+// (HandoffWait): a death this node's own suspicion timeout declares
+// comes after the member fenced itself (above), but memberlist also
+// applies deaths that other nodes gossip, and a node back from a
+// partition gossips those it declared while cut off, about members that
+// were alive and serving all along (until they refute it). A member
+// stops serving at most FenceAfter after the last member list of this
+// node that showed it alive.
 
 // DefaultHandoffGrace is the default Config.HandoffGrace.
 const DefaultHandoffGrace = time.Second

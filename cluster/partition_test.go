@@ -292,3 +292,46 @@ func TestGracefulLeaveHoldsTheLeaversRefsForTheGrace(t *testing.T) {
 		t.Fatalf("the heir still waits %v after the grace", d)
 	}
 }
+
+// The refs of a member declared dead wait FenceAfter on their new owners:
+// the death may have been gossiped by another node (one back from a
+// partition relays the deaths it declared while cut off) about a member
+// that is alive and serving until it refutes it or fences itself. Refs
+// that did not move wait for nothing.
+func TestDeadMembersRefsWaitForItsFence(t *testing.T) {
+	gn := gossiprelay.NewNet()
+	nodes := startThree(t, gn, testGrace, "127.0.0.51", "127.0.0.52", "127.0.0.53")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	cID := c.c.Self().ID
+	var moved, stayed string // a key c owns; a key a owns
+	for i := 0; moved == "" || stayed == ""; i++ {
+		k := fmt.Sprint("k", i)
+		o, _ := a.c.Owner(KindKey, "ns", k)
+		switch o.ID {
+		case cID:
+			moved = k
+		case a.c.Self().ID:
+			stayed = k
+		}
+	}
+	gn.Cut(c.host, true)
+	if !within(30*time.Second, func() bool { return !liveIDs(a.c)[cID] && !liveIDs(b.c)[cID] }) {
+		t.Fatal("a and b did not declare c dead")
+	}
+	heard := time.Now()
+	heir := a
+	if o, _ := a.c.Owner(KindKey, "ns", moved); o.ID == b.c.Self().ID {
+		heir = b
+	}
+	fence := heir.c.FenceAfter()
+	if d := heir.c.HandoffWait(KindKey, "ns", moved); d <= 0 || d > fence {
+		t.Fatalf("the heir of c's key waits %v, want (0, %v] (%v after c was declared dead)", d, fence, time.Since(heard))
+	}
+	if d := a.c.HandoffWait(KindKey, "ns", stayed); d != 0 {
+		t.Fatalf("a key that did not move waits %v", d)
+	}
+	time.Sleep(fence)
+	if d := heir.c.HandoffWait(KindKey, "ns", moved); d != 0 {
+		t.Fatalf("the heir still waits %v after FenceAfter", d)
+	}
+}

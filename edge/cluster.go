@@ -80,7 +80,13 @@ func (c *call) route(kind cluster.Kind, ns, name string) error {
 		}
 		if d := c.srv.cluster.HandoffWait(kind, ns, name); d > 0 {
 			// Its previous owner left gracefully a moment ago and may
-			// still be answering what it had in flight.
+			// still be answering what it had in flight, or was declared
+			// dead a moment ago and may not have fenced itself yet.
+			if d > takeOverWait {
+				he := fail(503, api.CodeNodeUnavailable, "the node that owned "+ns+"/"+name+" was declared dead a moment ago and may still be serving it until it fences itself; retry")
+				he.retryAfter = time.Second
+				return he
+			}
 			time.Sleep(d)
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,8 +159,16 @@ func TestClusterGossipPartitionFencesStaleReads(t *testing.T) {
 	if fenced >= declared {
 		t.Fatalf("the cut node served until %v, after the others declared it dead (%v)", fenced, declared)
 	}
-	// The others own the key now and change it.
-	h, err = acquireKey(others[0].URL, key)
+	// The others own the key now and change it, once the cut node's
+	// fence has surely closed (FenceAfter after they declared it dead:
+	// 503 node_unavailable until then, which a client retries).
+	deadline = time.Now().Add(15 * time.Second)
+	for h, err = acquireKey(others[0].URL, key); err != nil && strings.Contains(err.Error(), api.CodeNodeUnavailable); h, err = acquireKey(others[0].URL, key) {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
