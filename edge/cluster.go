@@ -83,7 +83,7 @@ func (c *call) route(kind cluster.Kind, ns, name string) error {
 			// still be answering what it had in flight, or was declared
 			// dead a moment ago and may not have fenced itself yet.
 			if d > takeOverWait {
-				he := fail(503, api.CodeNodeUnavailable, "the node that owned "+ns+"/"+name+" was declared dead a moment ago and may still be serving it until it fences itself; retry")
+				he := fail(503, api.CodeNodeUnavailable, "the node that owned "+ns+"/"+name+" left or was declared dead a moment ago and may still be serving it; retry")
 				he.retryAfter = time.Second
 				return he
 			}

@@ -32,10 +32,11 @@ import (
 // node's CPU. Short requests (muxRoutes: small bodies, small answers) go
 // instead as frames over a few long-lived connections per owner: whoever
 // finds a connection's writer idle lets the goroutines ready to run go
-// first, then writes every frame queued meanwhile in one system call, one reader per connection takes the answers in
-// whatever order the owner sends them, and the owner serves each frame on
-// a goroutine of its own (a blocked acquire holds up nothing behind it)
-// and batches its answers the same way.
+// first, then writes every frame queued meanwhile in one system call; one
+// reader per connection takes the answers in whatever order the owner
+// sends them, and the owner serves each frame on a goroutine of its own
+// (a blocked acquire holds up nothing behind it) and batches its answers
+// the same way.
 //
 // A frame is a 9-byte head (type, stream id, payload length) and the
 // payload: an HTTP/1.1 request or response as on a connection of its own.
