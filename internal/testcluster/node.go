@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -76,8 +77,12 @@ func (n *Node) start() error {
 				ready <- l
 			}
 		}
+		// Wait only once stderr is read to its end: Wait closes the pipe,
+		// and the last lines (why a node exited) would be lost.
+		io.Copy(io.Discard, stderr)
+		cmd.Wait()
+		close(n.done)
 	}()
-	go func() { cmd.Wait(); close(n.done) }()
 	select {
 	case l := <-ready:
 		scheme := "http"
