@@ -245,6 +245,22 @@ func TestJoinerTakesOverOnlyOnceEveryMemberSeesIt(t *testing.T) {
 	}
 }
 
+// movedAndStayed returns a key in namespace "ns" that gone owns (it moves
+// when gone leaves or dies) and one that a owns (it stays).
+func movedAndStayed(a *relayedNode, gone string) (moved, stayed string) {
+	for i := 0; moved == "" || stayed == ""; i++ {
+		k := fmt.Sprint("k", i)
+		o, _ := a.c.Owner(KindKey, "ns", k)
+		switch o.ID {
+		case gone:
+			moved = k
+		case a.c.Self().ID:
+			stayed = k
+		}
+	}
+	return moved, stayed
+}
+
 // A node that leaves gracefully serves nothing from the moment it begins
 // to leave, and the refs it owned are served by their new owners only a
 // hand-off grace after they heard it leave: it may still be answering
@@ -255,17 +271,7 @@ func TestGracefulLeaveHoldsTheLeaversRefsForTheGrace(t *testing.T) {
 	nodes := startThree(t, gn, grace, "127.0.0.48", "127.0.0.49", "127.0.0.50")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	cID := c.c.Self().ID
-	var moved, stayed string // a key c owns; a key a owns
-	for i := 0; moved == "" || stayed == ""; i++ {
-		k := fmt.Sprint("k", i)
-		o, _ := a.c.Owner(KindKey, "ns", k)
-		switch o.ID {
-		case cID:
-			moved = k
-		case a.c.Self().ID:
-			stayed = k
-		}
-	}
+	moved, stayed := movedAndStayed(a, cID)
 	if err := c.c.Close(time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -303,17 +309,7 @@ func TestDeadMembersRefsWaitForItsFence(t *testing.T) {
 	nodes := startThree(t, gn, testGrace, "127.0.0.51", "127.0.0.52", "127.0.0.53")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	cID := c.c.Self().ID
-	var moved, stayed string // a key c owns; a key a owns
-	for i := 0; moved == "" || stayed == ""; i++ {
-		k := fmt.Sprint("k", i)
-		o, _ := a.c.Owner(KindKey, "ns", k)
-		switch o.ID {
-		case cID:
-			moved = k
-		case a.c.Self().ID:
-			stayed = k
-		}
-	}
+	moved, stayed := movedAndStayed(a, cID)
 	gn.Cut(c.host, true)
 	if !within(30*time.Second, func() bool { return !liveIDs(a.c)[cID] && !liveIDs(b.c)[cID] }) {
 		t.Fatal("a and b did not declare c dead")
