@@ -282,20 +282,27 @@ func TestGracefulLeaveHoldsTheLeaversRefsForTheGrace(t *testing.T) {
 		t.Fatal("a and b did not hear c leave")
 	}
 	heard := time.Now()
-	o, _ := a.c.Owner(KindKey, "ns", moved)
+	heirWaits(t, a, b, moved, stayed, grace, heard)
+}
+
+// heirWaits checks that the node of a and b that owns moved now waits
+// (0, bound] before serving it, that a serves stayed at once, and that
+// the wait is over after bound.
+func heirWaits(t *testing.T, a, b *relayedNode, moved, stayed string, bound time.Duration, heard time.Time) {
+	t.Helper()
 	heir := a
-	if o.ID == b.c.Self().ID {
+	if o, _ := a.c.Owner(KindKey, "ns", moved); o.ID == b.c.Self().ID {
 		heir = b
 	}
-	if d := heir.c.HandoffWait(KindKey, "ns", moved); d <= 0 || d > grace {
-		t.Fatalf("the heir of c's key waits %v, want (0, %v] (%v after hearing it leave)", d, grace, time.Since(heard))
+	if d := heir.c.HandoffWait(KindKey, "ns", moved); d <= 0 || d > bound {
+		t.Fatalf("the heir of the moved key waits %v, want (0, %v] (%v after its owner went)", d, bound, time.Since(heard))
 	}
 	if d := a.c.HandoffWait(KindKey, "ns", stayed); d != 0 {
 		t.Fatalf("a key that did not move waits %v", d)
 	}
-	time.Sleep(grace)
+	time.Sleep(bound)
 	if d := heir.c.HandoffWait(KindKey, "ns", moved); d != 0 {
-		t.Fatalf("the heir still waits %v after the grace", d)
+		t.Fatalf("the heir still waits %v after %v", d, bound)
 	}
 }
 
@@ -314,20 +321,5 @@ func TestDeadMembersRefsWaitForItsFence(t *testing.T) {
 	if !within(30*time.Second, func() bool { return !liveIDs(a.c)[cID] && !liveIDs(b.c)[cID] }) {
 		t.Fatal("a and b did not declare c dead")
 	}
-	heard := time.Now()
-	heir := a
-	if o, _ := a.c.Owner(KindKey, "ns", moved); o.ID == b.c.Self().ID {
-		heir = b
-	}
-	fence := heir.c.FenceAfter()
-	if d := heir.c.HandoffWait(KindKey, "ns", moved); d <= 0 || d > fence {
-		t.Fatalf("the heir of c's key waits %v, want (0, %v] (%v after c was declared dead)", d, fence, time.Since(heard))
-	}
-	if d := a.c.HandoffWait(KindKey, "ns", stayed); d != 0 {
-		t.Fatalf("a key that did not move waits %v", d)
-	}
-	time.Sleep(fence)
-	if d := heir.c.HandoffWait(KindKey, "ns", moved); d != 0 {
-		t.Fatalf("the heir still waits %v after FenceAfter", d)
-	}
+	heirWaits(t, a, b, moved, stayed, a.c.FenceAfter(), time.Now())
 }
