@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -115,11 +113,9 @@ func bootstrapDir(dir string, log zerolog.Logger) error {
 	return nil
 }
 
-// reloadOnHUP re-reads the bundle's denylist on SIGHUP until stop closes.
-func reloadOnHUP(srv *server.Server, log zerolog.Logger, stop <-chan struct{}) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnHUP re-reads the bundle's denylist on each SIGHUP from hup
+// until stop closes.
+func reloadOnHUP(srv *server.Server, log zerolog.Logger, hup <-chan os.Signal, stop <-chan struct{}) {
 	for {
 		select {
 		case <-hup:

@@ -1,7 +1,11 @@
 package main_test
 
 import (
+	"bufio"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,8 +40,64 @@ func TestProcessExportsOTLPTraces(t *testing.T) {
 				return http && actor && st
 			})
 			if !ok {
-				t.Fatalf("spans received: %+v", spans)
+				t.Fatalf("spans received: %+v\nlockd's log:\n%s", spans, strings.Join(p.logLines(""), "\n"))
 			}
 		})
+	}
+}
+
+// A SIGTERM that arrives while lockd is still starting (here: as soon as
+// the trace exporter is up, before the server listens) is handled once
+// the server is up: a graceful shutdown that exits 0, not the signal's
+// default action, which killed the process with its spans unexported.
+func TestSIGTERMDuringStartupShutsDownGracefully(t *testing.T) {
+	r := otlptest.HTTP(t)
+	cmd := exec.Command(lockdBin, "--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls",
+		"--store", "mem://", "--otlp-endpoint", "http://"+r.Addr)
+	cmd.Env = append(os.Environ(), "LOCKD_CONFIG=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var logs []string
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	timeout := time.After(30 * time.Second)
+	signalled := false
+	for done := false; !done; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				done = true
+				break
+			}
+			logs = append(logs, l)
+			if !signalled && strings.Contains(l, "exporting traces") {
+				cmd.Process.Signal(syscall.SIGTERM)
+				signalled = true
+			}
+		case <-timeout:
+			t.Fatalf("lockd did not exit within 30 s; log:\n%s", strings.Join(logs, "\n"))
+		}
+	}
+	if !signalled {
+		t.Fatalf("lockd never logged \"exporting traces\"; log:\n%s", strings.Join(logs, "\n"))
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("lockd exit: %v (want 0 after a graceful shutdown); log:\n%s", err, strings.Join(logs, "\n"))
+	}
+	all := strings.Join(logs, "\n")
+	if !strings.Contains(all, `"lockd serving"`) || !strings.Contains(all, `"stopped"`) {
+		t.Fatalf("want the server to start and then stop gracefully; log:\n%s", all)
 	}
 }

@@ -121,6 +121,16 @@ func serve(args []string) error {
 			f.cfg.HA.Mode = "concurrent"
 		}
 	}
+	// Signals are taken before the server starts, so a supervisor's
+	// SIGTERM (or an operator's SIGHUP) that arrives right after "lockd
+	// serving" is handled, not the default action that kills the process
+	// with its buffered traces unexported.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	tel, err := startTracing(f, log)
 	if err != nil {
 		return err
@@ -141,9 +151,7 @@ func serve(args []string) error {
 	ev.Msg("lockd serving")
 	hupStop := make(chan struct{})
 	defer close(hupStop)
-	go reloadOnHUP(srv, lc, hupStop)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go reloadOnHUP(srv, lc, hup, hupStop)
 	<-sig
 	return shutdown(srv, f, lc)
 }
