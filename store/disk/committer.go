@@ -3,6 +3,7 @@ package disk
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -199,6 +200,12 @@ func (c *committer) run() {
 			c.commitOpen() // everything added before Close
 			return
 		}
+		// The first write of a round kicks the committer at once; one
+		// yield first lets the handlers that are ready to run add their
+		// writes to the same round (64 workers: fsyncs per request 0.07 ->
+		// 0.05 on lock cycles, 0.21 -> 0.14 on queue messages;
+		// docs/BENCHMARKS.md).
+		runtime.Gosched()
 		c.commitOpen()
 	}
 }
