@@ -46,58 +46,73 @@ func TestProcessExportsOTLPTraces(t *testing.T) {
 	}
 }
 
-// A SIGTERM that arrives while lockd is still starting (here: as soon as
-// the trace exporter is up, before the server listens) is handled once
-// the server is up: a graceful shutdown that exits 0, not the signal's
-// default action, which killed the process with its spans unexported.
-func TestSIGTERMDuringStartupShutsDownGracefully(t *testing.T) {
-	r := otlptest.HTTP(t)
-	cmd := exec.Command(lockdBin, "--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls",
-		"--store", "mem://", "--otlp-endpoint", "http://"+r.Addr)
-	cmd.Env = append(os.Environ(), "LOCKD_CONFIG=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	var logs []string
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	timeout := time.After(30 * time.Second)
-	signalled := false
-	for done := false; !done; {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				done = true
-				break
+// SIGTERM is lockd's to handle from before the server starts: one that
+// arrives as soon as lockd logs that it serves gets a graceful shutdown
+// (exit 0), and one that arrives while it is still starting (here: as soon
+// as the trace exporter is up) ends it at once, or, if the start won the
+// race, gracefully. Never the signal's default action, which killed the
+// process with its spans unexported.
+func TestSIGTERMIsHandledFromStartup(t *testing.T) {
+	for _, tc := range []struct{ name, at string }{
+		{"once serving", `"lockd serving"`},
+		{"while starting", `"exporting traces"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := otlptest.HTTP(t)
+			cmd := exec.Command(lockdBin, "--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls",
+				"--store", "mem://", "--otlp-endpoint", "http://"+r.Addr)
+			cmd.Env = append(os.Environ(), "LOCKD_CONFIG=")
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
 			}
-			logs = append(logs, l)
-			if !signalled && strings.Contains(l, "exporting traces") {
-				cmd.Process.Signal(syscall.SIGTERM)
-				signalled = true
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-		case <-timeout:
-			t.Fatalf("lockd did not exit within 30 s; log:\n%s", strings.Join(logs, "\n"))
-		}
-	}
-	if !signalled {
-		t.Fatalf("lockd never logged \"exporting traces\"; log:\n%s", strings.Join(logs, "\n"))
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("lockd exit: %v (want 0 after a graceful shutdown); log:\n%s", err, strings.Join(logs, "\n"))
-	}
-	all := strings.Join(logs, "\n")
-	if !strings.Contains(all, `"lockd serving"`) || !strings.Contains(all, `"stopped"`) {
-		t.Fatalf("want the server to start and then stop gracefully; log:\n%s", all)
+			t.Cleanup(func() { cmd.Process.Kill() })
+			lines := make(chan string)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			var logs []string
+			timeout := time.After(30 * time.Second)
+			signalled := false
+		read:
+			for {
+				select {
+				case l, ok := <-lines:
+					if !ok {
+						break read
+					}
+					logs = append(logs, l)
+					if !signalled && strings.Contains(l, tc.at) {
+						cmd.Process.Signal(syscall.SIGTERM)
+						signalled = true
+					}
+				case <-timeout:
+					t.Fatalf("lockd did not exit within 30 s; log:\n%s", strings.Join(logs, "\n"))
+				}
+			}
+			all := strings.Join(logs, "\n")
+			if !signalled {
+				t.Fatalf("lockd never logged %s; log:\n%s", tc.at, all)
+			}
+			err = cmd.Wait()
+			switch {
+			case err == nil && strings.Contains(all, `"stopped"`):
+				// served, then shut down gracefully
+			case err != nil && tc.name == "while starting" && strings.Contains(all, "signal while starting; exiting before serving"):
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+					t.Fatalf("lockd exit: %v, want status 1; log:\n%s", err, all)
+				}
+			default:
+				t.Fatalf("lockd exit: %v, want a graceful shutdown%s; log:\n%s", err,
+					map[bool]string{true: " or an exit before serving", false: ""}[tc.name == "while starting"], all)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/pprof"
@@ -124,7 +125,8 @@ func serve(args []string) error {
 	// Signals are taken before the server starts, so a supervisor's
 	// SIGTERM (or an operator's SIGHUP) that arrives right after "lockd
 	// serving" is handled, not the default action that kills the process
-	// with its buffered traces unexported.
+	// with its buffered traces unexported. One that arrives while the
+	// server is still starting ends the process at once (startServer).
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -136,7 +138,7 @@ func serve(args []string) error {
 		return err
 	}
 	defer stopTracing(tel, log)
-	srv, err := server.Start(f.cfg)
+	srv, err := startServer(f.cfg, sig, log)
 	if err != nil {
 		return err
 	}
@@ -154,6 +156,29 @@ func serve(args []string) error {
 	go reloadOnHUP(srv, lc, hup, hupStop)
 	<-sig
 	return shutdown(srv, f, lc)
+}
+
+// startServer starts the server, unless SIGINT or SIGTERM arrives first:
+// then it returns at once, leaving the start (a store or a cluster that
+// does not answer yet) unfinished. Nothing has been served, so exiting is
+// as safe as a crash before serving.
+func startServer(cfg server.Config, sig <-chan os.Signal, log zerolog.Logger) (*server.Server, error) {
+	type started struct {
+		srv *server.Server
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		srv, err := server.Start(cfg)
+		done <- started{srv, err}
+	}()
+	select {
+	case st := <-done:
+		return st.srv, st.err
+	case s := <-sig:
+		log.Warn().Str("sys", "server.lifecycle.core").Str("signal", s.String()).Msg("signal while starting; exiting before serving")
+		return nil, fmt.Errorf("%s while starting", s)
+	}
 }
 
 // shutdown drains (Shutdown-Imminent, no new acquires) for up to 80% of the
