@@ -119,8 +119,13 @@ func (p *proc) stop(t *testing.T) {
 	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil && !strings.Contains(err.Error(), "signal") {
-			t.Fatalf("lockd exit: %v", err)
+		// lockd handles SIGTERM from before it starts serving: anything
+		// but a clean exit is a failed shutdown.
+		if err != nil {
+			p.mu.Lock()
+			logs := strings.Join(p.logs, "\n")
+			p.mu.Unlock()
+			t.Fatalf("lockd exit: %v; log:\n%s", err, logs)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("lockd did not stop on SIGTERM")
