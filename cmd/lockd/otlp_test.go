@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -59,16 +58,7 @@ func TestSIGTERMIsHandledFromStartup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := otlptest.HTTP(t)
-			cmd := exec.Command(lockdBin, "--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls",
-				"--store", "mem://", "--otlp-endpoint", "http://"+r.Addr)
-			cmd.Env = append(os.Environ(), "LOCKD_CONFIG=")
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, stderr := spawnLockd(t, nil, "--store", "mem://", "--otlp-endpoint", "http://"+r.Addr)
 			t.Cleanup(func() { cmd.Process.Kill() })
 			lines := make(chan string)
 			go func() {
@@ -101,7 +91,7 @@ func TestSIGTERMIsHandledFromStartup(t *testing.T) {
 			if !signalled {
 				t.Fatalf("lockd never logged %s; log:\n%s", tc.at, all)
 			}
-			err = cmd.Wait()
+			err := cmd.Wait()
 			switch {
 			case err == nil && strings.Contains(all, `"stopped"`):
 				// served, then shut down gracefully
@@ -110,8 +100,7 @@ func TestSIGTERMIsHandledFromStartup(t *testing.T) {
 					t.Fatalf("lockd exit: %v, want status 1; log:\n%s", err, all)
 				}
 			default:
-				t.Fatalf("lockd exit: %v, want a graceful shutdown%s; log:\n%s", err,
-					map[bool]string{true: " or an exit before serving", false: ""}[tc.name == "while starting"], all)
+				t.Fatalf("lockd exit: %v, want a graceful shutdown (or, while starting, an exit before serving); log:\n%s", err, all)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,8 +60,9 @@ func startLockd(t *testing.T, args ...string) *proc {
 	return startLockdEnv(t, nil, args...)
 }
 
-// startLockdEnv is startLockd with extra environment variables.
-func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
+// spawnLockd starts the binary on a free loopback port and returns it
+// with its log (stderr); it does not wait for anything.
+func spawnLockd(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader) {
 	t.Helper()
 	// Plain HTTP unless a test asks for mTLS (--disable-mtls=false).
 	cmd := exec.Command(lockdBin, append([]string{"--listen", "127.0.0.1:0", "--drain-grace", "0s", "--disable-mtls"}, args...)...)
@@ -73,6 +75,13 @@ func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, stderr
+}
+
+// startLockdEnv is startLockd with extra environment variables.
+func startLockdEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd, stderr := spawnLockd(t, env, args...)
 	p := &proc{cmd: cmd}
 	t.Cleanup(func() { p.kill() })
 	ready := make(chan string, 1)
